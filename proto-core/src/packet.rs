@@ -1,0 +1,285 @@
+//! A decoded or to-be-encoded packet, and the encoder into `BytesMut`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::codes::{Action, EMPTY_INFO, ErrorCode};
+use crate::header::{
+    HEADER_FRAME_LEN, Header, MAX_ARG_LEN, MAX_ARGS, MAX_ID, MAX_PAYLOAD, NULL_ID, VERSION,
+};
+
+/// Why a packet cannot be encoded; each maps to the original's error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// More than 15 arguments.
+    #[error("{0} arguments, at most 15 allowed")]
+    TooManyArgs(usize),
+    /// Id above 1023.
+    #[error("packet id {0} above 1023")]
+    IdTooBig(u16),
+    /// One argument longer than 2045 bytes.
+    #[error("argument of {0} bytes, at most 2045 allowed")]
+    ArgTooLong(usize),
+    /// Arguments and their CRLFs over 16383 bytes.
+    #[error("payload of {0} bytes, at most 16383 allowed")]
+    PayloadTooBig(usize),
+}
+
+impl EncodeError {
+    /// The protocol error code the original gives for this case.
+    pub const fn code(&self) -> ErrorCode {
+        match self {
+            EncodeError::TooManyArgs(_) | EncodeError::IdTooBig(_) => ErrorCode::Args,
+            EncodeError::ArgTooLong(_) | EncodeError::PayloadTooBig(_) => ErrorCode::MaxSize,
+        }
+    }
+}
+
+/// Byte ranges of the arguments inside a packet's payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+struct ArgBounds {
+    count: u8,
+    ranges: [(u16, u16); MAX_ARGS],
+}
+
+/// One packet: action, info, id and arguments.
+///
+/// A decoded packet keeps its payload as one shared [`Bytes`] and hands out
+/// arguments as zero-copy slices of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Packet {
+    action: Action,
+    info: u8,
+    id: u16,
+    payload: Bytes,
+    bounds: ArgBounds,
+}
+
+impl core::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Packet")
+            .field("action", &self.action)
+            .field("info", &self.info)
+            .field("id", &self.id)
+            .field("args", &self.args().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Packet {
+    /// Builds a packet from arguments, checking every limit the original enforces.
+    pub fn new<A: AsRef<[u8]>>(
+        action: Action,
+        info: u8,
+        id: u16,
+        args: &[A],
+    ) -> Result<Packet, EncodeError> {
+        if args.len() > MAX_ARGS {
+            return Err(EncodeError::TooManyArgs(args.len()));
+        }
+        if id > MAX_ID {
+            return Err(EncodeError::IdTooBig(id));
+        }
+        let mut total = 0usize;
+        for a in args {
+            let len = a.as_ref().len();
+            if len > MAX_ARG_LEN {
+                return Err(EncodeError::ArgTooLong(len));
+            }
+            total += len + 2;
+        }
+        if total > MAX_PAYLOAD {
+            return Err(EncodeError::PayloadTooBig(total));
+        }
+        let mut payload = BytesMut::with_capacity(total);
+        let mut bounds = ArgBounds {
+            count: args.len() as u8,
+            ..ArgBounds::default()
+        };
+        for (i, a) in args.iter().enumerate() {
+            let start = payload.len() as u16;
+            payload.put_slice(a.as_ref());
+            bounds.ranges[i] = (start, payload.len() as u16);
+            payload.put_slice(b"\r\n");
+        }
+        Ok(Packet {
+            action,
+            info,
+            id,
+            payload: payload.freeze(),
+            bounds,
+        })
+    }
+
+    /// A packet with no arguments.
+    pub fn bare(action: Action, info: u8, id: u16) -> Result<Packet, EncodeError> {
+        Self::new::<&[u8]>(action, info, id, &[])
+    }
+
+    /// Assembles a decoded packet; `payload` must hold the ranges.
+    pub(crate) fn from_parts(
+        action: Action,
+        info: u8,
+        id: u16,
+        payload: Bytes,
+        ranges: &[(u16, u16)],
+    ) -> Packet {
+        let mut bounds = ArgBounds {
+            count: ranges.len() as u8,
+            ..ArgBounds::default()
+        };
+        bounds.ranges[..ranges.len()].copy_from_slice(ranges);
+        Packet {
+            action,
+            info,
+            id,
+            payload,
+            bounds,
+        }
+    }
+
+    /// The action.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The info byte (`0xFF` when empty).
+    pub fn info(&self) -> u8 {
+        self.info
+    }
+
+    /// Whether the info byte is the empty marker.
+    pub fn info_is_empty(&self) -> bool {
+        self.info == EMPTY_INFO
+    }
+
+    /// The packet id (0 = null id).
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// Whether this packet carries the null id.
+    pub fn is_null_id(&self) -> bool {
+        self.id == NULL_ID
+    }
+
+    /// Number of arguments.
+    pub fn arg_count(&self) -> usize {
+        usize::from(self.bounds.count)
+    }
+
+    /// Argument `i` as a zero-copy slice of the payload.
+    pub fn arg(&self, i: usize) -> Option<Bytes> {
+        self.arg_range(i).map(|(s, e)| self.payload.slice(s..e))
+    }
+
+    /// Argument `i` borrowed.
+    pub fn arg_slice(&self, i: usize) -> Option<&[u8]> {
+        self.arg_range(i).map(|(s, e)| &self.payload[s..e])
+    }
+
+    fn arg_range(&self, i: usize) -> Option<(usize, usize)> {
+        if i < self.arg_count() {
+            let (s, e) = self.bounds.ranges[i];
+            Some((usize::from(s), usize::from(e)))
+        } else {
+            None
+        }
+    }
+
+    /// All arguments as zero-copy slices.
+    pub fn args(&self) -> impl ExactSizeIterator<Item = Bytes> + '_ {
+        self.bounds.ranges[..self.arg_count()]
+            .iter()
+            .map(|&(s, e)| self.payload.slice(usize::from(s)..usize::from(e)))
+    }
+
+    /// The payload: every argument followed by CRLF.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// The header this packet is sent with.
+    pub fn header(&self) -> Header {
+        Header {
+            version: VERSION,
+            action: self.action.code(),
+            info: self.info,
+            args: self.bounds.count,
+            length: self.payload.len() as u16,
+            id: self.id,
+        }
+    }
+
+    /// Size of the packet on the wire.
+    pub fn wire_len(&self) -> usize {
+        HEADER_FRAME_LEN + self.payload.len()
+    }
+
+    /// Appends the packet's wire bytes to `dst`.
+    pub fn encode(&self, dst: &mut BytesMut) {
+        dst.reserve(self.wire_len());
+        dst.put_slice(&self.header().to_bytes());
+        dst.put_slice(b"\r\n");
+        dst.put_slice(&self.payload);
+    }
+
+    /// The packet's wire bytes.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(self.wire_len());
+        self.encode(&mut b);
+        b.freeze()
+    }
+
+    /// Returns a copy of this packet with another id.
+    pub fn with_id(&self, id: u16) -> Result<Packet, EncodeError> {
+        if id > MAX_ID {
+            return Err(EncodeError::IdTooBig(id));
+        }
+        Ok(Packet { id, ..self.clone() })
+    }
+}
+
+/// Writes a packet straight into `dst` without building a [`Packet`] first.
+///
+/// Checks the same limits as [`Packet::new`]; on error nothing is written.
+pub fn encode_into<A: AsRef<[u8]>>(
+    dst: &mut BytesMut,
+    action: Action,
+    info: u8,
+    id: u16,
+    args: &[A],
+) -> Result<(), EncodeError> {
+    if args.len() > MAX_ARGS {
+        return Err(EncodeError::TooManyArgs(args.len()));
+    }
+    if id > MAX_ID {
+        return Err(EncodeError::IdTooBig(id));
+    }
+    let mut total = 0usize;
+    for a in args {
+        let len = a.as_ref().len();
+        if len > MAX_ARG_LEN {
+            return Err(EncodeError::ArgTooLong(len));
+        }
+        total += len + 2;
+    }
+    if total > MAX_PAYLOAD {
+        return Err(EncodeError::PayloadTooBig(total));
+    }
+    let header = Header {
+        version: VERSION,
+        action: action.code(),
+        info,
+        args: args.len() as u8,
+        length: total as u16,
+        id,
+    };
+    dst.reserve(HEADER_FRAME_LEN + total);
+    dst.put_slice(&header.to_bytes());
+    dst.put_slice(b"\r\n");
+    for a in args {
+        dst.put_slice(a.as_ref());
+        dst.put_slice(b"\r\n");
+    }
+    Ok(())
+}

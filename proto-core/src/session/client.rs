@@ -1,0 +1,1 @@
+//! Client session (in progress).
