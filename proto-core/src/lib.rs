@@ -45,7 +45,7 @@
 //!     // write `bytes` to the socket
 //!     let _ = bytes;
 //! }
-//! ```ignore
+//! ```
 
 pub mod codes;
 pub mod command;
