@@ -63,6 +63,6 @@ pub use decoder::{DecodeError, Decoder, decode_packet};
 pub use header::{Direction, Header};
 pub use packet::{EncodeError, Packet, encode_into};
 // pub use session::client::{ClientConfig, ClientEvent, ClientSession, RequestError};
-// pub use session::server::{ServerConfig, ServerEvent, ServerSession};
+pub use session::server::{ServerConfig, ServerEvent, ServerSession};
 pub use stamp::{StampError, decode_stamp, encode_stamp};
 pub use username::{Username, UsernameError};
