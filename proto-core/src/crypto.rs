@@ -295,6 +295,7 @@ impl core::fmt::Debug for Challenge {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -5,7 +5,7 @@
 //! checked (version, action, info, id, argument count, length) before any
 //! payload is awaited, so an unchecked length never causes an allocation.
 //! Once header and payload are buffered, exactly that slice is parsed with
-//! nom's complete combinators and split off as one shared [`Bytes`].
+//! nom's complete combinators and split off as one shared [`Bytes`](bytes::Bytes).
 
 use bytes::{Buf, BytesMut};
 use nom::bytes::complete::{tag, take_until};
@@ -218,8 +218,13 @@ impl Decoder {
     }
 
     /// Appends received bytes.
+    ///
+    /// After a decode error the stream is dead and input is dropped, so a peer
+    /// that keeps sending cannot grow the buffer.
     pub fn feed(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        if self.failed.is_none() {
+            self.buf.extend_from_slice(data);
+        }
     }
 
     /// The input buffer, for reading straight into it.
@@ -250,6 +255,8 @@ impl Decoder {
     /// After an error every later call returns the same error.
     pub fn decode(&mut self) -> Result<Option<Packet>, DecodeError> {
         if let Some(e) = self.failed {
+            // Drop whatever came in through `buffer_mut` since.
+            self.buf = BytesMut::new();
             return Err(e);
         }
         match decode_packet(&mut self.buf, self.direction) {

@@ -30,14 +30,14 @@
 //! 4. When `is_closed()` turns true, write what `poll_transmit()` still gives
 //!    (the final ERR), then close the transport.
 //!
-//! ```ignore
+//! ```
 //! use gochat_proto::{ClientSession, ClientConfig};
 //! use std::time::Instant;
 //!
 //! let now = Instant::now();
 //! let mut client = ClientSession::new(ClientConfig::default(), 1, now);
 //! // A server greets first.
-//! client.handle_input(b"\x11\x2f\xf1\x00\x0c\x00\xff\xff\r\nhi\r\n", now);
+//! client.handle_input(b"\x11\x2f\xf1\x00\x10\x00\xff\xff\r\nhi\r\n", now);
 //! while let Some(event) = client.poll_event() {
 //!     println!("{event:?}");
 //! }
@@ -62,7 +62,13 @@ pub use command::{AdminCommand, ClientCommand, CommandError, HookEvent, ServerCo
 pub use decoder::{DecodeError, Decoder, decode_packet};
 pub use header::{Direction, Header};
 pub use packet::{EncodeError, Packet, encode_into};
-// pub use session::client::{ClientConfig, ClientEvent, ClientSession, RequestError};
-pub use session::server::{ServerConfig, ServerEvent, ServerSession};
+pub use session::client::{
+    ClientConfig, ClientEvent, ClientSession, ClientState, ClientTimer,
+    CloseReason as ClientCloseReason, RequestError, SessionError as ClientSessionError,
+};
+pub use session::server::{
+    CloseReason as ServerCloseReason, ServerConfig, ServerEvent, ServerSession, ServerTimer,
+    SessionError as ServerSessionError,
+};
 pub use stamp::{StampError, decode_stamp, encode_stamp};
 pub use username::{Username, UsernameError};
