@@ -1,0 +1,370 @@
+//! One connection's task: the waiting line, then the loop that moves bytes,
+//! time and hub messages into its [`ServerSession`] and writes what comes out.
+//!
+//! Nothing is lost when a connection dies: messages relayed to it that were
+//! not yet written to its socket are stored for its user's next catch-up, and
+//! a catch-up deletes only the stored messages that were written.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use futures_lite::{AsyncWriteExt, StreamExt};
+use gochat_proto::session::server::{ServerEvent, ServerSession};
+use gochat_proto::{ServerCommand, Username};
+use gochat_runtime::io::{Timer, poll_read_with};
+use gochat_runtime::{Runtime, Stream};
+use tracing::{debug, info, warn};
+
+use crate::hub::{ConnId, Outbound, Peer, Relay};
+use crate::server::Ctx;
+use crate::slots::{SlotGuard, Ticket};
+
+/// Marker tokens with this bit belong to relayed messages; the others are
+/// ids of stored messages written by a catch-up.
+const RELAY_MARK: u64 = 1 << 63;
+
+/// Most outbound items applied per wake-up before the socket gets a turn.
+const OUTBOUND_BUDGET: usize = 64;
+
+/// A catch-up in progress.
+#[derive(Debug, Default)]
+pub(crate) struct CatchUp {
+    /// Highest stored id sent so far.
+    pub last_id: i64,
+    /// Stored ids written to the socket and not yet deleted.
+    pub written: Vec<i64>,
+    /// Ids sent and not yet written.
+    pub in_flight: usize,
+}
+
+enum Wake {
+    Input,
+    Eof,
+    Outbound(Outbound),
+    Timer,
+    Failed(io::Error),
+}
+
+/// The state of one admitted connection.
+pub(crate) struct Connection<R: Runtime> {
+    pub ctx: Arc<Ctx<R>>,
+    pub id: ConnId,
+    pub ip: IpAddr,
+    pub secure: bool,
+    pub session: ServerSession,
+    pub tx: async_channel::Sender<Outbound>,
+    rx: Pin<Box<async_channel::Receiver<Outbound>>>,
+    /// The logged-in user, as the hub knows it.
+    pub me: Option<Arc<Peer>>,
+    inflight: VecDeque<(u64, Relay)>,
+    next_relay: u64,
+    pub catchup: Option<CatchUp>,
+    pub closing: bool,
+}
+
+/// Serves one accepted TCP connection, with TLS first when `tls` is set.
+pub(crate) async fn serve_tcp<R: Runtime>(
+    ctx: Arc<Ctx<R>>,
+    stream: R::TcpStream,
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    match tls {
+        None => Connection::new(ctx, addr, false).run(stream).await,
+        Some(config) => {
+            let deadline = crate::server::deadline_after(ctx.tls_handshake_timeout);
+            let accept = ctx.rt.tls_accept(config, stream);
+            match gochat_runtime::with_deadline(&ctx.rt, deadline, accept).await {
+                Ok(s) => Connection::new(ctx, addr, true).run(s).await,
+                Err(e) => debug!("TLS handshake with {} failed: {e}", addr.ip()),
+            }
+        }
+    }
+}
+
+impl<R: Runtime> Connection<R> {
+    fn new(ctx: Arc<Ctx<R>>, addr: SocketAddr, secure: bool) -> Self {
+        let (tx, rx) = async_channel::unbounded();
+        let id = ctx.hub.next_conn_id();
+        Connection {
+            session: ServerSession::new(ctx.session_config.clone()),
+            ctx,
+            id,
+            ip: addr.ip(),
+            secure,
+            tx,
+            rx: Box::pin(rx),
+            me: None,
+            inflight: VecDeque::new(),
+            next_relay: 0,
+            catchup: None,
+            closing: false,
+        }
+    }
+
+    async fn run<S: Stream>(mut self, mut stream: S) {
+        debug!("new connection {} from {}", self.id, self.ip);
+        let slot = match self.ctx.slots.acquire() {
+            Ok(slot) => slot,
+            Err(ticket) => match self.wait_in_line(&mut stream, ticket).await {
+                Some(slot) => slot,
+                None => {
+                    debug!("connection {} left the waiting line", self.id);
+                    return;
+                }
+            },
+        };
+        if self.ctx.hub.shutdown.is_triggered() {
+            return;
+        }
+        self.ctx.hub.register_conn(self.id, self.tx.clone());
+        let motd = self.ctx.hub.motd();
+        if self.session.admit(&motd, Instant::now()).is_ok()
+            && let Err(e) = self.serve(&mut stream).await
+        {
+            debug!("connection {} from {}: {e}", self.id, self.ip);
+        }
+        self.finish().await;
+        let close = async {
+            let _ = stream.close().await;
+            Ok(())
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(2);
+        let _ = gochat_runtime::with_deadline(&self.ctx.rt, deadline, close).await;
+        drop(slot);
+        debug!("connection {} from {} closed", self.id, self.ip);
+    }
+
+    /// Waits for a slot while watching the socket: a waiter that hangs up, or
+    /// sends too much, leaves the line.
+    async fn wait_in_line<S: Stream>(
+        &mut self,
+        stream: &mut S,
+        ticket: Ticket,
+    ) -> Option<SlotGuard> {
+        let mut admitted = pin!(ticket.admitted());
+        let mut stop = pin!(self.ctx.hub.shutdown.wait());
+        let session = &mut self.session;
+        poll_fn(|cx| {
+            if let Poll::Ready(slot) = admitted.as_mut().poll(cx) {
+                return Poll::Ready(Some(slot));
+            }
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            loop {
+                match poll_read_with(stream, cx, |b| session.handle_input(b, Instant::now())) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(None),
+                    Poll::Ready(Ok(_)) if session.is_closed() => return Poll::Ready(None),
+                    Poll::Ready(Ok(_)) => continue,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await
+    }
+
+    async fn serve<S: Stream>(&mut self, stream: &mut S) -> io::Result<()> {
+        let mut timer = Timer::new();
+        loop {
+            // 1. Write everything the session has for the peer.
+            let mut wrote = false;
+            while let Some(chunk) = self.session.poll_transmit() {
+                stream.write_all(&chunk).await?;
+                wrote = true;
+            }
+            if wrote {
+                stream.flush().await?;
+            }
+            // 2. Act on its events; they may queue more output.
+            let mut acted = false;
+            while let Some(event) = self.session.poll_event() {
+                acted = true;
+                self.on_event(event).await;
+            }
+            if acted {
+                continue;
+            }
+            if self.session.is_closed() || self.closing {
+                return Ok(());
+            }
+            self.session.release_buffers();
+            // 3. Wait for input, a hub message or a timer.
+            timer.set(&self.ctx.rt, self.session.poll_timeout().map(|(at, _)| at));
+            let wake = {
+                let session = &mut self.session;
+                let rx = &mut self.rx;
+                poll_fn(|cx| {
+                    if let Poll::Ready(Some(out)) = rx.poll_next(cx) {
+                        return Poll::Ready(Wake::Outbound(out));
+                    }
+                    match poll_read_with(stream, cx, |b| session.handle_input(b, Instant::now())) {
+                        Poll::Ready(Ok(0)) => return Poll::Ready(Wake::Eof),
+                        Poll::Ready(Ok(_)) => return Poll::Ready(Wake::Input),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Wake::Failed(e)),
+                        Poll::Pending => {}
+                    }
+                    if timer.poll_fire(cx).is_ready() {
+                        return Poll::Ready(Wake::Timer);
+                    }
+                    Poll::Pending
+                })
+                .await
+            };
+            match wake {
+                Wake::Input => {}
+                Wake::Eof => return Ok(()),
+                Wake::Failed(e) => return Err(e),
+                Wake::Timer => self.session.handle_timeout(Instant::now()),
+                Wake::Outbound(out) => {
+                    self.on_outbound(out).await;
+                    for _ in 0..OUTBOUND_BUDGET {
+                        match self.rx.try_recv() {
+                            Ok(out) => self.on_outbound(out).await,
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_outbound(&mut self, out: Outbound) {
+        match out {
+            Outbound::Packet(p) => {
+                if self.me.is_some() {
+                    let _ = self.session.send_packet(&p);
+                }
+            }
+            Outbound::Message(relay) => {
+                let for_me = self
+                    .me
+                    .as_ref()
+                    .is_some_and(|m| m.user_id == relay.recipient_id);
+                if !for_me || self.session.is_closed() {
+                    self.keep_for_later(&[relay]).await;
+                    return;
+                }
+                let reciv = ServerCommand::Reciv {
+                    sender: relay.sender.clone(),
+                    stamp: relay.stamp,
+                    ciphertext: relay.ciphertext.clone(),
+                };
+                if self.session.send(&reciv).is_ok() {
+                    let token = RELAY_MARK | self.next_relay;
+                    self.next_relay = (self.next_relay + 1) & !RELAY_MARK;
+                    self.session.push_marker(token);
+                    self.inflight.push_back((token, relay));
+                } else {
+                    self.keep_for_later(&[relay]).await;
+                }
+            }
+            Outbound::SetPermission(level) => self.session.set_permission(level),
+            Outbound::Kick | Outbound::Shutdown => {
+                self.session.close(None);
+                self.closing = true;
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: ServerEvent) {
+        match event {
+            ServerEvent::Request { id, command } => self.on_request(id, command).await,
+            ServerEvent::Verified {
+                id,
+                username,
+                challenge,
+            } => {
+                self.finish_login(id, username, challenge).await;
+            }
+            ServerEvent::VerificationExpired { username } => {
+                info!("verification of {username} from {} timed out", self.ip);
+            }
+            ServerEvent::Written(token) if token & RELAY_MARK != 0 => {
+                while self.inflight.front().is_some_and(|(t, _)| *t <= token) {
+                    self.inflight.pop_front();
+                }
+            }
+            ServerEvent::Written(id) => self.catch_up_written(i64::try_from(id).unwrap_or(0)).await,
+            ServerEvent::Closed(reason) => {
+                debug!("session {} closed: {reason:?}", self.id);
+                self.closing = true;
+            }
+        }
+    }
+
+    /// Stores messages that reached this connection but cannot be delivered.
+    pub(crate) async fn keep_for_later(&self, relays: &[Relay]) {
+        for r in relays {
+            if let Err(e) = self
+                .ctx
+                .store
+                .store_message(r.sender_id, r.recipient_id, r.stamp, &r.ciphertext)
+                .await
+            {
+                warn!(
+                    "could not keep an undelivered message from {}: {e}",
+                    r.sender
+                );
+            }
+        }
+    }
+
+    /// Ends the login of this connection, if any: offline, NEWLOGOUT, the
+    /// token becomes usable, and queued messages are kept for later.
+    pub(crate) async fn end_login(&mut self) {
+        self.flush_catch_up().await;
+        self.catchup = None;
+        if let Some(me) = self.me.take() {
+            self.ctx.hub.go_offline(&me.username, self.id);
+            self.ctx
+                .hub
+                .release_token(&me.username, self.id, Instant::now());
+            // Messages queued for the session that just ended go to the store.
+            let mut kept = Vec::new();
+            let mut rest = Vec::new();
+            while let Ok(out) = self.rx.try_recv() {
+                match out {
+                    Outbound::Message(r) => kept.push(r),
+                    other => rest.push(other),
+                }
+            }
+            self.keep_for_later(&kept).await;
+            for out in rest {
+                if matches!(out, Outbound::Kick | Outbound::Shutdown) {
+                    self.session.close(None);
+                    self.closing = true;
+                }
+            }
+            info!("{} logged out from {}", me.username, self.ip);
+        }
+        self.session.logout();
+    }
+
+    async fn finish(&mut self) {
+        self.rx.close();
+        self.ctx.hub.unregister_conn(self.id);
+        // Relayed messages handed to the session but never written.
+        let unwritten: Vec<Relay> = self.inflight.drain(..).map(|(_, r)| r).collect();
+        self.keep_for_later(&unwritten).await;
+        self.end_login().await;
+        let mut left = Vec::new();
+        while let Ok(out) = self.rx.try_recv() {
+            if let Outbound::Message(r) = out {
+                left.push(r);
+            }
+        }
+        self.keep_for_later(&left).await;
+    }
+
+    /// The username of the logged-in user.
+    pub(crate) fn my_name(&self) -> Option<&Username> {
+        self.me.as_ref().map(|m| &m.username)
+    }
+}

@@ -1,0 +1,448 @@
+//! The answer to every client request, in the original's check order
+//! (ORIGINAL.md §10-11, PROTOCOL.md §6), minus its bugs.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use gochat_proto::crypto::{self, Challenge};
+use gochat_proto::{
+    ClientCommand, ErrorCode, Hook, HookEvent, Permission, ServerCommand, UserEntry, UserList,
+    Username,
+};
+use gochat_runtime::Runtime;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::conn::{CatchUp, Connection};
+use crate::hub::{Outbound, Peer, Relay};
+use crate::store::{CreateUserError, UserRow};
+
+/// Stored messages sent per catch-up page.
+const CATCH_UP_PAGE: u32 = 256;
+
+/// The outcome of a handler: a reply, or an error code for the request.
+pub(crate) type Answer = Result<ServerCommand, ErrorCode>;
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A stored user's key and level, or the error the original gives.
+pub(crate) fn live_key(
+    row: &UserRow,
+    corrupt: ErrorCode,
+) -> Result<(crypto::RsaPublicKey, u8), ErrorCode> {
+    let pem = row.pubkey.as_deref().ok_or(ErrorCode::Dereg)?;
+    let level = u8::try_from(row.permission).map_err(|_| corrupt)?;
+    if level > Permission::Owner.code() {
+        return Err(corrupt);
+    }
+    let key = crypto::public_key_from_pem(pem.as_bytes()).map_err(|_| corrupt)?;
+    Ok((key, level))
+}
+
+impl<R: Runtime> Connection<R> {
+    fn answer(&mut self, id: u16, answer: Answer) {
+        let result = match answer {
+            Ok(reply) => match self.session.reply(id, &reply) {
+                Err(gochat_proto::ServerSessionError::Encode(_)) => {
+                    self.session.reply_err(id, ErrorCode::Packet)
+                }
+                other => other,
+            },
+            Err(code) => self.session.reply_err(id, code),
+        };
+        if let Err(e) = result {
+            warn!("reply to connection {} failed: {e}", self.id);
+        }
+    }
+
+    pub(crate) async fn on_request(&mut self, id: u16, command: ClientCommand) {
+        let answer = match command {
+            ClientCommand::Keep | ClientCommand::Verif { .. } => return,
+            ClientCommand::Reg { username, pubkey } => self.register(username, &pubkey).await,
+            ClientCommand::Login { username } => match self.login(id, username).await {
+                Ok(()) => return,
+                Err(code) => Err(code),
+            },
+            ClientCommand::LoginToken { username, token } => {
+                match self.token_login(id, username, &token).await {
+                    Ok(()) => return,
+                    Err(code) => Err(code),
+                }
+            }
+            ClientCommand::Logout => {
+                self.end_login().await;
+                Ok(ServerCommand::Ok)
+            }
+            ClientCommand::Dereg => self.deregister().await,
+            ClientCommand::Req { username } => self.request_key(username).await,
+            ClientCommand::Usrs(list) => self.user_list(list).await,
+            ClientCommand::Msg {
+                to,
+                stamp,
+                ciphertext,
+            } => self.message(to, stamp, ciphertext).await,
+            ClientCommand::Reciv => match self.start_catch_up(id).await {
+                Ok(()) => return,
+                Err(code) => Err(code),
+            },
+            ClientCommand::Sub(hook) => self.subscription(hook, true),
+            ClientCommand::Unsub(hook) => self.subscription(hook, false),
+            ClientCommand::Admin(admin) => self.admin(admin).await,
+        };
+        self.answer(id, answer);
+    }
+
+    async fn register(&mut self, username: Username, pem: &[u8]) -> Answer {
+        let key = crypto::public_key_from_pem(pem).map_err(|_| ErrorCode::Args)?;
+        if crypto::key_bits(&key) != crypto::KEY_BITS {
+            return Err(ErrorCode::Args);
+        }
+        let canonical = crypto::public_key_to_pem(&key).map_err(|_| ErrorCode::Args)?;
+        let (_, der) = crypto::pem_decode(canonical.as_bytes()).map_err(|_| ErrorCode::Args)?;
+        let fingerprint: [u8; 32] = Sha256::digest(&der).into();
+        match self
+            .ctx
+            .store
+            .create_user(username.as_str(), &canonical, &fingerprint)
+            .await
+        {
+            Ok(_) => {
+                info!("registered {username} from {}", self.ip);
+                Ok(ServerCommand::Ok)
+            }
+            Err(CreateUserError::Exists) => Err(ErrorCode::Exists),
+            Err(CreateUserError::Deregistered) => Err(ErrorCode::Dereg),
+            Err(CreateUserError::Store(e)) => {
+                warn!("registration of {username} failed: {e}");
+                Err(ErrorCode::Server)
+            }
+        }
+    }
+
+    /// The original's session resolution for LOGIN: DUPSESS, then the user.
+    async fn resolve_login(
+        &mut self,
+        username: &Username,
+    ) -> Result<(UserRow, crypto::RsaPublicKey, u8), ErrorCode> {
+        if let Some(existing) = self.ctx.hub.peer(username) {
+            self.ctx.hub.notify_dupsess(&existing, self.ip);
+            return Err(ErrorCode::DupSess);
+        }
+        let row = match self.ctx.store.user(username.as_str()).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(ErrorCode::NotFound),
+            Err(e) => {
+                warn!("login lookup of {username} failed: {e}");
+                return Err(ErrorCode::Login);
+            }
+        };
+        let (key, level) = live_key(&row, ErrorCode::Login)?;
+        Ok((row, key, level))
+    }
+
+    async fn login(&mut self, id: u16, username: Username) -> Result<(), ErrorCode> {
+        let (_, key, _) = self.resolve_login(&username).await?;
+        let challenge =
+            Challenge::generate(&mut getrandom::SysRng).map_err(|_| ErrorCode::Server)?;
+        let text = challenge.as_bytes().to_vec();
+        let cipher = self
+            .ctx
+            .rt
+            .spawn_blocking(move || {
+                crypto::encrypt_without_crlf(&key, &mut getrandom::SysRng, &text)
+            })
+            .await
+            .map_err(|_| ErrorCode::Corrupted)?;
+        self.session
+            .begin_verification(id, username, challenge, Bytes::from(cipher), Instant::now())
+            .map_err(|_| ErrorCode::Invalid)?;
+        Ok(())
+    }
+
+    async fn token_login(
+        &mut self,
+        id: u16,
+        username: Username,
+        token: &[u8],
+    ) -> Result<(), ErrorCode> {
+        let (row, key, level) = self.resolve_login(&username).await?;
+        if !self.secure {
+            return Err(ErrorCode::NoSecure);
+        }
+        self.ctx.hub.check_token(&username, token, Instant::now())?;
+        self.go_online(id, username, row.id, key, level)
+    }
+
+    pub(crate) async fn finish_login(&mut self, id: u16, username: Username, challenge: Challenge) {
+        let fresh = async {
+            // The account may have changed since LOGIN: read it again.
+            let row = match self.ctx.store.user(username.as_str()).await {
+                Ok(Some(row)) => row,
+                Ok(None) => return Err(ErrorCode::NotFound),
+                Err(_) => return Err(ErrorCode::Login),
+            };
+            let (key, level) = live_key(&row, ErrorCode::Login)?;
+            Ok((row, key, level))
+        }
+        .await;
+        let result = fresh
+            .and_then(|(row, key, level)| self.go_online(id, username.clone(), row.id, key, level));
+        match result {
+            Ok(()) => {
+                if self.secure {
+                    self.ctx.hub.store_token(&username, challenge, self.id);
+                }
+            }
+            Err(code) => {
+                let _ = self.session.reject_login(id, code);
+            }
+        }
+    }
+
+    fn go_online(
+        &mut self,
+        id: u16,
+        username: Username,
+        user_id: i64,
+        key: crypto::RsaPublicKey,
+        level: u8,
+    ) -> Result<(), ErrorCode> {
+        let peer = Arc::new(Peer::new(
+            self.id,
+            username.clone(),
+            user_id,
+            self.ip,
+            key,
+            level,
+            self.tx.clone(),
+        ));
+        if let Err(existing) = self.ctx.hub.go_online(peer.clone()) {
+            self.ctx.hub.notify_dupsess(&existing, self.ip);
+            return Err(ErrorCode::DupSess);
+        }
+        if self
+            .session
+            .complete_login(id, username.clone(), level)
+            .is_err()
+        {
+            self.ctx.hub.go_offline(&username, self.id);
+            return Err(ErrorCode::Invalid);
+        }
+        self.me = Some(peer);
+        info!("{username} logged in from {}", self.ip);
+        self.ctx.hub.notify(&HookEvent::NewLogin {
+            username,
+            permission: level,
+        });
+        Ok(())
+    }
+
+    async fn deregister(&mut self) -> Answer {
+        let Some(name) = self.my_name().cloned() else {
+            return Err(ErrorCode::NoSess);
+        };
+        match self.ctx.store.deregister(name.as_str()).await {
+            Ok(_) => {
+                info!("{name} deregistered");
+                self.end_login().await;
+                Ok(ServerCommand::Ok)
+            }
+            Err(e) => {
+                warn!("deregistration of {name} failed: {e}");
+                Err(ErrorCode::Server)
+            }
+        }
+    }
+
+    async fn request_key(&mut self, username: Username) -> Answer {
+        let row = match self.ctx.store.user(username.as_str()).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(ErrorCode::NotFound),
+            Err(_) => return Err(ErrorCode::Server),
+        };
+        let (key, permission) = live_key(&row, ErrorCode::Corrupted)?;
+        let pem = crypto::public_key_to_pem(&key).map_err(|_| ErrorCode::Corrupted)?;
+        Ok(ServerCommand::Req {
+            username,
+            pubkey: Bytes::from(pem),
+            permission,
+        })
+    }
+
+    async fn user_list(&mut self, list: UserList) -> Answer {
+        let entries = if list.online_only() {
+            self.ctx.hub.online_list(list.with_permissions())
+        } else {
+            let rows = self
+                .ctx
+                .store
+                .users()
+                .await
+                .map_err(|_| ErrorCode::Server)?;
+            rows.into_iter()
+                .filter_map(|(name, perm)| {
+                    Some(UserEntry {
+                        name: Username::parse(name.as_bytes()).ok()?,
+                        permission: if list.with_permissions() {
+                            Some(u8::try_from(perm).unwrap_or(u8::MAX))
+                        } else {
+                            None
+                        },
+                    })
+                })
+                .collect()
+        };
+        if entries.is_empty() {
+            // As the original: an empty list is ERR OPTION.
+            return Err(ErrorCode::Option);
+        }
+        Ok(ServerCommand::Usrs(entries))
+    }
+
+    async fn message(&mut self, to: Username, stamp: i64, ciphertext: Bytes) -> Answer {
+        let Some(me) = self.me.clone() else {
+            return Err(ErrorCode::NoSess);
+        };
+        if to == me.username {
+            return Err(ErrorCode::Invalid);
+        }
+        if let Some(peer) = self.ctx.hub.peer(&to) {
+            let relay = Relay {
+                sender: me.username.clone(),
+                sender_id: me.user_id,
+                recipient_id: peer.user_id,
+                stamp,
+                ciphertext: ciphertext.clone(),
+            };
+            // A recipient that is leaving gets the message stored instead.
+            if peer.send(Outbound::Message(relay)).is_ok() {
+                return Ok(ServerCommand::Ok);
+            }
+        }
+        let row = match self.ctx.store.user(to.as_str()).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(ErrorCode::NotFound),
+            Err(_) => return Err(ErrorCode::Server),
+        };
+        if row.pubkey.is_none() {
+            return Err(ErrorCode::Dereg);
+        }
+        match self
+            .ctx
+            .store
+            .store_message(me.user_id, row.id, stamp, &ciphertext)
+            .await
+        {
+            Ok(_) => Ok(ServerCommand::Ok),
+            Err(e) => {
+                warn!("storing a message for {to} failed: {e}");
+                Err(ErrorCode::Server)
+            }
+        }
+    }
+
+    fn subscription(&mut self, hook: Hook, subscribe: bool) -> Answer {
+        let me = self.me.as_ref().ok_or(ErrorCode::NoSess)?;
+        if subscribe {
+            me.subscribe(hook)?;
+        } else {
+            me.unsubscribe(hook)?;
+        }
+        Ok(ServerCommand::Ok)
+    }
+
+    // ----- catch-up -----
+
+    async fn start_catch_up(&mut self, id: u16) -> Result<(), ErrorCode> {
+        if self.catchup.is_some() {
+            // One catch-up at a time; the running one will send everything.
+            self.answer(id, Ok(ServerCommand::Ok));
+            return Ok(());
+        }
+        let me = self.me.clone().ok_or(ErrorCode::NoSess)?;
+        let page = self
+            .ctx
+            .store
+            .pending_messages(me.user_id, 0, CATCH_UP_PAGE)
+            .await
+            .map_err(|_| ErrorCode::Server)?;
+        if page.is_empty() {
+            return Err(ErrorCode::Empty);
+        }
+        self.answer(id, Ok(ServerCommand::Ok));
+        self.catchup = Some(CatchUp::default());
+        self.send_page(page);
+        Ok(())
+    }
+
+    fn send_page(&mut self, page: Vec<crate::store::StoredMessage>) {
+        let Some(cu) = self.catchup.as_mut() else {
+            return;
+        };
+        for m in page {
+            let Ok(sender) = Username::parse(m.sender.as_bytes()) else {
+                warn!("stored message {} has an invalid sender name", m.id);
+                continue;
+            };
+            let reciv = ServerCommand::Reciv {
+                sender,
+                stamp: m.stamp,
+                ciphertext: Bytes::from(m.ciphertext),
+            };
+            if self.session.send(&reciv).is_ok() {
+                self.session.push_marker(u64::try_from(m.id).unwrap_or(0));
+                cu.in_flight += 1;
+            }
+            cu.last_id = cu.last_id.max(m.id);
+        }
+    }
+
+    pub(crate) async fn catch_up_written(&mut self, id: i64) {
+        let Some(cu) = self.catchup.as_mut() else {
+            return;
+        };
+        cu.written.push(id);
+        cu.in_flight = cu.in_flight.saturating_sub(1);
+        if cu.in_flight > 0 {
+            return;
+        }
+        // The page is on the wire: delete it and send the next one.
+        let after = cu.last_id;
+        self.flush_catch_up().await;
+        let Some(me) = self.me.clone() else { return };
+        match self
+            .ctx
+            .store
+            .pending_messages(me.user_id, after, CATCH_UP_PAGE)
+            .await
+        {
+            Ok(page) if !page.is_empty() => self.send_page(page),
+            Ok(_) => self.catchup = None,
+            Err(e) => {
+                warn!("catch-up of {} stopped: {e}", me.username);
+                self.catchup = None;
+            }
+        }
+    }
+
+    /// Deletes the stored messages that were written.
+    pub(crate) async fn flush_catch_up(&mut self) {
+        let (Some(cu), Some(me)) = (self.catchup.as_mut(), self.me.as_ref()) else {
+            return;
+        };
+        let written = std::mem::take(&mut cu.written);
+        if written.is_empty() {
+            return;
+        }
+        if let Err(e) = self.ctx.store.delete_messages(me.user_id, &written).await {
+            warn!("deleting {} delivered messages failed: {e}", written.len());
+        }
+    }
+}

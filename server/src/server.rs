@@ -1,0 +1,309 @@
+//! Starting and stopping the server: listeners, accept loops, the shared
+//! context, graceful shutdown on a signal or ADMIN SHTDWN.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gochat_proto::ServerConfig;
+use gochat_runtime::Runtime;
+use tracing::{error, info, warn};
+
+use crate::admin::MOTD_SETTING;
+use crate::config::{RuntimeKind, Settings};
+use crate::hub::Hub;
+use crate::slots::Slots;
+use crate::store::Store;
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The database could not be opened.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] gochat_runtime::tls::TlsError),
+    /// The runtime could not start.
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// The instant `after` from now; a duration the clock cannot represent (a
+/// configuration may ask for one) gives a century.
+pub(crate) fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
+/// What every connection task shares.
+pub struct Ctx<R: Runtime> {
+    /// The runtime.
+    pub rt: R,
+    /// Shared state.
+    pub hub: Hub,
+    /// Storage.
+    pub store: Store,
+    /// Session timeouts.
+    pub session_config: ServerConfig,
+    /// Deadline of a TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// The waiting line.
+    pub slots: Arc<Slots>,
+}
+
+/// A started server.
+pub struct RunningServer<R: Runtime> {
+    ctx: Arc<Ctx<R>>,
+    tcp_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
+    done: async_channel::Receiver<()>,
+    grace: Duration,
+}
+
+impl<R: Runtime> RunningServer<R> {
+    /// Where the plain TCP listener is.
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    /// Where the TLS listener is, if enabled.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
+    /// The shared state (for tests and tools).
+    pub fn hub(&self) -> &Hub {
+        &self.ctx.hub
+    }
+
+    /// The waiting line.
+    pub fn slots(&self) -> &Slots {
+        &self.ctx.slots
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// Starts a graceful stop.
+    pub fn shutdown(&self) {
+        self.ctx.hub.shutdown.trigger();
+    }
+
+    /// Waits until the server stopped: listeners closed, connections closed
+    /// (or the grace period over), store closed.
+    pub async fn wait(self) {
+        self.ctx.hub.shutdown.wait().await;
+        info!(target: "gochat::notice", "inminent server shutdown");
+        self.ctx.hub.close_all();
+        let deadline = deadline_after(self.grace);
+        let drained = async {
+            let _ = self.done.recv().await;
+            Ok(())
+        };
+        if gochat_runtime::with_deadline(&self.ctx.rt, deadline, drained)
+            .await
+            .is_err()
+        {
+            warn!(
+                "{} connections still open after the grace period",
+                self.ctx.hub.connection_count()
+            );
+        }
+        self.ctx.store.close().await;
+    }
+}
+
+/// Opens the store, binds the listeners and starts accepting.
+pub async fn start<R: Runtime>(
+    rt: R,
+    settings: &Settings,
+) -> Result<RunningServer<R>, ServerError> {
+    let store = Store::open(&settings.database_url).await?;
+    let motd = match store.setting(MOTD_SETTING).await {
+        Ok(Some(m)) => m,
+        Ok(None) => settings.default_motd.clone(),
+        Err(e) => {
+            warn!("could not read the stored MOTD: {e}");
+            settings.default_motd.clone()
+        }
+    };
+    let tls_config = match &settings.tls {
+        Some(t) => Some(gochat_runtime::tls::server_config_from_files(
+            &t.cert_file,
+            &t.key_file,
+        )?),
+        None => None,
+    };
+    let ctx = Arc::new(Ctx {
+        rt: rt.clone(),
+        hub: Hub::new(Bytes::from(motd), settings.token_lifetime),
+        store,
+        session_config: ServerConfig {
+            idle_timeout: settings.idle_timeout,
+            verification_timeout: settings.verification_timeout,
+            ..ServerConfig::default()
+        },
+        tls_handshake_timeout: settings.tls_handshake_timeout,
+        slots: Slots::new(settings.max_clients),
+    });
+    // Every task holds a clone of `alive`; `done` closes when all are gone.
+    let (alive, done) = async_channel::bounded::<()>(1);
+
+    let tcp_addr = SocketAddr::new(settings.address, settings.port);
+    let tcp = rt
+        .bind(tcp_addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: tcp_addr,
+            source,
+        })?;
+    let tcp_addr = rt.local_addr(&tcp).map_err(|source| ServerError::Bind {
+        addr: tcp_addr,
+        source,
+    })?;
+    info!(target: "gochat::notice", "Running TCP Socket on port {}...", tcp_addr.port());
+    spawn_accept_loop(ctx.clone(), tcp, None, alive.clone());
+
+    let mut tls_addr = None;
+    if let (Some(t), Some(config)) = (&settings.tls, tls_config) {
+        let addr = SocketAddr::new(settings.address, t.port);
+        let listener = rt
+            .bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let addr = rt
+            .local_addr(&listener)
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        info!(target: "gochat::notice", "Running TLS Socket on port {}...", addr.port());
+        spawn_accept_loop(ctx.clone(), listener, Some(config), alive.clone());
+        tls_addr = Some(addr);
+    }
+    // Housekeeping: expired tokens.
+    {
+        let ctx = ctx.clone();
+        let alive = alive.clone();
+        rt.spawn(async move {
+            let _alive = alive;
+            loop {
+                let next = Instant::now() + Duration::from_secs(60);
+                let tick = async {
+                    ctx.rt.sleep_until(next).await;
+                    true
+                };
+                let stop = async {
+                    ctx.hub.shutdown.wait().await;
+                    false
+                };
+                if !futures_lite::future::or(tick, stop).await {
+                    break;
+                }
+                ctx.hub.purge_tokens(Instant::now());
+            }
+        });
+    }
+    Ok(RunningServer {
+        ctx,
+        tcp_addr,
+        tls_addr,
+        done,
+        grace: settings.shutdown_grace,
+    })
+}
+
+fn spawn_accept_loop<R: Runtime>(
+    ctx: Arc<Ctx<R>>,
+    listener: R::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    alive: async_channel::Sender<()>,
+) {
+    let rt = ctx.rt.clone();
+    rt.spawn(async move {
+        loop {
+            let accepted = async { Some(ctx.rt.accept(&listener).await) };
+            let stop = async {
+                ctx.hub.shutdown.wait().await;
+                None
+            };
+            match futures_lite::future::or(accepted, stop).await {
+                None => break,
+                Some(Ok((stream, addr))) => {
+                    let task_ctx = ctx.clone();
+                    let tls = tls.clone();
+                    let alive = alive.clone();
+                    ctx.rt.spawn(async move {
+                        let _alive = alive;
+                        crate::conn::serve_tcp(task_ctx, stream, addr, tls).await;
+                    });
+                }
+                Some(Err(e)) => {
+                    error!("accepting a connection failed: {e}");
+                    // Out of file descriptors and the like: back off a little.
+                    ctx.rt
+                        .sleep_until(Instant::now() + Duration::from_millis(50))
+                        .await;
+                }
+            }
+        }
+        drop(listener);
+        drop(alive);
+    });
+}
+
+/// Runs a server until it is stopped by SIGINT, SIGTERM or ADMIN SHTDWN.
+pub async fn run<R: Runtime>(rt: R, settings: Settings) -> Result<(), ServerError> {
+    let server = start(rt, &settings).await?;
+    let hub_stop = server.ctx.hub.shutdown.clone();
+    watch_signals(move || hub_stop.trigger());
+    tracing::info!(target: "gochat::notice", "Server running and listening for connections!");
+    server.wait().await;
+    Ok(())
+}
+
+/// Calls `stop` on the first SIGINT or SIGTERM, from a helper thread.
+fn watch_signals(stop: impl FnOnce() + Send + 'static) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(mut signals) => {
+            let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let name = if sig == SIGINT { "CTRL-C has been pressed" } else { "SIGTERM received" };
+                    eprintln!("-> {name}");
+                    info!(target: "gochat::notice", "manual shutdown signal sent! closing resources...");
+                    stop();
+                }
+            });
+            if let Err(e) = spawned {
+                warn!("cannot watch for signals: {e}");
+            }
+        }
+        Err(e) => warn!("cannot watch for signals: {e}"),
+    }
+}
+
+/// Runs the server on the runtime the settings name, blocking the caller.
+pub fn run_blocking(settings: Settings) -> Result<(), ServerError> {
+    match settings.runtime {
+        RuntimeKind::Tokio => {
+            let rt = gochat_runtime_tokio::TokioRuntime::new().map_err(ServerError::Runtime)?;
+            rt.block_on(run(rt.clone(), settings))
+        }
+        RuntimeKind::Smol => {
+            let rt = gochat_runtime_smol::SmolRuntime::new().map_err(ServerError::Runtime)?;
+            rt.block_on(run(rt.clone(), settings))
+        }
+    }
+}

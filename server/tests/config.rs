@@ -1,0 +1,587 @@
+//! Settings layering: defaults < config.json (the original's format) < GOCHAT_*
+//! environment < flags; readable errors; the original's single-dash flags; the
+//! start-up banner.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::time::{Duration, UNIX_EPOCH};
+
+use clap::CommandFactory;
+use gochat_server::config::{
+    AdminCommand, Cli, Command, LogLevel, RuntimeKind, Settings, TlsSettings, normalize_args,
+    redact_url,
+};
+use gochat_server::logging::{rfc822, startup_banner};
+
+/// The original's `config/server_example.json`, as described in ORIGINAL.md §6.2.
+const ORIGINAL_EXAMPLE: &str = r#"{
+    "database": {
+        "address": "mariadb",
+        "port": 3306,
+        "user": "gochatuser",
+        "password": "gochatpass",
+        "db_name": "gochat",
+        "enable_logs": false,
+        "log_file": "logs/database.log"
+    },
+    "server": {
+        "address": "0.0.0.0",
+        "port": 9037,
+        "max_clients": 50,
+        "tls": {
+            "enabled": false,
+            "port": 8037,
+            "cert_file": "certs/gochat.pem",
+            "key_file": "certs/gochat.key"
+        },
+        "logs": {
+            "level": "ERROR",
+            "log_file": "logs/server.log"
+        },
+        "default_motd": "Welcome to the server!"
+    }
+}"#;
+
+/// A fresh, empty folder for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("gochat-config-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_config(name: &str, text: &str) -> PathBuf {
+    let path = temp_dir(name).join("config.json");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn parse(args: &[&str]) -> Cli {
+    let mut argv = vec!["gochat-server"];
+    argv.extend_from_slice(args);
+    Cli::try_parse_args_from(argv).unwrap()
+}
+
+fn settings(args: &[&str]) -> Settings {
+    parse(args).settings().unwrap()
+}
+
+fn settings_error(args: &[&str]) -> String {
+    parse(args).settings().unwrap_err().to_string()
+}
+
+fn with_config(path: &Path, extra: &[&str]) -> Settings {
+    let mut args = vec!["--config", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    settings(&args)
+}
+
+/// Runs test `name` of this binary again in a child process with the given
+/// environment and working directory (no GOCHAT_* variables inherited). The child
+/// sees `GOCHAT_TEST_CHILD` and does the real work.
+fn run_in_child(name: &str, cwd: &Path, env: &[(&str, &str)]) {
+    let mut child = Process::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .current_dir(cwd);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GOCHAT_") || key == "RUST_LOG" {
+            child.env_remove(key);
+        }
+    }
+    child.env("GOCHAT_TEST_CHILD", "1");
+    child.envs(env.iter().copied());
+    let output = child.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test:\n{stdout}"
+    );
+}
+
+fn is_child() -> bool {
+    std::env::var_os("GOCHAT_TEST_CHILD").is_some()
+}
+
+#[test]
+fn defaults() {
+    let s = Settings::default();
+    assert_eq!(s.database_url, "sqlite://gochat.db");
+    assert_eq!(s.address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    assert_eq!(s.port, 9037);
+    assert_eq!(s.max_clients, 0);
+    assert_eq!(s.tls, None);
+    assert_eq!(s.log_level, LogLevel::Info);
+    assert_eq!(s.log_file, None);
+    assert_eq!(s.default_motd, "");
+    assert_eq!(s.runtime, RuntimeKind::Tokio);
+    assert_eq!(s.idle_timeout, Duration::from_secs(25 * 60));
+    assert_eq!(s.verification_timeout, Duration::from_secs(120));
+    assert_eq!(s.token_lifetime, Duration::from_secs(30 * 60));
+    assert_eq!(s.tls_handshake_timeout, Duration::from_secs(20));
+    assert_eq!(s.shutdown_grace, Duration::from_secs(5));
+}
+
+#[test]
+fn no_file_no_env_no_flags_gives_defaults() {
+    if is_child() {
+        let cli = parse(&[]);
+        assert_eq!(cli.action(), Command::Serve);
+        assert_eq!(cli.settings().unwrap(), Settings::default());
+        return;
+    }
+    run_in_child(
+        "no_file_no_env_no_flags_gives_defaults",
+        &temp_dir("empty"),
+        &[],
+    );
+}
+
+#[test]
+fn config_json_in_the_working_directory_is_read() {
+    if is_child() {
+        let s = settings(&[]);
+        assert_eq!(s.port, 7000);
+        assert_eq!(s.default_motd, "from the working directory");
+        return;
+    }
+    let dir = temp_dir("cwd");
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"server": {"port": 7000, "default_motd": "from the working directory"}}"#,
+    )
+    .unwrap();
+    run_in_child("config_json_in_the_working_directory_is_read", &dir, &[]);
+}
+
+#[test]
+fn original_example_file() {
+    let path = write_config("example", ORIGINAL_EXAMPLE);
+    let s = with_config(&path, &[]);
+    assert_eq!(
+        s.database_url,
+        "mysql://gochatuser:gochatpass@mariadb:3306/gochat"
+    );
+    assert_eq!(s.address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    assert_eq!(s.port, 9037);
+    assert_eq!(s.max_clients, 50);
+    assert_eq!(s.tls, None);
+    assert_eq!(s.log_level, LogLevel::Error);
+    assert_eq!(s.log_file, Some(PathBuf::from("logs/server.log")));
+    assert_eq!(s.default_motd, "Welcome to the server!");
+    // Untouched by the original's keys.
+    assert_eq!(s.runtime, RuntimeKind::Tokio);
+    assert_eq!(s.idle_timeout, Duration::from_secs(1500));
+    // The password never shows in debug output.
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("gochatpass"), "{debug}");
+    assert!(debug.contains("gochatuser:***@mariadb:3306"), "{debug}");
+}
+
+#[test]
+fn original_example_with_tls_enabled() {
+    let text = ORIGINAL_EXAMPLE.replace("\"enabled\": false", "\"enabled\": true");
+    let path = write_config("example-tls", &text);
+    let s = with_config(&path, &[]);
+    assert_eq!(
+        s.tls,
+        Some(TlsSettings {
+            port: 8037,
+            cert_file: PathBuf::from("certs/gochat.pem"),
+            key_file: PathBuf::from("certs/gochat.key"),
+        })
+    );
+    // --no-tls turns it off again; --tls-port moves it.
+    assert_eq!(with_config(&path, &["--no-tls"]).tls, None);
+    assert_eq!(
+        with_config(&path, &["--tls-port", "8443"])
+            .tls
+            .unwrap()
+            .port,
+        8443
+    );
+}
+
+#[test]
+fn our_own_keys() {
+    let path = write_config(
+        "ours",
+        r#"{
+            "database": {"url": "sqlite://data/chat.db"},
+            "server": {
+                "runtime": "SMOL",
+                "address": "127.0.0.1",
+                "tls": {"enabled": true, "cert_file": "c.pem", "key_file": "k.pem"},
+                "timeouts": {"idle": 60, "verification": 10, "token": 600, "tls_handshake": 3, "shutdown_grace": 1.5}
+            }
+        }"#,
+    );
+    let s = with_config(&path, &[]);
+    assert_eq!(s.database_url, "sqlite://data/chat.db");
+    assert_eq!(s.runtime, RuntimeKind::Smol);
+    assert_eq!(s.address, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(s.tls.unwrap().port, 8037, "the TLS port defaults to 8037");
+    assert_eq!(s.idle_timeout, Duration::from_secs(60));
+    assert_eq!(s.verification_timeout, Duration::from_secs(10));
+    assert_eq!(s.token_lifetime, Duration::from_secs(600));
+    assert_eq!(s.tls_handshake_timeout, Duration::from_secs(3));
+    assert_eq!(s.shutdown_grace, Duration::from_millis(1500));
+}
+
+#[test]
+fn mysql_url_from_parts_is_encoded() {
+    let path = write_config(
+        "encode",
+        r#"{"database": {"address": "::1", "user": "u@x", "password": "p:ss/word", "db_name": "chat"}}"#,
+    );
+    let s = with_config(&path, &[]);
+    assert_eq!(
+        s.database_url,
+        "mysql://u%40x:p%3Ass%2Fword@[::1]:3306/chat"
+    );
+    let path = write_config("no-db-name", r#"{"database": {"address": "db"}}"#);
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert!(
+        err.contains("Missing configuration option database.db_name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn log_levels_parse_like_the_original() {
+    for (text, level) in [
+        ("ALL", LogLevel::All),
+        ("all", LogLevel::All),
+        ("Info", LogLevel::Info),
+        ("error", LogLevel::Error),
+        ("FATAL", LogLevel::Fatal),
+        ("verbose", LogLevel::Fatal),
+        ("", LogLevel::Fatal),
+    ] {
+        assert_eq!(LogLevel::parse(text), level, "{text:?}");
+    }
+    let path = write_config("level", r#"{"server": {"logs": {"level": "all"}}}"#);
+    assert_eq!(with_config(&path, &[]).log_level, LogLevel::All);
+    assert_eq!(
+        with_config(&path, &["--log-level", "info"]).log_level,
+        LogLevel::Info
+    );
+    assert_eq!(
+        settings(&["--log-level", "nonsense"]).log_level,
+        LogLevel::Fatal
+    );
+}
+
+#[test]
+fn flags_win_over_the_file() {
+    let path = write_config("flags", ORIGINAL_EXAMPLE);
+    let s = with_config(
+        &path,
+        &[
+            "--database-url",
+            "sqlite://x.db",
+            "--address",
+            "::1",
+            "--port",
+            "1",
+            "--max-clients",
+            "0",
+            "--log-level",
+            "ALL",
+            "--log-file",
+            "other.log",
+            "--motd",
+            "hi",
+            "--runtime",
+            "smol",
+            "--idle-timeout",
+            "7",
+            "--verification-timeout",
+            "8",
+            "--token-lifetime",
+            "9",
+            "--tls-handshake-timeout",
+            "10",
+            "--shutdown-grace",
+            "11",
+            "--tls",
+            "--cert-file",
+            "a.pem",
+            "--key-file",
+            "b.key",
+            "--tls-port",
+            "2",
+        ],
+    );
+    assert_eq!(s.database_url, "sqlite://x.db");
+    assert_eq!(s.address, "::1".parse::<IpAddr>().unwrap());
+    assert_eq!(s.port, 1);
+    assert_eq!(s.max_clients, 0);
+    assert_eq!(s.log_level, LogLevel::All);
+    assert_eq!(s.log_file, Some(PathBuf::from("other.log")));
+    assert_eq!(s.default_motd, "hi");
+    assert_eq!(s.runtime, RuntimeKind::Smol);
+    assert_eq!(s.idle_timeout, Duration::from_secs(7));
+    assert_eq!(s.verification_timeout, Duration::from_secs(8));
+    assert_eq!(s.token_lifetime, Duration::from_secs(9));
+    assert_eq!(s.tls_handshake_timeout, Duration::from_secs(10));
+    assert_eq!(s.shutdown_grace, Duration::from_secs(11));
+    assert_eq!(
+        s.tls,
+        Some(TlsSettings {
+            port: 2,
+            cert_file: "a.pem".into(),
+            key_file: "b.key".into()
+        })
+    );
+    // --no-tls beats --tls; --tls=false works too.
+    let tls = ["--cert-file", "a", "--key-file", "b"];
+    assert!(settings(&[&tls[..], &["--tls"]].concat()).tls.is_some());
+    assert!(
+        settings(&[&tls[..], &["--no-tls", "--tls"]].concat())
+            .tls
+            .is_none()
+    );
+    assert!(
+        settings(&[&tls[..], &["--tls", "--no-tls"]].concat())
+            .tls
+            .is_none()
+    );
+    assert!(
+        settings(&[&tls[..], &["--tls=false"]].concat())
+            .tls
+            .is_none()
+    );
+}
+
+#[test]
+fn environment_beats_the_file_and_flags_beat_the_environment() {
+    if is_child() {
+        let path = std::env::var("CONFIG_UNDER_TEST").unwrap();
+        let s = settings(&[]);
+        assert_eq!(s.port, 1234, "GOCHAT_PORT beats server.port");
+        assert_eq!(s.log_level, LogLevel::All, "GOCHAT_LOG_LEVEL");
+        assert_eq!(s.database_url, "sqlite://env.db", "GOCHAT_DATABASE_URL");
+        assert_eq!(s.runtime, RuntimeKind::Smol, "GOCHAT_RUNTIME");
+        assert_eq!(
+            s.token_lifetime,
+            Duration::from_secs(42),
+            "GOCHAT_TOKEN_LIFETIME"
+        );
+        assert_eq!(s.max_clients, 50, "from the file");
+        assert_eq!(
+            s.tls.as_ref().map(|t| t.port),
+            Some(8037),
+            "GOCHAT_TLS + files"
+        );
+        assert_eq!(s.default_motd, "Welcome to the server!");
+        let s = settings(&["--port", "5", "--log-level", "error", "--no-tls"]);
+        assert_eq!(s.port, 5);
+        assert_eq!(s.log_level, LogLevel::Error);
+        assert_eq!(s.tls, None);
+        assert!(path.ends_with("config.json"));
+        return;
+    }
+    let path = write_config("env", ORIGINAL_EXAMPLE);
+    let path = path.to_str().unwrap();
+    run_in_child(
+        "environment_beats_the_file_and_flags_beat_the_environment",
+        &temp_dir("env-cwd"),
+        &[
+            ("GOCHAT_CONFIG", path),
+            ("CONFIG_UNDER_TEST", path),
+            ("GOCHAT_PORT", "1234"),
+            ("GOCHAT_LOG_LEVEL", "all"),
+            ("GOCHAT_DATABASE_URL", "sqlite://env.db"),
+            ("GOCHAT_RUNTIME", "smol"),
+            ("GOCHAT_TOKEN_LIFETIME", "42"),
+            ("GOCHAT_TLS", "true"),
+        ],
+    );
+}
+
+#[test]
+fn missing_config_file_is_an_error() {
+    let dir = temp_dir("missing");
+    let missing = dir.join("nope.json");
+    let err = settings_error(&["--config", missing.to_str().unwrap()]);
+    assert!(
+        err.contains("nope.json") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_json_is_a_readable_error() {
+    let path = write_config("bad-json", "{\n  \"server\": {\"port\": 9037,}\n}");
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert!(err.contains("config.json"), "{err}");
+    assert!(err.contains("invalid JSON at line 2"), "{err}");
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    for (text, key) in [
+        (r#"{"server": {"port": "9037"}}"#, "server.port"),
+        (r#"{"server": {"port": 70000}}"#, "server.port"),
+        (r#"{"server": {"max_clients": -1}}"#, "server.max_clients"),
+        (
+            r#"{"server": {"address": "localhost:9"}}"#,
+            "server.address",
+        ),
+        (
+            r#"{"server": {"tls": {"enabled": "yes"}}}"#,
+            "server.tls.enabled",
+        ),
+        (r#"{"server": {"logs": {"level": 3}}}"#, "server.logs.level"),
+        (r#"{"server": {"runtime": "async-std"}}"#, "server.runtime"),
+        (
+            r#"{"server": {"timeouts": {"idle": -5}}}"#,
+            "server.timeouts.idle",
+        ),
+        (
+            r#"{"database": {"port": "3306", "address": "db"}}"#,
+            "database.port",
+        ),
+        (r#"{"database": []}"#, "database"),
+        ("[1, 2]", "(top level)"),
+    ] {
+        let path = write_config("types", text);
+        let err = settings_error(&["--config", path.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("configuration option {key} must be")),
+            "{text}: {err}"
+        );
+    }
+}
+
+#[test]
+fn tls_without_certificate_or_key_is_an_error() {
+    let err = settings_error(&["--tls"]);
+    assert!(err.contains("certificate file"), "{err}");
+    assert!(err.contains("--cert-file"), "{err}");
+    let err = settings_error(&["--tls", "--cert-file", "c.pem"]);
+    assert!(err.contains("private key file"), "{err}");
+    let path = write_config(
+        "tls-no-key",
+        r#"{"server": {"tls": {"enabled": true, "cert_file": "c.pem"}}}"#,
+    );
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert!(err.contains("server.tls.key_file"), "{err}");
+}
+
+#[test]
+fn original_single_dash_flags() {
+    let cli = parse(&["-config", "x.json", "-shell"]);
+    assert_eq!(cli.options.config, Some(PathBuf::from("x.json")));
+    assert_eq!(cli.action(), Command::Shell);
+
+    let cli = parse(&["-shell", "-config=y.json"]);
+    assert_eq!(cli.options.config, Some(PathBuf::from("y.json")));
+    assert_eq!(cli.action(), Command::Shell);
+
+    let cli = parse(&["--shell"]);
+    assert_eq!(cli.action(), Command::Shell);
+    let cli = parse(&["-shell=false", "-port", "10"]);
+    assert_eq!(cli.action(), Command::Serve);
+    assert_eq!(cli.options.port, Some(10));
+
+    assert_eq!(
+        normalize_args(["gochat-server", "-config", "c.json", "-shell"]),
+        ["gochat-server", "--config", "c.json", "shell"].map(std::ffi::OsString::from)
+    );
+    // Short flags, values and anything after `--` are left alone.
+    assert_eq!(
+        normalize_args(["p", "-h", "--motd", "x", "--", "-config"]),
+        ["p", "-h", "--motd", "x", "--", "-config"].map(std::ffi::OsString::from)
+    );
+}
+
+#[test]
+fn subcommands() {
+    assert_eq!(parse(&[]).action(), Command::Serve);
+    assert_eq!(parse(&["serve", "--port", "3"]).options.port, Some(3));
+    assert_eq!(parse(&["shell"]).action(), Command::Shell);
+    assert_eq!(
+        parse(&["admin", "set-owner", "alice"]).action(),
+        Command::Admin(AdminCommand::SetOwner {
+            username: "alice".into()
+        })
+    );
+    let cli = parse(&["--config", "c.json", "admin", "clear-cache", "bob"]);
+    assert_eq!(
+        cli.action(),
+        Command::Admin(AdminCommand::ClearCache {
+            username: "bob".into()
+        })
+    );
+    assert_eq!(cli.options.config, Some(PathBuf::from("c.json")));
+    assert!(Cli::try_parse_args_from(["gochat-server", "admin", "set-owner"]).is_err());
+    assert!(Cli::try_parse_args_from(["gochat-server", "--runtime", "async-std"]).is_err());
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let help = Cli::command().render_long_help().to_string();
+    for flag in [
+        "--config",
+        "--database-url",
+        "--address",
+        "--port",
+        "--max-clients",
+        "--tls",
+        "--no-tls",
+        "--tls-port",
+        "--cert-file",
+        "--key-file",
+        "--log-level",
+        "--log-file",
+        "--motd",
+        "--runtime",
+        "--idle-timeout",
+        "--verification-timeout",
+        "--token-lifetime",
+        "--tls-handshake-timeout",
+        "--shutdown-grace",
+        "GOCHAT_PORT",
+        "shell",
+        "admin",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn redaction() {
+    assert_eq!(
+        redact_url("mysql://u:secret@h:3306/db"),
+        "mysql://u:***@h:3306/db"
+    );
+    assert_eq!(redact_url("sqlite://gochat.db"), "sqlite://gochat.db");
+}
+
+#[test]
+fn startup_banner_matches_the_original() {
+    assert_eq!(rfc822(UNIX_EPOCH), "01 Jan 70 00:00 UTC");
+    assert_eq!(
+        rfc822(UNIX_EPOCH + Duration::from_secs(1_751_300_000)),
+        "30 Jun 25 16:13 UTC"
+    );
+    let banner = startup_banner(&Settings::default());
+    assert!(banner.starts_with("-> Logging at "), "{banner}");
+    assert!(
+        banner.ends_with(&format!(
+            " UTC with log level INFO on server version {} and protocol version 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{banner}"
+    );
+}

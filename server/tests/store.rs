@@ -1,0 +1,779 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The storage layer, scenario by scenario, against SQLite (a temp file) and
+//! the MariaDB at 127.0.0.1:3306 (a fresh database per scenario run, dropped at
+//! the end). Without MariaDB the MariaDB half is skipped with a note, unless
+//! `CI=true`, where that is a failure.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_lite::FutureExt;
+use gochat_server::store::{Backend, CreateUserError, Store, StoreError, StoredMessage, UserRow};
+use sqlx::{AssertSqlSafe, Connection};
+
+/// The MariaDB server the tests use (root without password).
+const MARIADB: &str = "mysql://root@127.0.0.1:3306";
+
+/// A name no other test, thread or process uses.
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}_{}_{nanos}_{n}", std::process::id())
+}
+
+/// A fake public key and its fingerprint, distinct per `n`.
+fn key(n: u64) -> (String, [u8; 32]) {
+    let pem = format!("-----BEGIN PUBLIC KEY-----\nkey number {n}\n-----END PUBLIC KEY-----\n");
+    let mut fingerprint = [0xa5; 32];
+    fingerprint[..8].copy_from_slice(&n.to_le_bytes());
+    (pem, fingerprint)
+}
+
+async fn register(store: &Store, name: &str, key_no: u64) -> i64 {
+    let (pem, fingerprint) = key(key_no);
+    store.create_user(name, &pem, &fingerprint).await.unwrap()
+}
+
+/// An SQLite database file in the temp dir, removed (with its WAL files) on drop.
+struct SqliteFile(PathBuf);
+
+impl SqliteFile {
+    fn new() -> SqliteFile {
+        SqliteFile(std::env::temp_dir().join(format!("{}.db", unique_name("gochat_store"))))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A scratch database on the MariaDB server.
+struct MariaDb {
+    name: String,
+}
+
+impl MariaDb {
+    /// Creates a fresh database, or `None` (after a note) when the server is
+    /// unreachable; with `CI=true` an unreachable server fails the test.
+    async fn create() -> Option<MariaDb> {
+        sqlx::any::install_default_drivers();
+        let mut conn = match admin_connection().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+                if ci {
+                    panic!("MariaDB at {MARIADB} is unreachable and CI=true: {err}");
+                }
+                eprintln!(
+                    "note: MariaDB at {MARIADB} unreachable ({err}); skipping the MariaDB part"
+                );
+                return None;
+            }
+        };
+        let name = unique_name("gochat_test");
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        Some(MariaDb { name })
+    }
+
+    fn url(&self) -> String {
+        format!("{MARIADB}/{}", self.name)
+    }
+
+    async fn drop_database(self) {
+        let mut conn = admin_connection().await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("DROP DATABASE `{}`", self.name)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+}
+
+/// A connection to the `test` database, from which scratch databases are made.
+async fn admin_connection() -> Result<sqlx::AnyConnection, sqlx::Error> {
+    let url = format!("{MARIADB}/test");
+    let connect = sqlx::AnyConnection::connect(&url);
+    let timeout = async {
+        async_io::Timer::after(Duration::from_secs(10)).await;
+        Err(sqlx::Error::PoolTimedOut)
+    };
+    connect.or(timeout).await
+}
+
+/// Runs `scenario` with the URL of a fresh SQLite file, then of a fresh
+/// MariaDB database (dropped afterwards even if the scenario panics).
+async fn on_both<F, Fut>(scenario: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let file = SqliteFile::new();
+    scenario(file.url()).await;
+    drop(file);
+
+    if let Some(db) = MariaDb::create().await {
+        let outcome = AssertUnwindSafe(scenario(db.url())).catch_unwind().await;
+        db.drop_database().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async fn registration(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let expected_backend = if url.starts_with("mysql") {
+        Backend::MySql
+    } else {
+        Backend::Sqlite
+    };
+    assert_eq!(store.backend(), expected_backend);
+
+    let alice = register(&store, "alice", 1).await;
+    assert!(alice > 0);
+    assert_eq!(
+        store.user("alice").await.unwrap(),
+        Some(UserRow {
+            id: alice,
+            username: "alice".into(),
+            pubkey: Some(key(1).0),
+            permission: 0,
+        })
+    );
+    assert_eq!(store.user("bob").await.unwrap(), None);
+    assert_eq!(
+        store.user("Alice").await.unwrap(),
+        None,
+        "names match exactly"
+    );
+
+    // Same name, other key; other name, same key.
+    let (pem2, fp2) = key(2);
+    let (pem1, fp1) = key(1);
+    assert!(matches!(
+        store.create_user("alice", &pem2, &fp2).await,
+        Err(CreateUserError::Exists)
+    ));
+    assert!(matches!(
+        store.create_user("bob", &pem1, &fp1).await,
+        Err(CreateUserError::Exists)
+    ));
+    let bob = register(&store, "bob", 2).await;
+    assert_ne!(alice, bob);
+
+    // Deregistration keeps the name taken but frees the key.
+    assert!(store.deregister("alice").await.unwrap());
+    assert!(
+        store.deregister("alice").await.unwrap(),
+        "already deregistered"
+    );
+    assert!(!store.deregister("nobody").await.unwrap());
+    let row = store.user("alice").await.unwrap().unwrap();
+    assert_eq!((row.id, row.pubkey), (alice, None));
+    let (pem3, fp3) = key(3);
+    assert!(matches!(
+        store.create_user("alice", &pem3, &fp3).await,
+        Err(CreateUserError::Deregistered)
+    ));
+    assert!(matches!(
+        store.create_user("alice", &pem1, &fp1).await,
+        Err(CreateUserError::Deregistered)
+    ));
+    let carol = register(&store, "carol", 1).await;
+    assert!(carol > bob);
+
+    // Deregistered name with a key of a live account: the name decides.
+    assert!(matches!(
+        store.create_user("alice", &pem2, &fp2).await,
+        Err(CreateUserError::Deregistered)
+    ));
+
+    match store.create_user(&"x".repeat(33), &pem3, &fp3).await {
+        Err(CreateUserError::Store(err @ StoreError::TooLong { .. })) => {
+            assert!(!err.is_transient());
+            assert!(err.to_string().contains("username"), "{err}");
+        }
+        other => panic!("33-byte name: {other:?}"),
+    }
+    let longest = "y".repeat(32);
+    register(&store, &longest, 4).await;
+    assert_eq!(
+        store.user(&longest).await.unwrap().unwrap().username,
+        longest
+    );
+    store.close().await;
+}
+
+async fn deregistered_user_keeps_messages(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let alice = register(&store, "alice", 1).await;
+    let bob = register(&store, "bob", 2).await;
+    let to_bob = store
+        .store_message(alice, bob, 100, b"hi bob")
+        .await
+        .unwrap();
+    store
+        .store_message(bob, alice, 101, b"hi alice")
+        .await
+        .unwrap();
+    store
+        .store_message(bob, alice, 102, b"still there?")
+        .await
+        .unwrap();
+
+    assert!(store.deregister("alice").await.unwrap());
+    assert_eq!(
+        store.pending_messages(bob, 0, 10).await.unwrap(),
+        vec![StoredMessage {
+            id: to_bob,
+            sender: "alice".into(),
+            stamp: 100,
+            ciphertext: b"hi bob".to_vec(),
+        }],
+        "messages a deregistered user sent are still delivered"
+    );
+    assert_eq!(store.pending_messages(alice, 0, 10).await.unwrap().len(), 2);
+    assert!(store.users().await.unwrap().contains(&("alice".into(), 0)));
+
+    assert_eq!(store.clear_messages("alice").await.unwrap(), 2);
+    assert!(
+        store
+            .pending_messages(alice, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.clear_messages("alice").await.unwrap(), 0);
+    assert_eq!(store.clear_messages("nobody").await.unwrap(), 0);
+    assert_eq!(store.pending_messages(bob, 0, 10).await.unwrap().len(), 1);
+    store.close().await;
+}
+
+async fn permissions_and_listing(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    assert!(store.users().await.unwrap().is_empty());
+    for (i, name) in ["charlie", "zoe", "alice", "bob", "ann"]
+        .into_iter()
+        .enumerate()
+    {
+        register(&store, name, i as u64).await;
+    }
+    assert!(store.set_permission("bob", 2).await.unwrap());
+    assert!(
+        store.set_permission("bob", 2).await.unwrap(),
+        "same level again"
+    );
+    assert!(store.set_permission("alice", 1).await.unwrap());
+    assert!(store.set_permission("zoe", 255).await.unwrap());
+    assert!(!store.set_permission("nobody", 1).await.unwrap());
+    assert_eq!(store.user("bob").await.unwrap().unwrap().permission, 2);
+    assert_eq!(store.user("zoe").await.unwrap().unwrap().permission, 255);
+    assert!(store.set_permission("zoe", 0).await.unwrap());
+
+    assert!(store.deregister("charlie").await.unwrap());
+    assert!(store.set_permission("charlie", 1).await.unwrap());
+    assert_eq!(
+        store.users().await.unwrap(),
+        vec![
+            ("alice".into(), 1),
+            ("ann".into(), 0),
+            ("bob".into(), 2),
+            ("charlie".into(), 1),
+            ("zoe".into(), 0),
+        ]
+    );
+    store.close().await;
+}
+
+async fn message_queue(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let alice = register(&store, "alice", 1).await;
+    let bob = register(&store, "bob", 2).await;
+    let carol = register(&store, "carol", 3).await;
+
+    let payloads: Vec<Vec<u8>> = vec![
+        b"first".to_vec(),
+        (0..=255).collect(),
+        vec![0; 2045],
+        vec![0xff; 2048],
+        Vec::new(),
+        b"\0\r\n last".to_vec(),
+    ];
+    let mut expected = Vec::new();
+    let mut carol_ids = Vec::new();
+    for (i, ciphertext) in payloads.iter().enumerate() {
+        let (from, name) = if i % 2 == 0 {
+            (alice, "alice")
+        } else {
+            (carol, "carol")
+        };
+        let stamp = 1_700_000_000 + i as i64;
+        let id = store
+            .store_message(from, bob, stamp, ciphertext)
+            .await
+            .unwrap();
+        expected.push(StoredMessage {
+            id,
+            sender: name.into(),
+            stamp,
+            ciphertext: ciphertext.clone(),
+        });
+        // Interleave a message to someone else.
+        carol_ids.push(store.store_message(bob, carol, -1, b"other").await.unwrap());
+    }
+    assert!(expected.windows(2).all(|w| w[0].id < w[1].id));
+
+    let all = store.pending_messages(bob, 0, 100).await.unwrap();
+    assert_eq!(all, expected);
+
+    // Paging by after_id.
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.pending_messages(bob, after, 4).await.unwrap();
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        paged.extend(page);
+    }
+    assert_eq!(paged, expected);
+    assert_eq!(
+        store.pending_messages(bob, 0, 2).await.unwrap(),
+        expected[..2]
+    );
+    assert_eq!(
+        store
+            .pending_messages(bob, expected[1].id, 2)
+            .await
+            .unwrap(),
+        expected[2..4]
+    );
+    assert!(store.pending_messages(bob, 0, 0).await.unwrap().is_empty());
+    assert!(
+        store
+            .pending_messages(alice, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Deleting touches only the recipient's own rows.
+    let deleted = store
+        .delete_messages(
+            bob,
+            &[expected[0].id, expected[2].id, carol_ids[0], 987_654_321],
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    assert_eq!(store.delete_messages(bob, &[]).await.unwrap(), 0);
+    let rest: Vec<_> = expected
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 0 && *i != 2)
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(store.pending_messages(bob, 0, 100).await.unwrap(), rest);
+    assert_eq!(
+        store.pending_messages(carol, 0, 100).await.unwrap().len(),
+        carol_ids.len()
+    );
+
+    // Limits and bad references are persistent errors.
+    match store.store_message(alice, bob, 0, &[1; 2049]).await {
+        Err(err @ StoreError::TooLong { .. }) => assert!(!err.is_transient()),
+        other => panic!("2049-byte ciphertext: {other:?}"),
+    }
+    match store.store_message(987_654, bob, 0, b"ghost").await {
+        Err(err) => assert!(!err.is_transient(), "{err}"),
+        Ok(id) => panic!("message from a missing user stored as {id}"),
+    }
+
+    // A long id list is deleted in chunks.
+    for i in 0..1100 {
+        carol_ids.push(store.store_message(alice, carol, i, b"bulk").await.unwrap());
+    }
+    assert_eq!(
+        store.pending_messages(carol, 0, 5000).await.unwrap().len(),
+        carol_ids.len()
+    );
+    let mut ids = carol_ids.clone();
+    ids.push(expected[1].id); // bob's: must survive
+    assert_eq!(
+        store.delete_messages(carol, &ids).await.unwrap(),
+        carol_ids.len() as u64
+    );
+    assert!(
+        store
+            .pending_messages(carol, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(
+        store.clear_messages("bob").await.unwrap(),
+        rest.len() as u64
+    );
+    assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
+    store.close().await;
+}
+
+async fn settings(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.setting("motd").await.unwrap(), None);
+    store.set_setting("motd", "hello").await.unwrap();
+    assert_eq!(
+        store.setting("motd").await.unwrap().as_deref(),
+        Some("hello")
+    );
+    store
+        .set_setting("motd", "héllo wörld ✓ 🎉\nline 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.setting("motd").await.unwrap().as_deref(),
+        Some("héllo wörld ✓ 🎉\nline 2")
+    );
+    store.set_setting("empty", "").await.unwrap();
+    assert_eq!(store.setting("empty").await.unwrap().as_deref(), Some(""));
+    assert_eq!(
+        store.setting("MOTD").await.unwrap(),
+        None,
+        "keys match exactly"
+    );
+    let long_value = "v".repeat(10_000);
+    store.set_setting("long", &long_value).await.unwrap();
+    assert_eq!(store.setting("long").await.unwrap(), Some(long_value));
+    assert!(matches!(
+        store.set_setting(&"k".repeat(65), "x").await,
+        Err(StoreError::TooLong { .. })
+    ));
+    store.close().await;
+}
+
+async fn concurrent_distinct_registrations(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let tasks: Vec<_> = (0..100u64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (pem, fingerprint) = key(i);
+                store
+                    .create_user(&format!("user{i:03}"), &pem, &fingerprint)
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let id = task
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("registration failed: {e}"));
+        assert!(ids.insert(id));
+    }
+    let users = store.users().await.unwrap();
+    assert_eq!(users.len(), 100);
+    assert_eq!(users[0].0, "user000");
+    assert_eq!(users[99].0, "user099");
+    store.close().await;
+}
+
+async fn concurrent_same_name_registrations(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let spawn_all = |names: Vec<(String, u64)>| {
+        names
+            .into_iter()
+            .map(|(name, key_no)| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (pem, fingerprint) = key(key_no);
+                    store.create_user(&name, &pem, &fingerprint).await
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let outcomes = |tasks: Vec<tokio::task::JoinHandle<Result<i64, CreateUserError>>>| async {
+        let (mut ok, mut exists) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(CreateUserError::Exists) => exists += 1,
+                Err(e) => panic!("unexpected outcome: {e}"),
+            }
+        }
+        (ok, exists)
+    };
+
+    // One name, many keys.
+    let tasks = spawn_all((0..30).map(|i| ("zed".to_owned(), 100 + i)).collect());
+    assert_eq!(outcomes(tasks).await, (1, 29));
+    // One key, many names.
+    let tasks = spawn_all((0..30).map(|i| (format!("k{i}"), 500)).collect());
+    assert_eq!(outcomes(tasks).await, (1, 29));
+    assert_eq!(store.users().await.unwrap().len(), 2);
+
+    // A deregistered name stays refused however many try.
+    assert!(store.deregister("zed").await.unwrap());
+    let tasks = spawn_all((0..10).map(|i| ("zed".to_owned(), 600 + i)).collect());
+    for task in tasks {
+        assert!(matches!(
+            task.await.unwrap(),
+            Err(CreateUserError::Deregistered)
+        ));
+    }
+    store.close().await;
+}
+
+async fn reopen_persists(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let alice = register(&store, "alice", 1).await;
+    let bob = register(&store, "bob", 2).await;
+    let id = store
+        .store_message(alice, bob, 42, b"persist me")
+        .await
+        .unwrap();
+    store.set_setting("motd", "kept").await.unwrap();
+    store.set_permission("alice", 2).await.unwrap();
+    store.close().await;
+
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.user("alice").await.unwrap().unwrap().permission, 2);
+    assert_eq!(store.user("bob").await.unwrap().unwrap().id, bob);
+    assert_eq!(
+        store.setting("motd").await.unwrap().as_deref(),
+        Some("kept")
+    );
+    let pending = store.pending_messages(bob, 0, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].id, &pending[0].ciphertext[..]),
+        (id, &b"persist me"[..])
+    );
+    // New ids keep growing after a reopen.
+    assert!(register(&store, "carol", 3).await > bob);
+    assert!(store.store_message(bob, alice, 43, b"x").await.unwrap() > id);
+    store.close().await;
+}
+
+// -------------------------------------------------------------------- tests
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_rules() {
+    on_both(registration).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deregistration_keeps_name_and_messages() {
+    on_both(deregistered_user_keeps_messages).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn permissions_and_user_list() {
+    on_both(permissions_and_listing).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_in_order_paging_and_deletion() {
+    on_both(message_queue).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_upsert() {
+    on_both(settings).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hundred_concurrent_registrations_all_succeed() {
+    on_both(concurrent_distinct_registrations).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_same_name_registrations_succeed_once() {
+    on_both(concurrent_same_name_registrations).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reopening_keeps_everything() {
+    on_both(reopen_persists).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_memory_databases() {
+    registration(":memory:".into()).await;
+    message_queue("sqlite::memory:".into()).await;
+    concurrent_distinct_registrations("sqlite://:memory:".into()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_urls_are_reported() {
+    let err = Store::open("postgres://user:secret@localhost/db")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnsupportedUrl(_)));
+    assert!(!err.to_string().contains("secret"), "{err}");
+    let missing_dir = std::env::temp_dir()
+        .join(unique_name("no_such_dir"))
+        .join("x.db");
+    let err = Store::open(&format!("sqlite://{}", missing_dir.display()))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+}
+
+/// A writer holding the SQLite lock past the 5 s busy timeout: the store's
+/// statement fails once with SQLITE_BUSY and succeeds on a retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_busy_is_retried() {
+    let file = SqliteFile::new();
+    let store = Store::open(&file.url()).await.unwrap();
+    let mut blocker = sqlx::AnyConnection::connect(&file.url()).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO settings (name, value) VALUES ('blocker', 'x')")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move { store.set_setting("motd", "after the lock").await })
+    };
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    assert!(!writer.is_finished(), "the writer should still be waiting");
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    writer.await.unwrap().unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(6));
+    assert_eq!(
+        store.setting("motd").await.unwrap().as_deref(),
+        Some("after the lock")
+    );
+    blocker.close().await.unwrap();
+    store.close().await;
+}
+
+/// A real InnoDB deadlock in which the store's statement is the victim: the
+/// caller sees a normal result, because the statement is retried.
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_deadlock_is_retried() {
+    let Some(db) = MariaDb::create().await else {
+        return;
+    };
+    let url = db.url();
+    let outcome = AssertUnwindSafe(async move {
+        let store = Store::open(&url).await.unwrap();
+        let alice = register(&store, "alice", 1).await;
+        let bob = register(&store, "bob", 2).await;
+        let m1 = store.store_message(alice, bob, 1, b"one").await.unwrap();
+        let m2 = store.store_message(alice, bob, 2, b"two").await.unwrap();
+
+        // The other transaction is made heavier (more rows changed) so that
+        // InnoDB picks the store's statement as the deadlock victim.
+        let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+        for i in 0..20 {
+            sqlx::query(
+                "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) VALUES (?, ?, ?, ?)",
+            )
+            .bind(bob)
+            .bind(alice)
+            .bind(i)
+            .bind(&b"weight"[..])
+            .execute(&mut other)
+            .await
+            .unwrap();
+        }
+        sqlx::query("DELETE FROM messages WHERE id = ?")
+            .bind(m2)
+            .execute(&mut other)
+            .await
+            .unwrap();
+
+        // The store locks m1, then waits for m2.
+        let deleting = {
+            let store = store.clone();
+            tokio::spawn(async move { store.delete_messages(bob, &[m1, m2]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Now the other transaction wants m1: a deadlock cycle.
+        sqlx::query("DELETE FROM messages WHERE id = ?")
+            .bind(m1)
+            .execute(&mut other)
+            .await
+            .expect("the store's statement should have been the deadlock victim");
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+        other.close().await.unwrap();
+
+        // Retried after the deadlock, the store's DELETE finds nothing left.
+        assert_eq!(deleting.await.unwrap().unwrap(), 0);
+        assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
+        store.close().await;
+    })
+    .catch_unwind()
+    .await;
+    db.drop_database().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The same store code under smol's reactor (async-io) instead of tokio,
+/// including registrations racing from several threads.
+#[test]
+fn works_under_smol() {
+    async_io::block_on(async {
+        on_both(registration).await;
+        on_both(message_queue).await;
+        on_both(|url: String| async move {
+            let store = Store::open(&url).await.unwrap();
+            let threads: Vec<_> = (0..10u64)
+                .map(|t| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        async_io::block_on(async {
+                            for i in 0..10 {
+                                register(&store, &format!("t{t}u{i}"), t * 100 + i).await;
+                            }
+                        });
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            assert_eq!(store.users().await.unwrap().len(), 100);
+            store.close().await;
+        })
+        .await;
+    });
+}
