@@ -35,7 +35,6 @@ fn run(cli: &Cli) -> Result<(), String> {
 fn serve(settings: Settings) -> Result<(), String> {
     let _guard = logging::init(&settings).map_err(|e| e.to_string())?;
     println!("{}", logging::startup_banner(&settings));
-    println!("{}", logging::RUNNING_LINE);
     // Best effort: the banner is informative only.
     let _ = std::io::stdout().flush();
     gochat_server::run_blocking(settings).map_err(|e| e.to_string())

@@ -268,7 +268,8 @@ pub async fn run<R: Runtime>(rt: R, settings: Settings) -> Result<(), ServerErro
     let server = start(rt, &settings).await?;
     let hub_stop = server.ctx.hub.shutdown.clone();
     watch_signals(move || hub_stop.trigger());
-    tracing::info!(target: "gochat::notice", "Server running and listening for connections!");
+    // The original's console line, once the listeners are really up.
+    println!("{}", crate::logging::RUNNING_LINE);
     server.wait().await;
     Ok(())
 }
