@@ -8,10 +8,8 @@
 //! nom's complete combinators and split off as one shared [`Bytes`](bytes::Bytes).
 
 use bytes::{Buf, BytesMut};
-use nom::bytes::complete::{tag, take_until};
-use nom::number::complete::be_u64;
-use nom::sequence::terminated;
-use nom::{IResult, Parser};
+use nom::IResult;
+use nom::error::{Error as NomError, ErrorKind};
 
 use crate::codes::{Action, ErrorCode};
 use crate::header::{Direction, HEADER_FRAME_LEN, Header, MAX_ARG_LEN, MAX_ARGS};
@@ -72,12 +70,35 @@ impl DecodeError {
     }
 }
 
+/// nom parser for the header frame: a big-endian u64 and CRLF.
 fn header_frame(input: &[u8]) -> IResult<&[u8], u64> {
-    terminated(be_u64, tag(&b"\r\n"[..])).parse(input)
+    match input {
+        [h0, h1, h2, h3, h4, h5, h6, h7, b'\r', b'\n', rest @ ..] => Ok((
+            rest,
+            u64::from_be_bytes([*h0, *h1, *h2, *h3, *h4, *h5, *h6, *h7]),
+        )),
+        _ => Err(nom::Err::Error(NomError::new(input, ErrorKind::Tag))),
+    }
 }
 
+/// nom parser for one argument ended by the first CRLF: the argument and what
+/// follows the CRLF. Arguments before the last are short (names, stamps), so a
+/// plain scan bounded by the argument limit beats a vectorised search.
 fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    terminated(take_until(&b"\r\n"[..]), tag(&b"\r\n"[..])).parse(input)
+    let window = &input[..input.len().min(MAX_ARG_LEN + 2)];
+    let mut at = 0;
+    while at + 1 < window.len() {
+        if window[at] == b'\r' && window[at + 1] == b'\n' {
+            return Ok((&input[at + 2..], &input[..at]));
+        }
+        at += 1;
+    }
+    // Not within an argument's reach: past it (too long) or nowhere (missing).
+    let kind = match memchr::memmem::find(&input[window.len().saturating_sub(1)..], b"\r\n") {
+        Some(_) => ErrorKind::TooLarge,
+        None => ErrorKind::TakeUntil,
+    };
+    Err(nom::Err::Error(NomError::new(input, kind)))
 }
 
 /// Parses and checks a header frame (8 bytes and CRLF).
@@ -136,6 +157,10 @@ pub fn split_payload(
                 *slot = (start as u16, (start + arg.len()) as u16);
                 rest = next;
             }
+            Err(nom::Err::Error(e)) if e.code == ErrorKind::TooLarge => {
+                let len = memchr::memmem::find(rest, b"\r\n").unwrap_or(rest.len());
+                return Err(DecodeError::ArgTooLong(len));
+            }
             Err(_) => {
                 return Err(DecodeError::MissingArgs {
                     expected: args,
@@ -183,8 +208,9 @@ pub fn decode_packet(
         header.args,
         &mut ranges,
     )?;
-    buf.advance(HEADER_FRAME_LEN);
-    let payload = buf.split_to(length).freeze();
+    let mut frame = buf.split_to(HEADER_FRAME_LEN + length);
+    frame.advance(HEADER_FRAME_LEN);
+    let payload = frame.freeze();
     Ok(Some(Packet::from_parts(
         action,
         header.info,

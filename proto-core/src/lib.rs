@@ -51,6 +51,8 @@ pub mod codes;
 pub mod command;
 pub mod crypto;
 pub mod decoder;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod header;
 pub mod packet;
 pub mod session;

@@ -22,13 +22,20 @@ pub enum EncodeError {
     /// Arguments and their CRLFs over 16383 bytes.
     #[error("payload of {0} bytes, at most 16383 allowed")]
     PayloadTooBig(usize),
+    /// An argument other than the last holds CRLF, so a peer would read it
+    /// as two (only the last argument may hold CRLF). The original encodes
+    /// such packets anyway; here they are refused.
+    #[error("argument {0} holds CRLF, which only the last argument may")]
+    CrlfInArg(usize),
 }
 
 impl EncodeError {
     /// The protocol error code the original gives for this case.
     pub const fn code(&self) -> ErrorCode {
         match self {
-            EncodeError::TooManyArgs(_) | EncodeError::IdTooBig(_) => ErrorCode::Args,
+            EncodeError::TooManyArgs(_) | EncodeError::IdTooBig(_) | EncodeError::CrlfInArg(_) => {
+                ErrorCode::Args
+            }
             EncodeError::ArgTooLong(_) | EncodeError::PayloadTooBig(_) => ErrorCode::MaxSize,
         }
     }
@@ -66,7 +73,8 @@ impl core::fmt::Debug for Packet {
 }
 
 impl Packet {
-    /// Builds a packet from arguments, checking every limit the original enforces.
+    /// Builds a packet from arguments, checking every limit the original
+    /// enforces, and that no argument but the last holds CRLF.
     pub fn new<A: AsRef<[u8]>>(
         action: Action,
         info: u8,
@@ -90,6 +98,7 @@ impl Packet {
         if total > MAX_PAYLOAD {
             return Err(EncodeError::PayloadTooBig(total));
         }
+        check_no_inner_crlf(args)?;
         let mut payload = BytesMut::with_capacity(total);
         let mut bounds = ArgBounds {
             count: args.len() as u8,
@@ -239,6 +248,19 @@ impl Packet {
     }
 }
 
+/// Refuses CRLF in any argument but the last: the decoder ends an argument
+/// at its first CRLF, so the packet would not read back as it was built.
+fn check_no_inner_crlf<A: AsRef<[u8]>>(args: &[A]) -> Result<(), EncodeError> {
+    let inner = args.len().saturating_sub(1);
+    match args[..inner]
+        .iter()
+        .position(|a| a.as_ref().windows(2).any(|w| w == b"\r\n"))
+    {
+        Some(i) => Err(EncodeError::CrlfInArg(i)),
+        None => Ok(()),
+    }
+}
+
 /// Writes a packet straight into `dst` without building a [`Packet`] first.
 ///
 /// Checks the same limits as [`Packet::new`]; on error nothing is written.
@@ -266,6 +288,7 @@ pub fn encode_into<A: AsRef<[u8]>>(
     if total > MAX_PAYLOAD {
         return Err(EncodeError::PayloadTooBig(total));
     }
+    check_no_inner_crlf(args)?;
     let header = Header {
         version: VERSION,
         action: action.code(),

@@ -32,13 +32,21 @@ impl Username {
 
     /// Lowercases ASCII letters, then validates: how every incoming name is read.
     pub fn parse(bytes: &[u8]) -> Result<Self, UsernameError> {
+        if bytes.is_empty() {
+            return Err(UsernameError::Empty);
+        }
         if bytes.len() > MAX_USERNAME_LEN {
             return Err(UsernameError::TooLong(bytes.len()));
         }
-        let lower: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
-        Self::check(&lower)?;
-        // Only ASCII letters and digits remain, so this is valid UTF-8.
-        Ok(Username(lower.iter().map(|&b| char::from(b)).collect()))
+        let mut name = String::with_capacity(bytes.len());
+        for &b in bytes {
+            let lower = b.to_ascii_lowercase();
+            if !(lower.is_ascii_lowercase() || lower.is_ascii_digit()) {
+                return Err(UsernameError::BadCharacter);
+            }
+            name.push(char::from(lower));
+        }
+        Ok(Username(name))
     }
 
     fn check(bytes: &[u8]) -> Result<(), UsernameError> {

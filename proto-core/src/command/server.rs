@@ -35,7 +35,8 @@ pub enum HookEvent {
     },
     /// Someone tried to log into this session's account.
     DupSess {
-        /// The other attempt's IP address, as text.
+        /// The other attempt's IP address, as text (each byte that is not
+        /// UTF-8 reads as `?`).
         ip: String,
     },
     /// A user's permission level changed.
@@ -292,6 +293,18 @@ fn parse_user_list(p: &Packet) -> Result<Vec<UserEntry>, CommandError> {
     Ok(out)
 }
 
+/// Reads text with every byte of invalid UTF-8 replaced by `?`. Unlike
+/// `from_utf8_lossy` (three bytes per U+FFFD) this never lengthens it, so what
+/// was read from an argument always fits in one again.
+fn text_of_same_length(raw: &[u8]) -> String {
+    let mut text = String::with_capacity(raw.len());
+    for chunk in raw.utf8_chunks() {
+        text.push_str(chunk.valid());
+        text.extend(chunk.invalid().iter().map(|_| '?'));
+    }
+    text
+}
+
 fn parse_hook(p: &Packet) -> Result<HookEvent, CommandError> {
     let hook =
         Hook::from_code(p.info()).ok_or(CommandError::new(ErrorCode::Option, "unknown hook"))?;
@@ -310,7 +323,7 @@ fn parse_hook(p: &Packet) -> Result<HookEvent, CommandError> {
             username: user_arg(p, 0, ErrorCode::Args)?,
         },
         Hook::DupSess => HookEvent::DupSess {
-            ip: String::from_utf8_lossy(&arg(p, 0, ErrorCode::Args)?).into_owned(),
+            ip: text_of_same_length(&arg(p, 0, ErrorCode::Args)?),
         },
         Hook::PermsChg => HookEvent::PermsChg {
             username: user_arg(p, 0, ErrorCode::Args)?,

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     /// A connection that sends no packet for this long is closed with ERR IDLE.
     pub idle_timeout: Duration,
     /// How long a login challenge may stay unanswered.
+    ///
+    /// A timeout too long for [`Instant`] to represent (as a configuration
+    /// may ask for) never fires, for both timeouts.
     pub verification_timeout: Duration,
     /// Bytes a queued (not yet admitted) connection may send before it is dropped.
     pub max_queued_input: usize,
@@ -133,7 +136,8 @@ enum State {
     AwaitingVerification {
         username: Username,
         challenge: Challenge,
-        deadline: Instant,
+        /// `None` when the timeout overflows `Instant`: never.
+        deadline: Option<Instant>,
     },
     Authenticating {
         username: Username,
@@ -261,7 +265,10 @@ impl ServerSession {
 
     /// Fires the timers that are due; a no-op when none is.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let State::AwaitingVerification { deadline, .. } = &self.state
+        if let State::AwaitingVerification {
+            deadline: Some(deadline),
+            ..
+        } = &self.state
             && *deadline <= now
         {
             let old = core::mem::replace(&mut self.state, State::LoggedOut);
@@ -319,7 +326,7 @@ impl ServerSession {
         let idle = self.idle_deadline.map(|t| (t, ServerTimer::Idle));
         let verif = match &self.state {
             State::AwaitingVerification { deadline, .. } => {
-                Some((*deadline, ServerTimer::Verification))
+                deadline.map(|d| (d, ServerTimer::Verification))
             }
             _ => None,
         };
@@ -346,7 +353,7 @@ impl ServerSession {
             NULL_ID,
         )?;
         self.state = State::LoggedOut;
-        self.idle_deadline = Some(now + self.config.idle_timeout);
+        self.idle_deadline = now.checked_add(self.config.idle_timeout);
         self.process(now);
         Ok(())
     }
@@ -371,7 +378,7 @@ impl ServerSession {
             },
             id,
         )?;
-        let deadline = now + self.config.verification_timeout;
+        let deadline = now.checked_add(self.config.verification_timeout);
         self.state = State::AwaitingVerification {
             username,
             challenge,
@@ -516,7 +523,7 @@ impl ServerSession {
         while !self.is_closed() && !self.is_queued() {
             match self.decoder.decode() {
                 Ok(Some(packet)) => {
-                    self.idle_deadline = Some(now + self.config.idle_timeout);
+                    self.idle_deadline = now.checked_add(self.config.idle_timeout);
                     self.handle_packet(&packet);
                 }
                 Ok(None) => break,

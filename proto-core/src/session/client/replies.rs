@@ -153,11 +153,16 @@ impl ClientSession {
                 let phase = core::mem::replace(&mut self.phase, Phase::LoggedOut);
                 match phase {
                     Phase::LoggingIn(h) if h.awaited_id() == id => {
+                        let timed_out = error == RequestError::Timeout;
                         self.events.push_back(ClientEvent::LoginFailed {
                             id: h.login_id,
                             username: h.username,
                             error,
-                        })
+                        });
+                        // A late OK would leave the server logged in and us not.
+                        if timed_out {
+                            self.close_with(CloseReason::LoginTimeout);
+                        }
                     }
                     // Unreachable: a handshake entry exists only while logging in.
                     other => self.phase = other,

@@ -160,6 +160,11 @@ pub enum CloseReason {
     /// The application called [`ClientSession::close`](super::ClientSession::close).
     #[error("closed locally")]
     Local,
+    /// A login step got no answer in time. The server may have logged the
+    /// connection in anyway, so the session gives the connection up rather
+    /// than guess which side is right.
+    #[error("the login got no answer in time")]
+    LoginTimeout,
 }
 
 /// Why a command could not be issued; nothing was sent.
