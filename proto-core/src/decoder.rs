@@ -71,6 +71,7 @@ impl DecodeError {
 }
 
 /// nom parser for the header frame: a big-endian u64 and CRLF.
+#[inline]
 fn header_frame(input: &[u8]) -> IResult<&[u8], u64> {
     match input {
         [h0, h1, h2, h3, h4, h5, h6, h7, b'\r', b'\n', rest @ ..] => Ok((
@@ -84,6 +85,7 @@ fn header_frame(input: &[u8]) -> IResult<&[u8], u64> {
 /// nom parser for one argument ended by the first CRLF: the argument and what
 /// follows the CRLF. Arguments before the last are short (names, stamps), so a
 /// plain scan bounded by the argument limit beats a vectorised search.
+#[inline]
 fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
     let window = &input[..input.len().min(MAX_ARG_LEN + 2)];
     let mut at = 0;
@@ -104,6 +106,7 @@ fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
 /// Parses and checks a header frame (8 bytes and CRLF).
 ///
 /// Returns the header and its action, or the error a peer answers with.
+#[inline]
 pub fn parse_header(frame: &[u8], direction: Direction) -> Result<(Header, Action), DecodeError> {
     let word = match header_frame(frame) {
         Ok((_, word)) => word,
@@ -132,6 +135,7 @@ pub fn parse_header(frame: &[u8], direction: Direction) -> Result<(Header, Actio
 ///
 /// The first n-1 arguments end at the first CRLF; the last one takes the rest
 /// of the payload minus its final CRLF, so binary last arguments may hold CRLF.
+#[inline]
 pub fn split_payload(
     payload: &[u8],
     args: u8,

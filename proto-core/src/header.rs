@@ -95,6 +95,7 @@ impl Header {
     /// returning the known action or the error code a peer answers with.
     ///
     /// Sizes beyond the header itself are checked by the decoder.
+    #[inline]
     pub fn check(&self, direction: Direction) -> Result<Action, ErrorCode> {
         match direction {
             Direction::ToServer => self.check_to_server(),

@@ -261,6 +261,10 @@ fn user_list_args(entries: &[UserEntry]) -> Result<Vec<BytesMut>, EncodeError> {
     Ok(chunks)
 }
 
+/// Reads a user list leniently: a line that is not `name` or `name level`
+/// (a name another server let through, a line cut short) is skipped rather
+/// than failing the whole list, so one odd account cannot make a client drop
+/// its connection.
 fn parse_user_list(p: &Packet) -> Result<Vec<UserEntry>, CommandError> {
     let mut out = Vec::new();
     for a in p.args() {
@@ -273,19 +277,18 @@ fn parse_user_list(p: &Packet) -> Result<Vec<UserEntry>, CommandError> {
                 Some(i) => (&line[..i], Some(&line[i + 1..])),
                 None => (line, None),
             };
-            let name = Username::parse(name)
-                .map_err(|_| CommandError::new(ErrorCode::Args, "invalid username in list"))?;
+            let Ok(name) = Username::parse(name) else {
+                continue;
+            };
             let permission = match perm {
                 None => None,
-                Some(text) => Some(
-                    core::str::from_utf8(text)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u8>().ok())
-                        .ok_or(CommandError::new(
-                            ErrorCode::Args,
-                            "invalid permission in list",
-                        ))?,
-                ),
+                Some(text) => match core::str::from_utf8(text)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u8>().ok())
+                {
+                    Some(level) => Some(level),
+                    None => continue,
+                },
             };
             out.push(UserEntry { name, permission });
         }
