@@ -130,7 +130,7 @@ impl<R: Runtime> Connection<R> {
         {
             debug!("connection {} from {}: {e}", self.id, self.ip);
         }
-        self.finish().await;
+        Box::pin(self.finish()).await;
         let close = async {
             let _ = stream.close().await;
             Ok(())
@@ -186,7 +186,9 @@ impl<R: Runtime> Connection<R> {
             let mut acted = false;
             while let Some(event) = self.session.poll_event() {
                 acted = true;
-                self.on_event(event).await;
+                // Boxed: the handlers' futures (store queries) are large, and an
+                // idle connection should not carry their space.
+                Box::pin(self.on_event(event)).await;
             }
             if acted {
                 continue;
@@ -248,7 +250,7 @@ impl<R: Runtime> Connection<R> {
                     .as_ref()
                     .is_some_and(|m| m.user_id == relay.recipient_id);
                 if !for_me || self.session.is_closed() {
-                    self.keep_for_later(&[relay]).await;
+                    Box::pin(self.keep_for_later(&[relay])).await;
                     return;
                 }
                 let reciv = ServerCommand::Reciv {
@@ -262,7 +264,7 @@ impl<R: Runtime> Connection<R> {
                     self.session.push_marker(token);
                     self.inflight.push_back((token, relay));
                 } else {
-                    self.keep_for_later(&[relay]).await;
+                    Box::pin(self.keep_for_later(&[relay])).await;
                 }
             }
             Outbound::SetPermission(level) => self.session.set_permission(level),
