@@ -1,0 +1,171 @@
+//! Codec throughput of `gochat-proto`: decoding and encoding a MSG packet
+//! (recipient "bob", a current stamp, a 512-byte ciphertext) and a bare
+//! 10-byte KEEP, beside a plain copy of the same bytes as the ceiling.
+//!
+//! A decoder has to take its bytes out of a socket buffer, so the realistic
+//! ceiling is copying them: into a preallocated buffer (`copy/slice`) or onto
+//! a reused `BytesMut` (`copy/bytesmut`, what `Decoder::feed` does first).
+//! Decode benchmarks feed the wire bytes into a `Decoder` and take the packet
+//! out, every iteration; `decode_typed` also reads the `ClientCommand`;
+//! `x64` variants feed 64 packets in one chunk and take all 64 out.
+//!
+//! Two groups run the same cases: `codec_bytes` reports bytes/s
+//! (`Throughput::Bytes`), `codec_packets` packets/s (`Throughput::Elements`).
+//! Run with `cargo bench -p gochat-benches --bench codec`; results are in
+//! `docs/PERFORMANCE.md`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
+use gochat_proto::{ClientCommand, Decoder, Direction, Username};
+
+/// Packets per chunk in the batched variants.
+const BATCH: usize = 64;
+
+/// One benchmarked packet: its command and its wire bytes.
+struct Case {
+    name: &'static str,
+    command: ClientCommand,
+    wire: Bytes,
+    /// `BATCH` copies of `wire`, back to back.
+    batch: Bytes,
+}
+
+impl Case {
+    fn new(name: &'static str, command: ClientCommand) -> Self {
+        let mut wire = BytesMut::new();
+        command.encode(1, &mut wire).unwrap();
+        let wire = wire.freeze();
+        let batch = wire.repeat(BATCH).into();
+        Case {
+            name,
+            command,
+            wire,
+            batch,
+        }
+    }
+}
+
+/// 512 bytes that look like an RSA-4096 ciphertext sent to an original
+/// peer: arbitrary, but with no CRLF (`crypto::encrypt_without_crlf`).
+fn ciphertext() -> Bytes {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(512);
+    while out.len() < 512 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let b = (state >> 24) as u8;
+        if !(b == b'\n' && out.last() == Some(&b'\r')) {
+            out.push(b);
+        }
+    }
+    Bytes::from(out)
+}
+
+fn cases() -> [Case; 2] {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1_764_000_000, |d| d.as_secs() as i64);
+    let msg = ClientCommand::Msg {
+        to: Username::new("bob").unwrap(),
+        stamp,
+        ciphertext: ciphertext(),
+    };
+    [
+        Case::new("msg", msg),
+        Case::new("keep", ClientCommand::Keep),
+    ]
+}
+
+/// Registers every case in `group`; `unit(packets, bytes)` is the
+/// throughput of one iteration.
+fn register(group: &mut BenchmarkGroup<'_, WallTime>, unit: fn(u64, u64) -> Throughput) {
+    for case in cases() {
+        let len = case.wire.len();
+        let one = unit(1, len as u64);
+        let many = unit(BATCH as u64, (BATCH * len) as u64);
+
+        // The ceilings: copying the same bytes.
+        group.throughput(one.clone());
+        group.bench_function(BenchmarkId::new("copy/slice", case.name), |b| {
+            let mut dst = vec![0u8; len];
+            b.iter(|| {
+                dst.copy_from_slice(black_box(&case.wire));
+                black_box(&mut dst);
+            })
+        });
+        group.bench_function(BenchmarkId::new("copy/bytesmut", case.name), |b| {
+            let mut dst = BytesMut::with_capacity(len);
+            b.iter(|| {
+                dst.clear();
+                dst.extend_from_slice(black_box(&case.wire));
+                black_box(&mut dst);
+            })
+        });
+
+        group.bench_function(BenchmarkId::new("decode", case.name), |b| {
+            let mut decoder = Decoder::new(Direction::ToServer);
+            b.iter(|| {
+                decoder.feed(black_box(&case.wire));
+                black_box(decoder.decode().unwrap().unwrap());
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode_typed", case.name), |b| {
+            let mut decoder = Decoder::new(Direction::ToServer);
+            b.iter(|| {
+                decoder.feed(black_box(&case.wire));
+                let packet = decoder.decode().unwrap().unwrap();
+                black_box(ClientCommand::from_packet(&packet).unwrap());
+            })
+        });
+        group.bench_function(BenchmarkId::new("encode", case.name), |b| {
+            let mut dst = BytesMut::with_capacity(len);
+            b.iter(|| {
+                dst.clear();
+                black_box(&case.command).encode(1, &mut dst).unwrap();
+                black_box(&mut dst);
+            })
+        });
+
+        group.throughput(many);
+        group.bench_function(BenchmarkId::new("copy/bytesmut/x64", case.name), |b| {
+            let mut dst = BytesMut::with_capacity(case.batch.len());
+            b.iter(|| {
+                dst.clear();
+                dst.extend_from_slice(black_box(&case.batch));
+                black_box(&mut dst);
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode/x64", case.name), |b| {
+            let mut decoder = Decoder::new(Direction::ToServer);
+            b.iter(|| {
+                decoder.feed(black_box(&case.batch));
+                while let Some(packet) = decoder.decode().unwrap() {
+                    black_box(packet);
+                }
+            })
+        });
+    }
+}
+
+fn codec_bytes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("codec_bytes");
+    register(&mut group, |_, bytes| Throughput::Bytes(bytes));
+    group.finish();
+}
+
+fn codec_packets(c: &mut Criterion) {
+    let mut group = c.benchmark_group("codec_packets");
+    register(&mut group, |packets, _| Throughput::Elements(packets));
+    group.finish();
+}
+
+criterion_group!(benches, codec_bytes, codec_packets);
+criterion_main!(benches);
