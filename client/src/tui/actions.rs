@@ -1,0 +1,341 @@
+//! What keys, commands and popups have in common: switching and opening
+//! buffers and servers, scrolling, sending, starting tasks, ending sessions.
+
+use gochat_proto::Username;
+
+use super::model::{
+    Buffer, BufferKind, Entry, Focus, Link, MAX_BUFFERS, MSG_DELAY, Model, PAGE, Sender,
+};
+use super::msg::{Ctx, Effect, Tag, Task};
+use super::render::layout;
+use super::render::messages::count_rows;
+
+/// Starts `task` (the spinner turns until its result comes back).
+pub fn task(model: &mut Model, fx: &mut Vec<Effect>, ctx: Ctx, task: Task) {
+    model.pending += 1;
+    fx.push(Effect::Task { ctx, task });
+}
+
+/// A context for output to the buffer on screen.
+pub fn here(model: &Model, cmd: &'static str, tag: Tag) -> Ctx {
+    let (server, buffer) = model.here();
+    Ctx {
+        server,
+        buffer,
+        cmd,
+        tag,
+    }
+}
+
+/// Leaves the buffer on screen: its unread marks are dropped.
+fn leave(model: &mut Model) {
+    if let Some(b) = model.server_mut().buffer_mut() {
+        for e in &mut b.entries {
+            e.unread = false;
+        }
+    }
+}
+
+/// Enters the buffer on screen: its unread count is cleared.
+fn enter(model: &mut Model) {
+    let s = model.server_mut();
+    if let Some(name) = s.buffer().map(|b| b.name.clone()) {
+        s.unread.remove(&name);
+    }
+}
+
+/// Shows server `index` (its current buffer).
+pub fn switch_server(model: &mut Model, index: usize, _fx: &mut Vec<Effect>) {
+    if index >= model.servers.len() || index == model.current {
+        return;
+    }
+    leave(model);
+    model.current = index;
+    model.servers[index].hidden = false;
+    enter(model);
+}
+
+/// Shows buffer `index` of the current server.
+pub fn switch_buffer(model: &mut Model, index: usize) {
+    if index >= model.server().buffers.len() {
+        return;
+    }
+    leave(model);
+    let s = model.server_mut();
+    s.current = index;
+    s.buffers[index].hidden = false;
+    enter(model);
+}
+
+/// Moves `delta` places through the visible buffers (Alt-Up/Down), wrapping.
+pub fn cycle_buffer(model: &mut Model, delta: isize) {
+    let s = model.server();
+    let list: Vec<usize> = s.visible().map(|(i, _)| i).collect();
+    if let Some(next) = step(&list, s.current, delta) {
+        switch_buffer(model, next);
+    }
+}
+
+/// Moves `delta` places through the visible servers (Shift-Up/Down), wrapping.
+pub fn cycle_server(model: &mut Model, delta: isize, fx: &mut Vec<Effect>) {
+    let list: Vec<usize> = model.visible_servers().map(|(i, _)| i).collect();
+    if let Some(next) = step(&list, model.current, delta) {
+        switch_server(model, next, fx);
+    }
+}
+
+fn step(list: &[usize], current: usize, delta: isize) -> Option<usize> {
+    if list.is_empty() {
+        return None;
+    }
+    let n = list.len() as isize;
+    let at = list.iter().position(|&i| i == current).unwrap_or(0) as isize;
+    list.get((at + delta).rem_euclid(n) as usize).copied()
+}
+
+/// Opens buffer `name` on the current server: shows it if it exists (even
+/// hidden), else creates it (a scratch buffer on Local, a conversation
+/// elsewhere, which asks for the user's key and loads the history).
+pub fn open_buffer(model: &mut Model, name: &str, fx: &mut Vec<Effect>) {
+    let trimmed = name.trim();
+    if let Some(i) = model.server().find(trimmed) {
+        switch_buffer(model, i);
+        return;
+    }
+    let name = trimmed.to_lowercase();
+    if let Some(i) = model.server().find(&name) {
+        switch_buffer(model, i);
+        return;
+    }
+    if model.server().visible().count() >= MAX_BUFFERS {
+        model.set_error(format!("at most {MAX_BUFFERS} buffers per server"));
+        return;
+    }
+    if model.server().is_local() {
+        model
+            .server_mut()
+            .buffers
+            .push(Buffer::new(&name, BufferKind::Scratch));
+        let last = model.server().buffers.len() - 1;
+        switch_buffer(model, last);
+        return;
+    }
+    let s = model.server();
+    let Some(me) = s.user.clone() else {
+        model.set_error("you are not logged in");
+        return;
+    };
+    if name == me {
+        model.set_error("cannot request to message yourself");
+        return;
+    }
+    if let Err(e) = Username::new(&name) {
+        model.set_error(format!("invalid username: {e}"));
+        return;
+    }
+    let mut buffer = Buffer::new(&name, BufferKind::Chat);
+    buffer.mark = model.server().unread.get(&name).copied().unwrap_or(0);
+    model.server_mut().buffers.push(buffer);
+    let last = model.server().buffers.len() - 1;
+    switch_buffer(model, last);
+    let ctx = here(model, "open", Tag::Open { peer: name.clone() });
+    task(model, fx, ctx, Task::Open { peer: name });
+}
+
+/// Asks for the first (or next older) page of buffer `name` of server `key`.
+pub fn load_page(model: &mut Model, key: i64, name: &str, fx: &mut Vec<Effect>) {
+    let Some(s) = model.by_key(key) else { return };
+    let Some(account) = s.user.clone() else {
+        return;
+    };
+    let Some(b) = s.find(name).and_then(|i| s.buffers.get_mut(i)) else {
+        return;
+    };
+    if b.kind != BufferKind::Chat || b.loading || b.history_done || !b.ready {
+        return;
+    }
+    b.loading = true;
+    let before = b.oldest_id;
+    let ctx = Ctx {
+        server: key,
+        buffer: name.to_owned(),
+        cmd: "history",
+        tag: Tag::History {
+            peer: name.to_owned(),
+        },
+    };
+    task(
+        model,
+        fx,
+        ctx,
+        Task::History {
+            account,
+            peer: name.to_owned(),
+            before,
+            limit: PAGE,
+        },
+    );
+}
+
+/// Scrolls the buffer on screen `rows` up (negative: down); reaching the
+/// top of what is loaded asks for the next older page.
+pub fn scroll(model: &mut Model, rows: isize, fx: &mut Vec<Effect>) {
+    let (width, height) = layout::message_view(model);
+    let (tz, today) = (model.tz.clone(), model.tz.day(model.wall));
+    let (key, name) = model.here();
+    let Some(b) = model.server_mut().buffer_mut() else {
+        return;
+    };
+    let total = count_rows(b, width, &tz, today);
+    let max = total.saturating_sub(height);
+    let wanted = if rows < 0 {
+        b.scroll.saturating_sub(rows.unsigned_abs())
+    } else {
+        b.scroll.saturating_add(rows as usize)
+    };
+    b.scroll = wanted.min(max);
+    if wanted >= max {
+        load_page(model, key, &name, fx);
+    }
+}
+
+/// Sends (or, on Local, keeps) a text typed into the buffer on screen.
+pub fn send_text(model: &mut Model, text: String, fx: &mut Vec<Effect>) {
+    let seq = model.seq();
+    let (now, wall) = (model.now, model.wall);
+    let s = model.server();
+    let logged_in = s.user.is_some();
+    let Some(b) = s.buffer() else {
+        model.set_error("no buffers in server");
+        return;
+    };
+    match b.kind {
+        BufferKind::System => model.set_error("performing action on system buffer"),
+        BufferKind::Scratch => {
+            if let Some(b) = model.server_mut().buffer_mut() {
+                b.push(Entry {
+                    seq,
+                    id: None,
+                    stamp: wall,
+                    sender: Sender::You,
+                    text,
+                    unread: false,
+                    pending: false,
+                });
+                b.scroll = 0;
+            }
+        }
+        BufferKind::Chat => {
+            if !logged_in {
+                model.set_error("you are not logged in");
+                return;
+            }
+            if model
+                .last_send
+                .is_some_and(|t| now.saturating_duration_since(t) < MSG_DELAY)
+            {
+                model.set_error("you are typing too fast");
+                return;
+            }
+            let to = b.name.clone();
+            model.last_send = Some(now);
+            if let Some(b) = model.server_mut().buffer_mut() {
+                b.push(Entry {
+                    seq,
+                    id: None,
+                    stamp: wall,
+                    sender: Sender::You,
+                    text: text.clone(),
+                    unread: false,
+                    pending: true,
+                });
+                b.scroll = 0;
+            }
+            let ctx = here(
+                model,
+                "message",
+                Tag::Send {
+                    to: to.clone(),
+                    seq,
+                },
+            );
+            task(model, fx, ctx, Task::Send { to, text });
+        }
+    }
+}
+
+/// Hides the buffer on screen (system buffers stay).
+pub fn hide_buffer(model: &mut Model) {
+    let s = model.server();
+    match s.buffer() {
+        Some(b) if b.kind == BufferKind::System => {
+            model.set_error("performing action on system buffer")
+        }
+        Some(_) => {
+            let i = s.current;
+            model.server_mut().buffers[i].hidden = true;
+            cycle_buffer(model, -1);
+        }
+        None => model.set_error("no buffers in server"),
+    }
+}
+
+/// Removes buffer `name` of server `key` (its stored history stays).
+pub fn remove_buffer(model: &mut Model, key: i64, name: &str) {
+    let on_screen = model.in_view(key, name);
+    let Some(s) = model.by_key(key) else { return };
+    let Some(i) = s.find(name) else { return };
+    s.buffers.remove(i);
+    if s.current >= i {
+        s.current = s.current.saturating_sub(1);
+    }
+    if on_screen {
+        enter(model);
+    }
+}
+
+/// Hides server `key`, disconnecting it, and shows Local.
+pub fn hide_server(model: &mut Model, key: i64, fx: &mut Vec<Effect>) {
+    let Some(i) = model.index_of(key) else { return };
+    if model.servers[i].is_local() {
+        model.set_error("performing action on local server");
+        return;
+    }
+    if model.servers[i].link != Link::Offline {
+        let generation = model.generation();
+        model.servers[i].generation = generation;
+        end_session(model, key, true);
+        let ctx = Ctx {
+            server: key,
+            buffer: String::new(),
+            cmd: "disconnect",
+            tag: Tag::Plain,
+        };
+        task(model, fx, ctx, Task::Disconnect);
+    }
+    switch_server(model, 0, fx);
+    model.servers[i].hidden = true;
+    if model.focus == Focus::Servers {
+        model.focus = Focus::Input;
+    }
+}
+
+/// Ends the session on server `key` (logout, or disconnect when `offline`):
+/// the Users panel, unread counts and conversations go; Default stays.
+pub fn end_session(model: &mut Model, key: i64, offline: bool) {
+    let on_screen = model.server().key == key;
+    if on_screen {
+        leave(model);
+    }
+    let Some(s) = model.by_key(key) else { return };
+    s.user = None;
+    s.logging_in = None;
+    s.permission = None;
+    s.users.clear();
+    s.unread.clear();
+    s.buffers.retain(|b| b.kind == BufferKind::System);
+    s.current = 0;
+    if offline {
+        s.link = Link::Offline;
+    }
+}

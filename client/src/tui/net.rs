@@ -1,0 +1,167 @@
+//! What connections report ([`on_net`]), folded into the model: messages
+//! (counted as unread outside the buffer in view, with the bell), hooks
+//! (the Users panel, DUPSESS and PERMSCHG notices), shutdown notices and
+//! the disconnect.
+
+use gochat_proto::HookEvent;
+
+use super::actions;
+use super::model::{DEFAULT_BUFFER, Entry, Model, Sender, Server};
+use super::msg::Effect;
+use super::render::layout;
+use super::render::messages::entry_rows;
+use crate::types::{ChatMessage, ClientEvent};
+
+/// Folds in an event of connection `generation` of server `key`.
+pub fn on_net(
+    model: &mut Model,
+    key: i64,
+    generation: u64,
+    event: ClientEvent,
+    fx: &mut Vec<Effect>,
+) {
+    if model
+        .servers
+        .iter()
+        .find(|s| s.key == key)
+        .is_none_or(|s| s.generation != generation)
+    {
+        return;
+    }
+    match event {
+        ClientEvent::Message(m) => message(model, key, m, fx),
+        ClientEvent::Unreadable {
+            sender,
+            stamp,
+            reason,
+        } => {
+            let when = model.tz.kitchen(stamp);
+            let target = model
+                .by_key(key)
+                .and_then(|s| s.find(&sender).map(|_| sender.clone()))
+                .unwrap_or(DEFAULT_BUFFER.to_owned());
+            model.note(
+                key,
+                &target,
+                format!("received an unreadable message from {sender} (sent at {when}): {reason}"),
+            );
+        }
+        ClientEvent::Hook(hook) => on_hook(model, key, hook),
+        ClientEvent::Shutdown {
+            stamp,
+            seconds_left,
+        } => {
+            let text = match (stamp, seconds_left) {
+                (Some(t), Some(left)) => format!(
+                    "Server shutdown scheduled at {} {} (in {left} seconds)!",
+                    model.tz.date(t),
+                    model.tz.kitchen(t)
+                ),
+                _ => "Server shutdown scheduled!".to_owned(),
+            };
+            notice(model, key, text);
+        }
+        ClientEvent::Disconnected { reason } => {
+            actions::end_session(model, key, true);
+            let mut text = "You are no longer connected to this server!".to_owned();
+            if reason != "disconnected" {
+                text.push_str(&format!("\n{reason}"));
+            }
+            model.note(key, DEFAULT_BUFFER, text);
+        }
+    }
+}
+
+/// A notice in the current buffer of server `key`.
+fn notice(model: &mut Model, key: i64, text: String) {
+    let name = model
+        .by_key(key)
+        .and_then(|s| s.buffer().map(|b| b.name.clone()))
+        .unwrap_or_default();
+    model.note(key, &name, text);
+}
+
+fn message(model: &mut Model, key: i64, m: ChatMessage, fx: &mut Vec<Effect>) {
+    let Some(s) = model.by_key(key) else { return };
+    if s.user.as_deref().or(s.logging_in.as_deref()) != Some(m.account.as_str()) {
+        return;
+    }
+    let peer = m.peer.clone();
+    let in_view = model.in_view(key, &peer);
+    let seq = model.seq();
+    let bell = model.config.bell;
+    let (width, _) = layout::message_view(model);
+    let tz = model.tz.clone();
+    let Some(s) = model.by_key(key) else { return };
+    if let Some(b) = s.find(&peer).and_then(|i| s.buffers.get_mut(i)) {
+        let sender = if m.outgoing {
+            Sender::You
+        } else {
+            Sender::User(peer.clone())
+        };
+        let entry = Entry {
+            seq,
+            id: Some(m.id),
+            stamp: m.stamp,
+            sender,
+            text: m.text,
+            unread: !in_view,
+            pending: false,
+        };
+        // A view scrolled up stays on the lines it shows.
+        if b.scroll > 0 {
+            b.scroll += entry_rows(&entry, width, &tz).len();
+        }
+        b.push(entry);
+    }
+    if !in_view && !m.outgoing {
+        *s.unread.entry(peer).or_default() += 1;
+        if bell {
+            fx.push(Effect::Bell);
+        }
+    }
+}
+
+fn on_hook(model: &mut Model, key: i64, hook: HookEvent) {
+    let Some(s) = model.by_key(key) else { return };
+    let me = s.user.clone();
+    match hook {
+        HookEvent::NewLogin {
+            username,
+            permission,
+        } => set_user(s, username.as_str(), permission),
+        HookEvent::NewLogout { username } => s.users.retain(|(n, _)| n != username.as_str()),
+        HookEvent::DupSess { ip } => notice(
+            model,
+            key,
+            format!("Someone has tried to log in with your account from {ip}!"),
+        ),
+        HookEvent::PermsChg {
+            username,
+            permission,
+        } => {
+            set_user(s, username.as_str(), permission);
+            if me.as_deref() == Some(username.as_str()) {
+                s.permission = Some(permission);
+                notice(
+                    model,
+                    key,
+                    format!("Your permission level in the server has changed to {permission}!"),
+                );
+            } else {
+                notice(
+                    model,
+                    key,
+                    format!("The permission level of {username} has changed to {permission}."),
+                );
+            }
+        }
+    }
+}
+
+fn set_user(s: &mut Server, name: &str, permission: u8) {
+    match s.users.iter_mut().find(|(n, _)| n == name) {
+        Some(u) => u.1 = permission,
+        None => s.users.push((name.to_owned(), permission)),
+    }
+}

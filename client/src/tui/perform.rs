@@ -1,0 +1,312 @@
+//! Running slash commands: checks that need the model (server, connection,
+//! login), immediate output, password popups, and the tasks they start.
+
+use std::path::{Path, PathBuf};
+
+use gochat_proto::UserList;
+
+use super::actions::{self, here};
+use super::commands::{self, Command, ParseError, UsersQuery};
+use super::model::{Link, Model};
+use super::msg::{Effect, Tag, Task};
+use super::popup::{Prompt, Purpose, PwAction};
+
+/// The client's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs a typed line starting with `/` (it goes to the command history,
+/// whatever it is).
+pub fn command_line(model: &mut Model, line: &str, fx: &mut Vec<Effect>) {
+    model.history.push(line.to_owned());
+    match commands::parse(line, model.wall) {
+        Ok(cmd) => run(model, cmd, fx),
+        Err(e @ (ParseError::Empty | ParseError::Unknown(_))) => model.set_error(e.to_string()),
+        Err(e) => model.say(e.to_string()),
+    }
+}
+
+/// Why the current server cannot run a remote command, if it cannot.
+fn need_remote(model: &Model) -> Result<(), &'static str> {
+    if model.server().is_local() {
+        Err("performing action on local server")
+    } else {
+        Ok(())
+    }
+}
+
+fn need_online(model: &Model) -> Result<(), &'static str> {
+    need_remote(model)?;
+    if model.server().link == Link::Online {
+        Ok(())
+    } else {
+        Err("not connected to a server")
+    }
+}
+
+fn need_login(model: &Model) -> Result<(), &'static str> {
+    need_online(model)?;
+    if model.server().user.is_some() {
+        Ok(())
+    } else {
+        Err("you are not logged in")
+    }
+}
+
+fn ask_password(model: &mut Model, cmd: &'static str, title: &str, action: PwAction) {
+    let ctx = here(model, cmd, Tag::Plain);
+    model.popup = Some(Prompt::popup(
+        title,
+        true,
+        Purpose::Password {
+            ctx,
+            action,
+            first: None,
+        },
+    ));
+}
+
+/// Runs a parsed command.
+pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
+    if let Err(e) = check(model, &cmd) {
+        model.set_error(e);
+        return;
+    }
+    match cmd {
+        Command::Version => {
+            model.say(format!("* Client TUI version: {VERSION}"));
+            model.say("* Protocol version: v1");
+        }
+        Command::Servers => {
+            let lines: Vec<String> = model
+                .servers
+                .iter()
+                .filter_map(|s| {
+                    let r = s.record.as_ref()?;
+                    Some(format!(
+                        "- {} ({}){}",
+                        r.name,
+                        r.endpoint(),
+                        if s.hidden { " - Hidden" } else { "" }
+                    ))
+                })
+                .collect();
+            model.say(if lines.is_empty() {
+                "no servers to show".to_owned()
+            } else {
+                lines.join("\n")
+            });
+        }
+        Command::Buffers => {
+            let s = model.server();
+            let lines: Vec<String> = s
+                .buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    format!(
+                        "{}: {}{}",
+                        i + 1,
+                        b.name,
+                        if b.hidden { " - Hidden" } else { "" }
+                    )
+                })
+                .collect();
+            model.say(format!(
+                "showing active server buffers:\n{}",
+                lines.join("\n")
+            ));
+        }
+        Command::Clear => {
+            let removed = model.server_mut().buffer_mut().map_or(0, |b| {
+                let before = b.entries.len();
+                b.entries
+                    .retain(|e| e.sender != super::model::Sender::System);
+                b.scroll = 0;
+                before - b.entries.len()
+            });
+            if removed > 0 {
+                model.say(format!("cleared {removed} system messages!"));
+            }
+        }
+        Command::Config => super::settings::show(model),
+        Command::Set { option, value } => super::settings::set(model, &option, &value, fx),
+        Command::Connect { noverify } => {
+            let generation = model.generation();
+            let s = model.server_mut();
+            let Some(record) = s.record.clone() else {
+                return;
+            };
+            s.link = Link::Connecting;
+            s.generation = generation;
+            if model.config.verbose {
+                model.say("attempting to connect...");
+            }
+            let ctx = here(model, "connect", Tag::Connect { generation });
+            actions::task(
+                model,
+                fx,
+                ctx,
+                Task::Connect {
+                    record,
+                    generation,
+                    noverify,
+                },
+            );
+        }
+        Command::Register(name) => ask_password(
+            model,
+            "register",
+            "Enter a password...",
+            PwAction::Register(name),
+        ),
+        Command::Deregister(name) => {
+            if model.server().user.as_deref() != Some(name.to_ascii_lowercase().as_str()) {
+                model.set_error("you can only deregister the account you are logged in as");
+                return;
+            }
+            ask_password(
+                model,
+                "deregister",
+                "Please enter the account's password...",
+                PwAction::Deregister,
+            );
+        }
+        Command::Import { username, path } => {
+            let path = PathBuf::from(path);
+            ask_password(
+                model,
+                "import",
+                "Enter a password...",
+                PwAction::Import(username, path),
+            );
+        }
+        Command::Export(name) => ask_password(
+            model,
+            "export",
+            "Enter the account's password...",
+            PwAction::Export(name),
+        ),
+        Command::Login(name) => ask_password(
+            model,
+            "login",
+            "Enter the account's password...",
+            PwAction::Login(name),
+        ),
+        Command::Logout => {
+            let ctx = here(model, "logout", Tag::Plain);
+            actions::task(model, fx, ctx, Task::Logout);
+        }
+        Command::Disconnect => {
+            let ctx = here(model, "disconnect", Tag::Plain);
+            actions::task(model, fx, ctx, Task::Disconnect);
+        }
+        Command::Users(q) => {
+            let ctx = here(model, "users", Tag::Plain);
+            let task = match q {
+                UsersQuery::RemoteAll { perms } => Task::Users(if perms {
+                    UserList::AllPerms
+                } else {
+                    UserList::All
+                }),
+                UsersQuery::RemoteOnline { perms } => Task::Users(if perms {
+                    UserList::OnlinePerms
+                } else {
+                    UserList::Online
+                }),
+                UsersQuery::LocalAll => Task::LocalUsers { server: None },
+                UsersQuery::LocalServer => Task::LocalUsers {
+                    server: Some(model.server().key),
+                },
+            };
+            actions::task(model, fx, ctx, task);
+        }
+        Command::Subscribe(hook) => {
+            let ctx = here(model, "subscribe", Tag::Plain);
+            actions::task(model, fx, ctx, Task::Subscribe(hook));
+        }
+        Command::Unsubscribe(hook) => {
+            let ctx = here(model, "unsubscribe", Tag::Plain);
+            actions::task(model, fx, ctx, Task::Unsubscribe(hook));
+        }
+        Command::Admin(op) => {
+            let ctx = here(model, "admin", Tag::Plain);
+            actions::task(model, fx, ctx, Task::Admin(op));
+        }
+        Command::Recover { username, cleanup } => {
+            ask_password(
+                model,
+                "recover",
+                "Enter the account's password...",
+                PwAction::Recover(username, cleanup),
+            );
+        }
+        Command::Msg { to, text } => {
+            actions::open_buffer(model, &to, fx);
+            if model
+                .server()
+                .buffer()
+                .is_some_and(|b| b.name == to.to_lowercase())
+            {
+                actions::send_text(model, text, fx);
+            }
+        }
+        Command::Help => {
+            model.help = true;
+            model.help_scroll = 0;
+        }
+    }
+}
+
+/// The model-dependent checks of a command.
+fn check(model: &Model, cmd: &Command) -> Result<(), &'static str> {
+    match cmd {
+        Command::Connect { .. } => {
+            need_remote(model)?;
+            if model.server().link == Link::Offline {
+                Ok(())
+            } else {
+                Err("connection is already established")
+            }
+        }
+        Command::Register(_) | Command::Login(_) => {
+            need_online(model)?;
+            if model.server().user.is_some() {
+                Err("you are already logged in")
+            } else {
+                Ok(())
+            }
+        }
+        Command::Disconnect => {
+            need_remote(model)?;
+            if model.server().link == Link::Offline {
+                Err("not connected to a server")
+            } else {
+                Ok(())
+            }
+        }
+        Command::Import { .. } | Command::Export(_) => need_remote(model),
+        Command::Users(UsersQuery::LocalAll) => Ok(()),
+        Command::Users(UsersQuery::LocalServer) => need_remote(model),
+        Command::Users(_) | Command::Subscribe(_) | Command::Unsubscribe(_) | Command::Admin(_) => {
+            need_login(model)
+        }
+        Command::Logout | Command::Deregister(_) | Command::Msg { .. } => need_login(model),
+        _ => Ok(()),
+    }
+}
+
+/// Where `/import` reads a key: an absolute path as it is; a relative one
+/// from `import/` when the file is there, else from the working folder.
+/// (Looks at the file system: the runner calls it, never the update.)
+pub fn import_path(typed: &str) -> PathBuf {
+    let path = Path::new(typed);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let in_import = Path::new("import").join(path);
+    if in_import.exists() {
+        in_import
+    } else {
+        path.to_path_buf()
+    }
+}

@@ -1,0 +1,424 @@
+//! A database written by the ORIGINAL Go client is migrated in place on first
+//! open: every server, account (its key still opens), contact and message,
+//! dangling accounts included. The fixture is built here from the exact
+//! CREATE TABLE statements the original writes (ORIGINAL.md §5.1).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use gochat_client::keys::{open_private_key, seal_private_key, verify_password};
+use gochat_client::store::LocalStore;
+use sqlx::ConnectOptions as _;
+use sqlx::Connection as _;
+
+const ALICE_PEM: &str = include_str!("../../proto-core/tests/fixtures/alice.priv.pem");
+const BOB_PUB: &str = include_str!("../../proto-core/tests/fixtures/bob.pub.pem");
+const CAROL_PUB: &str = include_str!("../../proto-core/tests/fixtures/carol.pub.pem");
+
+/// "correct horse", bcrypt `$2a$12$` as Go writes it.
+const HASH: &str = "$2a$12$ujBR0neQ7D30WlVx58WrN.YJB/4LqhXrvGBi.Y9Q0v94VgLcaInDa";
+const PASSWORD: &str = "correct horse";
+
+/// The schema the original client really writes (ORIGINAL.md §5.1).
+const ORIGINAL_SCHEMA: [&str; 5] = [
+    "CREATE TABLE `servers` (`address` text NOT NULL,`port` integer NOT NULL,`tls` numeric NOT NULL,`server_id` integer NOT NULL,`name` text NOT NULL,PRIMARY KEY (`address`,`port`),CONSTRAINT `fk_users_server` FOREIGN KEY (`server_id`) REFERENCES `users`(`server_id`) ON DELETE CASCADE,CONSTRAINT `uni_servers_name` UNIQUE (`name`))",
+    "CREATE TABLE `users` (`user_id` integer NOT NULL,`server_id` integer NOT NULL,`username` text NOT NULL,PRIMARY KEY (`server_id`,`username`),CONSTRAINT `fk_local_users_user` FOREIGN KEY (`user_id`) REFERENCES `local_users`(`user_id`),CONSTRAINT `fk_external_users_user` FOREIGN KEY (`user_id`) REFERENCES `external_users`(`user_id`))",
+    "CREATE TABLE `local_users` (`user_id` integer NOT NULL,`password` text NOT NULL,`prv_key` text,PRIMARY KEY (`user_id`))",
+    "CREATE TABLE `external_users` (`user_id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,`pub_key` text NOT NULL)",
+    "CREATE TABLE `messages` (`message_id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,`source_id` integer,`destination_id` integer,`stamp` datetime,`text` text,CONSTRAINT `fk_messages_source_user` FOREIGN KEY (`source_id`) REFERENCES `users`(`user_id`),CONSTRAINT `fk_messages_destination_user` FOREIGN KEY (`destination_id`) REFERENCES `users`(`user_id`))",
+];
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("client-original-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A plain connection, without foreign-key enforcement as go-sqlite3 opens
+/// it (the original's schema breaks with it).
+async fn raw(path: &Path) -> sqlx::SqliteConnection {
+    sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(false)
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Key blobs sealed like the original's, kept to check they open afterwards.
+struct Fixture {
+    carol_key: Vec<u8>,
+    erin_key: Vec<u8>,
+    frank_key: Vec<u8>,
+}
+
+/// Writes the original client's database: two live servers and one deleted
+/// one, local users carol (server 1, blob bound as a BLOB), erin (server 2)
+/// and hank (server 1) with raw bytes in a TEXT value exactly as go-sqlite3
+/// stores a Go string, and frank (dangling: server 3 deleted); external users
+/// bob, carol (server 2) and gina (server 3); dave, known only by his user
+/// row; messages with Go time stamps.
+async fn write_original(path: &Path) -> Fixture {
+    let mut db = raw(path).await;
+    for sql in ORIGINAL_SCHEMA {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    let carol_key = seal_private_key(ALICE_PEM, PASSWORD).unwrap();
+    let erin_key = seal_private_key(ALICE_PEM, "erin's").unwrap();
+    let frank_key = seal_private_key(ALICE_PEM, "frank's").unwrap();
+
+    for sql in [
+        "INSERT INTO servers VALUES ('127.0.0.1', 19037, 0, 1, 'Default-1')",
+        "INSERT INTO servers VALUES ('chat.example.org', 9037, 1, 2, 'work')",
+        // Server 3 ('gone') was deleted: only its users remain.
+        // users: user_id = MAX(user_id)+1, global across servers.
+        "INSERT INTO users VALUES (1, 1, 'carol')",
+        "INSERT INTO users VALUES (2, 1, 'bob')",
+        "INSERT INTO users VALUES (3, 2, 'erin')",
+        "INSERT INTO users VALUES (4, 3, 'frank')",
+        "INSERT INTO users VALUES (5, 2, 'carol')",
+        "INSERT INTO users VALUES (6, 1, 'dave')",
+        "INSERT INTO users VALUES (7, 3, 'gina')",
+        "INSERT INTO users VALUES (8, 1, 'hank')",
+        "INSERT INTO external_users VALUES (2, 'BOB-PUB')",
+        "INSERT INTO external_users VALUES (5, 'CAROL-PUB')",
+        "INSERT INTO external_users VALUES (7, 'GINA-PUB')",
+        // DeleteLocalUser bug: an orphaned key row of a deleted account.
+        "INSERT INTO local_users VALUES (99, '$2a$12$orphan', 'orphan key')",
+    ] {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    // Real PEMs for the contacts.
+    sqlx::query("UPDATE external_users SET pub_key = ? WHERE user_id = 2")
+        .bind(BOB_PUB)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE external_users SET pub_key = ? WHERE user_id = 5")
+        .bind(CAROL_PUB)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    // carol: the blob bound as a BLOB into the TEXT column.
+    sqlx::query("INSERT INTO local_users VALUES (1, ?, ?)")
+        .bind(HASH)
+        .bind(&carol_key)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    // erin and frank: raw bytes as a TEXT value, as Go writes a string.
+    for (id, key) in [(3, &erin_key), (4, &frank_key), (8, &carol_key)] {
+        sqlx::query("INSERT INTO local_users VALUES (?, ?, CAST(? AS TEXT))")
+            .bind(id)
+            .bind(HASH)
+            .bind(key)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let messages: [(i64, i64, &str, &str); 11] = [
+        (1, 2, "2026-11-25 17:50:05+00:00", "hi bob"),
+        (2, 1, "2026-11-25 19:51:06.123456789+02:00", "hi carol"),
+        (6, 1, "2026-11-25 17:52:07.5+00:00", "dave here"),
+        (1, 6, "2026-11-25 12:53:08-05:00", "hello dave"),
+        (3, 5, "2026-11-26 00:00:00+00:00", "erin to carol@2"),
+        (5, 3, "2026-11-26 00:00:01+00:00", "carol@2 to erin"),
+        (4, 7, "2026-11-25 17:50:05+00:00", "frank's old message"),
+        (7, 4, "2026-11-25T17:50:09Z", "gina's reply"),
+        // Two local accounts on one server: both histories get it.
+        (1, 8, "2026-11-25 17:50:09+00:00", "carol to hank"),
+        // Neither side local, or a user row missing: kept aside, not dropped.
+        (2, 6, "2026-11-25 17:50:10+00:00", "bob to dave"),
+        (42, 1, "2026-11-25 17:50:11+00:00", "from nobody"),
+    ];
+    for (src, dst, stamp, text) in messages {
+        sqlx::query(
+            "INSERT INTO messages (source_id, destination_id, stamp, text) VALUES (?, ?, ?, ?)",
+        )
+        .bind(src)
+        .bind(dst)
+        .bind(stamp)
+        .bind(text)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    db.close().await.unwrap();
+    Fixture {
+        carol_key,
+        erin_key,
+        frank_key,
+    }
+}
+
+/// 2026-11-25 17:50:05 UTC.
+const T: i64 = 1_795_629_005;
+
+#[tokio::test]
+async fn original_database_is_migrated_in_place() {
+    let dir = scratch("migrate");
+    let path = dir.join("client.db");
+    let fixture = write_original(&path).await;
+
+    let store = LocalStore::open(&path).await.unwrap();
+
+    // Servers keep their ids, names, endpoints and TLS flags.
+    let servers = store.servers().await.unwrap();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(
+        (
+            servers[0].id,
+            servers[0].name.as_str(),
+            servers[0].address.as_str(),
+            servers[0].port,
+            servers[0].tls
+        ),
+        (1, "Default-1", "127.0.0.1", 19037, false)
+    );
+    assert_eq!(
+        (
+            servers[1].id,
+            servers[1].name.as_str(),
+            servers[1].address.as_str(),
+            servers[1].port,
+            servers[1].tls
+        ),
+        (2, "work", "chat.example.org", 9037, true)
+    );
+
+    // Accounts: hash and key blob byte for byte; the keys still open.
+    let carol = store.account(1, "carol").await.unwrap().unwrap();
+    assert_eq!(carol.password_hash, HASH);
+    assert!(verify_password(PASSWORD, &carol.password_hash));
+    assert_eq!(carol.sealed_key, fixture.carol_key);
+    assert_eq!(
+        open_private_key(&carol.sealed_key, PASSWORD).unwrap(),
+        ALICE_PEM
+    );
+    let erin = store.account(2, "erin").await.unwrap().unwrap();
+    assert_eq!(erin.sealed_key, fixture.erin_key);
+    assert_eq!(
+        open_private_key(&erin.sealed_key, "erin's").unwrap(),
+        ALICE_PEM
+    );
+    // The dangling account (server 3 deleted).
+    let dangling = store.dangling_accounts().await.unwrap();
+    assert_eq!(dangling.len(), 1);
+    assert_eq!(
+        (dangling[0].server_id, dangling[0].username.as_str()),
+        (3, "frank")
+    );
+    assert_eq!(dangling[0].sealed_key, fixture.frank_key);
+    assert_eq!(
+        open_private_key(&dangling[0].sealed_key, "frank's").unwrap(),
+        ALICE_PEM
+    );
+    assert_eq!(store.accounts(None).await.unwrap().len(), 4);
+    let hank = store.account(1, "hank").await.unwrap().unwrap();
+    assert_eq!(
+        open_private_key(&hank.sealed_key, PASSWORD).unwrap(),
+        ALICE_PEM
+    );
+    // The orphaned key row of a deleted account is not resurrected.
+    assert!(
+        store
+            .accounts(None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.password_hash != "$2a$12$orphan")
+    );
+
+    // Contacts.
+    let contacts = store.contacts(1).await.unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(
+        (
+            contacts[0].username.as_str(),
+            contacts[0].pubkey_pem.as_str()
+        ),
+        ("bob", BOB_PUB)
+    );
+    assert_eq!(
+        store.contact(2, "carol").await.unwrap().unwrap().pubkey_pem,
+        CAROL_PUB
+    );
+
+    // Messages: account / peer / outgoing / stamp / text.
+    let view = |v: Vec<gochat_client::ChatMessage>| {
+        v.into_iter()
+            .map(|m| (m.account, m.peer, m.outgoing, m.stamp, m.text))
+            .collect::<Vec<_>>()
+    };
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        view(store.history(1, "carol", "bob", None, 10).await.unwrap()),
+        vec![
+            (s("carol"), s("bob"), false, T + 61, s("hi carol")),
+            (s("carol"), s("bob"), true, T, s("hi bob")),
+        ]
+    );
+    assert_eq!(
+        view(store.history(1, "carol", "dave", None, 10).await.unwrap()),
+        vec![
+            (s("carol"), s("dave"), true, T + 183, s("hello dave")),
+            (s("carol"), s("dave"), false, T + 122, s("dave here")),
+        ]
+    );
+    assert_eq!(
+        view(store.history(1, "carol", "hank", None, 10).await.unwrap()),
+        vec![(s("carol"), s("hank"), true, T + 4, s("carol to hank"))]
+    );
+    assert_eq!(
+        view(store.history(1, "hank", "carol", None, 10).await.unwrap()),
+        vec![(s("hank"), s("carol"), false, T + 4, s("carol to hank"))]
+    );
+    assert_eq!(
+        view(store.history(2, "erin", "carol", None, 10).await.unwrap()),
+        vec![
+            (
+                s("erin"),
+                s("carol"),
+                false,
+                T + 22_196,
+                s("carol@2 to erin")
+            ),
+            (
+                s("erin"),
+                s("carol"),
+                true,
+                T + 22_195,
+                s("erin to carol@2")
+            ),
+        ]
+    );
+    assert_eq!(
+        view(store.history(3, "frank", "gina", None, 10).await.unwrap()),
+        vec![
+            (s("frank"), s("gina"), false, T + 4, s("gina's reply")),
+            (s("frank"), s("gina"), true, T, s("frank's old message")),
+        ]
+    );
+    assert_eq!(
+        store.contact(3, "gina").await.unwrap().unwrap().pubkey_pem,
+        "GINA-PUB"
+    );
+    assert_eq!(
+        store.conversations(1, "carol").await.unwrap(),
+        ["hank", "dave", "bob"]
+    );
+    // The dangling account's history exports in the recovery format.
+    assert_eq!(
+        store.conversation_export(3, "frank").await.unwrap(),
+        "--- CONVERSATION BEGINS ---\n\
+         Wednesday, 25-Nov-26 17:50:05 UTC | [frank] -> [gina]: frank's old message\n\
+         Wednesday, 25-Nov-26 17:50:09 UTC | [gina] -> [frank]: gina's reply\n\
+         --- CONVERSATION FINISH ---\n"
+    );
+
+    // A new server never adopts the dangling account of deleted server 3.
+    let new = store.add_server(None, "10.0.0.9", 1, false).await.unwrap();
+    assert!(new.id > 3, "{new:?}");
+    assert_eq!(store.dangling_accounts().await.unwrap().len(), 1);
+    store.close().await;
+
+    // The original tables are gone; the unattributable message was kept aside.
+    let mut db = raw(&path).await;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    for gone in [
+        "servers",
+        "users",
+        "local_users",
+        "external_users",
+        "messages",
+    ] {
+        assert!(!tables.iter().any(|t| t == gone), "{tables:?}");
+    }
+    type Aside = (Option<String>, Option<String>, Option<i64>, String);
+    let aside: Vec<Aside> = sqlx::query_as(
+        "SELECT source_name, destination_name, stamp, text FROM orig_unattributed_messages \
+         ORDER BY message_id",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        aside,
+        vec![
+            (
+                Some(s("bob")),
+                Some(s("dave")),
+                Some(T + 5),
+                s("bob to dave")
+            ),
+            (None, Some(s("carol")), Some(T + 6), s("from nobody")),
+        ]
+    );
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    // Opening again is a no-op.
+    let again = LocalStore::open(&path).await.unwrap();
+    assert_eq!(again.servers().await.unwrap().len(), 3);
+    assert_eq!(again.accounts(None).await.unwrap().len(), 4);
+    assert_eq!(
+        again
+            .history(1, "carol", "bob", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    again.close().await;
+    let mut db = raw(&path).await;
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(after, migrations);
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_migration_leaves_the_file_untouched() {
+    let dir = scratch("rollback");
+    let path = dir.join("client.db");
+    write_original(&path).await;
+    // A port no uint16 holds: the import refuses it and rolls back.
+    let mut db = raw(&path).await;
+    sqlx::query("INSERT INTO servers VALUES ('bad', 70000, 0, 7, 'bad')")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    assert!(LocalStore::open(&path).await.is_err());
+
+    let mut db = raw(&path).await;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert!(tables.iter().any(|t| t == "local_users"), "{tables:?}");
+    assert!(
+        !tables.iter().any(|t| t == "_sqlx_migrations"),
+        "{tables:?}"
+    );
+    assert!(!tables.iter().any(|t| t == "accounts"), "{tables:?}");
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(users, 8);
+    db.close().await.unwrap();
+}

@@ -1,0 +1,231 @@
+//! The line shell against the workspace's server on loopback: scripted
+//! sessions through `shell::run`, two live shells talking, the original's
+//! crash cases as error lines, exit statuses, files written, and the real
+//! binary with piped standard input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod shell_support;
+mod shell_tests;
+
+use common::*;
+use shell_support::*;
+
+/// Servers, connecting and disconnecting, and the original's crash cases
+/// (`CONN -keep` alone, MSG without text, RECIV and PERMS disconnected, EOF),
+/// each an error line; the status is 1.
+#[test]
+fn servers_connection_and_crash_cases() {
+    run(smol_rt(), |rt| async move {
+        let server = start_server(&rt, &settings()).await;
+        let port = server.tcp_addr().port();
+        let text = format!(
+            "REGSERVER test 127.0.0.1 {port}\n\
+             servers\n\
+             SERVERCONFIG test\n\
+             CONN -keep\n\
+             RECIV\n\
+             PERMS bob\n\
+             MSG\n\
+             MSG bob\n\
+             DISCN\n\
+             conn -noverify test\n\
+             conn test -keep\n\
+             CONN test\n\
+             DISCN\n\
+             CONN 127.0.0.1 {port} -keep\n\
+             frobnicate now\n"
+        );
+        let (status, out) = script(&rt, service().await, &client_settings(), &text).await;
+        assert_eq!(status, 1, "{out}");
+        let ok = lines_with(&out, "[OK] ");
+        assert_eq!(
+            ok,
+            vec![
+                format!("[OK] Server test (127.0.0.1:{port}) successfully registered").as_str(),
+                "[OK] successfully connected to the server",
+                "[OK] successfully disconnected from the server",
+                "[OK] successfully connected to the server",
+            ],
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("all servers:\n- test (127.0.0.1:{port})\n")),
+            "{out}"
+        );
+        assert!(out.contains("Available configuration objects:\nServer.Address = 127.0.0.1\n"));
+        assert!(
+            out.contains("[INFO] Server MOTD (message of the day):\nWelcome to the test server!\n")
+        );
+        let errors = lines_with(&out, "[ERROR] ");
+        let expected = [
+            "[ERROR] CONN: not enough arguments",
+            "[ERROR] RECIV: not connected to a server",
+            "[ERROR] PERMS: not connected to a server",
+            "[ERROR] MSG: not enough arguments",
+            "[ERROR] MSG: no message text given",
+            "[ERROR] DISCN: not connected to a server",
+            "[ERROR] conn: cannot skip verification on a non-TLS endpoint",
+            "[ERROR] CONN: already connected to a server",
+            "[ERROR] frobnicate: command not found",
+        ];
+        assert_eq!(errors.len(), expected.len(), "{out}");
+        for (line, want) in errors.iter().zip(expected) {
+            assert!(
+                line.starts_with(want),
+                "{line:?} should start with {want:?}\n{out}"
+            );
+        }
+        // A transcript: every command after its prompt.
+        assert!(
+            out.starts_with("(not connected) gochat() > REGSERVER test"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\ngochat() > CONN test\n[ERROR] CONN: already connected"),
+            "{out}"
+        );
+    });
+}
+
+/// Two shells: IMPORT with an absolute path, LOGIN (catch-up, hooks, online
+/// users), MSG to a user never requested, the receiver printing it, HISTORY,
+/// REQ, USRS (with permissions), PERMS, SUB/UNSUB and hook lines.
+#[test]
+fn two_shells_talk() {
+    run(smol_rt(), |rt| async move {
+        let server = start_server(&rt, &settings()).await;
+        register_fixtures(&rt, &server, &["alice", "bob", "carol"]).await;
+        let port = server.tcp_addr().port();
+        let keys = temp_dir("gochat_shell_keys");
+        key_files(&keys, &["alice", "bob"]);
+        let setup = |name: &str| {
+            format!(
+                "REGSERVER test 127.0.0.1 {port}\nCONN test\n{}{}",
+                import_lines(name, &keys),
+                login_lines(&name.to_ascii_uppercase())
+            )
+        };
+        let mut a = LiveShell::start(&rt, "alice", service().await, client_settings());
+        a.send(&setup("alice"));
+        a.expect(
+            &rt,
+            "[OK] local user alice successfully added to the database\n",
+        )
+        .await;
+        let login = a.expect(&rt, "online users: alice\n").await;
+        assert!(
+            login.contains("gochat() > LOGIN ALICE\nalice's password: \n"),
+            "{login}"
+        );
+        assert!(
+            login.contains("[OK] login successful!\n[INFO] Welcome, alice\n"),
+            "{login}"
+        );
+        assert!(
+            login.contains("[INFO] Logged in with permission level 0\n"),
+            "{login}"
+        );
+        assert!(
+            !login.contains(PASSWORD),
+            "passwords are never shown:\n{login}"
+        );
+
+        let mut b = LiveShell::start(&rt, "bob", service().await, client_settings());
+        b.send(&setup("bob"));
+        b.expect(&rt, "online users: alice, bob\n").await;
+        a.expect(&rt, "[HOOK] bob logged in with permission 0\n")
+            .await;
+
+        a.send("MSG Bob hello   there, bob");
+        a.expect(
+            &rt,
+            "gochat(alice) > MSG Bob hello   there, bob\n[OK] message sent correctly\n",
+        )
+        .await;
+        b.expect(&rt, "alice: hello   there, bob\n").await;
+        assert!(
+            has_message(&b.output(), "alice", "hello   there, bob"),
+            "{}",
+            b.output()
+        );
+        b.send("MSG alice hi alice");
+        a.expect(&rt, "bob: hi alice\n").await;
+
+        b.send("HISTORY alice");
+        b.expect(&rt, "gochat(bob) > HISTORY alice\n").await;
+        let history = b.expect(&rt, "bob: hi alice\n").await;
+        let lines: Vec<&str> = history.lines().collect();
+        assert_eq!(lines.len(), 2, "{history}");
+        assert!(
+            has_message(lines[0], "alice", "hello   there, bob"),
+            "{history}"
+        );
+        assert!(has_message(lines[1], "bob", "hi alice"), "{history}");
+        b.send("HISTORY alice 1\nHISTORY carol\nHISTORY alice zero");
+        let one = b.expect(&rt, "[INFO] no messages with carol\n").await;
+        assert_eq!(
+            one.lines().filter(|l| l.contains("alice: ")).count(),
+            0,
+            "{one}"
+        );
+        assert_eq!(
+            one.lines().filter(|l| l.contains("bob: hi alice")).count(),
+            1,
+            "{one}"
+        );
+        b.expect(&rt, "[ERROR] HISTORY: invalid count zero").await;
+
+        a.send("REQ carol\nREQ alice\nUSRS requested");
+        a.expect(
+            &rt,
+            "[OK] external user carol successfully added to the database\n",
+        )
+        .await;
+        a.expect(&rt, "[ERROR] REQ: cannot request yourself\n")
+            .await;
+        a.expect(&rt, &format!("all external users:\nbob (test - 127.0.0.1:{port})\ncarol (test - 127.0.0.1:{port})\n"))
+            .await;
+        a.send("USRS online\nusrs ONLINE -perms\nUSRS -perms all\nUSRS local server\nUSRS local all\nUSRS bogus");
+        a.expect(&rt, "online users:\nalice\nbob\n").await;
+        a.expect(
+            &rt,
+            "online users:\nalice (permission 0)\nbob (permission 0)\n",
+        )
+        .await;
+        a.expect(&rt, "all users:\n").await;
+        a.expect(&rt, "carol (permission 0)\n").await;
+        a.expect(
+            &rt,
+            &format!("local users from test - 127.0.0.1:{port}:\nalice\n"),
+        )
+        .await;
+        a.expect(
+            &rt,
+            &format!("all local users:\nalice (test - 127.0.0.1:{port})\n"),
+        )
+        .await;
+        a.expect(&rt, "[ERROR] USRS: unknown usrs option provided")
+            .await;
+        a.send("PERMS Bob");
+        a.expect(&rt, "bob: Permission level 0\n").await;
+
+        // Hooks: SUB ALL came with the login; UNSUB then SUB one.
+        b.send("UNSUB new_logout\nSUB new_logout\nSUB bogus");
+        b.expect(&rt, "UNSUB new_logout\n[OK] successfully unsubscribed!\n")
+            .await;
+        b.expect(&rt, "SUB new_logout\n[OK] successfully subscribed!\n")
+            .await;
+        b.expect(&rt, "[ERROR] SUB: invalid hook provided").await;
+        a.send("LOGOUT");
+        a.expect(&rt, "[OK] logged out\n").await;
+        b.expect(&rt, "[HOOK] alice logged out\n").await;
+        a.send("MSG bob still there?");
+        a.expect(&rt, "[ERROR] MSG: you are not logged in\n").await;
+
+        let (status, out) = b.finish(&rt).await;
+        assert_eq!(status, 1, "SUB bogus and HISTORY failed:\n{out}");
+        let (status, out) = a.finish(&rt).await;
+        assert_eq!(status, 1, "{out}");
+    });
+}

@@ -1,0 +1,221 @@
+//! The real `gochat-client` binary in a pseudo-terminal (120x40), its screen
+//! read with vt100, against a server on loopback (TLS) and a second client
+//! driven with the service library: add the server, connect, import a
+//! fixture key, log in, open a conversation, send; then see the reply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{
+    Client, PASSWORD, Transport, private_pem, register_fixtures, settings, smol_rt, start_server,
+    temp_dir, test_cert, wait_for,
+};
+use gochat_client::ClientEvent;
+use gochat_runtime::Runtime;
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const WAIT: Duration = Duration::from_secs(40);
+
+type Writer = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// The child's terminal as the test sees it.
+struct Pty {
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Writer,
+}
+
+impl Pty {
+    fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until the screen holds every one of `texts`.
+    fn wait_for(&self, texts: &[&str]) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.contents();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "screen never showed {texts:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn send(&self, bytes: &str) {
+        let mut w = self.writer.lock().unwrap();
+        w.write_all(bytes.as_bytes()).unwrap();
+        w.flush().unwrap();
+        drop(w);
+        // Let the TUI read it as its own keys (an Esc must not merge with the next key).
+        std::thread::sleep(Duration::from_millis(120));
+    }
+
+    fn line(&self, text: &str) {
+        self.send(text);
+        self.send("\r");
+    }
+}
+
+#[test]
+fn tui_chats_with_a_second_client() {
+    let rt = smol_rt();
+    let server = rt.block_on(start_server(&rt, &settings()));
+    rt.block_on(register_fixtures(&rt, &server, &["alice", "bob"]));
+    let tls = server.tls_addr().unwrap();
+
+    // The second client: bob, through the service library.
+    let bob = rt.block_on(Client::with_account(tls, Transport::Tls, "bob"));
+    let bob_conn = rt.block_on(bob.connect(&rt));
+    rt.block_on(bob_conn.login("bob", PASSWORD)).unwrap();
+    let bob_events = bob_conn.events();
+
+    // The TUI's folder: config, database, and alice's key to import.
+    let dir = temp_dir("gochat_tui_pty");
+    let key_file = dir.join("alice.pem");
+    std::fs::write(&key_file, private_pem("alice")).unwrap();
+
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols: 120,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gochat-client"));
+    cmd.args(["--config", "config.json", "--db", "client.db"]);
+    cmd.arg("--ca-file");
+    cmd.arg(&test_cert().cert_file);
+    cmd.cwd(&dir);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("TZ", "UTC");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+
+    let pty = Pty {
+        screen: Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZero::new(40).unwrap(),
+            std::num::NonZero::new(120).unwrap(),
+            0,
+        ))),
+        writer: Arc::new(Mutex::new(pair.master.take_writer().unwrap())),
+    };
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let (screen, writer) = (pty.screen.clone(), pty.writer.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let bytes = &buf[..n];
+            // Answer the primary device attributes query as a VT220 would.
+            if bytes.windows(3).any(|w| w == b"\x1b[c") {
+                let mut w = writer.lock().unwrap();
+                let _ = w.write_all(b"\x1b[?62;22c");
+                let _ = w.flush();
+            }
+            screen.lock().unwrap().process(bytes);
+        }
+    });
+
+    pty.wait_for(&["Welcome to gochat!", "Buffers", "Servers", "Local"]);
+
+    // Add the server (Ctrl-S, Ctrl-N): name, then address:port (TLS by default).
+    pty.send("\x13");
+    pty.send("\x0e");
+    pty.wait_for(&["Enter server name..."]);
+    pty.line("test");
+    pty.wait_for(&["Enter server address and port"]);
+    pty.line(&format!("localhost:{}", tls.port()));
+    pty.wait_for(&["Default @ test", "Use /connect"]);
+
+    pty.line("/connect");
+    pty.wait_for(&[
+        "successfully connected to the server",
+        "Welcome to the test server!",
+    ]);
+
+    let import = format!("/import alice {}", key_file.display());
+    pty.line(&import);
+    pty.wait_for(&["Enter a password..."]);
+    pty.line("tui-password");
+    pty.wait_for(&["Repeat your password..."]);
+    pty.line("tui-password");
+    pty.wait_for(&["local user alice successfully added to the database"]);
+
+    pty.line("/login alice");
+    pty.wait_for(&["Enter the account's password..."]);
+    pty.send("tui-password");
+    assert!(
+        !pty.contents().contains("tui-password"),
+        "the password is masked"
+    );
+    pty.send("\r");
+    pty.wait_for(&[
+        "Logged in with permission level 0",
+        "(alice) >",
+        "Users",
+        "[0] bob",
+    ]);
+
+    // Open bob's buffer (Ctrl-K, Ctrl-N) and send.
+    pty.send("\x0b");
+    pty.send("\x0e");
+    pty.wait_for(&["Enter buffer name..."]);
+    pty.line("bob");
+    pty.wait_for(&[
+        "bob @ test",
+        "This is the beginning of your conversation with bob!",
+    ]);
+    pty.line("hello from the tui");
+    pty.wait_for(&["[You] at", "hello from the tui"]);
+
+    let got = rt.block_on(wait_for(&rt, &bob_events, "alice's message", |e| {
+        matches!(e, ClientEvent::Message(_))
+    }));
+    let ClientEvent::Message(m) = got else {
+        unreachable!()
+    };
+    assert_eq!(
+        (m.peer.as_str(), m.text.as_str(), m.outgoing),
+        ("alice", "hello from the tui", false)
+    );
+
+    rt.block_on(bob_conn.send_text("alice", "hi alice, this is bob"))
+        .unwrap();
+    pty.wait_for(&["[bob] at", "hi alice, this is bob"]);
+    let screen = pty.contents();
+    assert!(
+        !screen.contains(" INFO ") && !screen.contains("gochat_client::"),
+        "logs never reach the screen:\n{screen}"
+    );
+
+    // Ctrl-Q quits and gives the terminal back.
+    pty.send("\x11");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the TUI did not quit:\n{}",
+            pty.contents()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+
+    rt.block_on(bob_conn.disconnect());
+    server.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

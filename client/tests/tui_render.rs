@@ -1,0 +1,912 @@
+//! The TUI without a terminal: `update()` driven with keys, network events
+//! and task results, and `render()` drawn on ratatui's `TestBackend`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gochat_client::service::{HookEvent, LoginSummary, UserEntry, UserList};
+use gochat_client::tui::clock::TimeZone;
+use gochat_client::tui::commands::{self, Command, ParseError, UsersQuery};
+use gochat_client::tui::model::{Focus, Link, UiConfig};
+use gochat_client::tui::msg::Secret;
+use gochat_client::tui::{Ctx, Effect, Model, Msg, Outcome, Tag, Task, render, update};
+use gochat_client::{ChatMessage, ClientEvent, ServerRecord};
+use gochat_proto::{AdminCommand, Hook, Username};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+/// 2024-03-01 12:00:00 UTC.
+const WALL: i64 = 1_709_294_400;
+const DAY: i64 = 86_400;
+
+fn record() -> ServerRecord {
+    ServerRecord {
+        id: 1,
+        name: "test".into(),
+        address: "127.0.0.1".into(),
+        port: 9037,
+        tls: false,
+    }
+}
+
+fn new_model() -> Model {
+    Model::new(
+        UiConfig::default(),
+        vec![record()],
+        TimeZone::utc(),
+        (120, 40),
+        Instant::now(),
+        WALL,
+    )
+}
+
+fn screen(model: &Model) -> String {
+    let mut t = Terminal::new(TestBackend::new(model.size.0, model.size.1)).unwrap();
+    t.draw(|f| render(model, f)).unwrap();
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn press(model: &mut Model, code: KeyCode, mods: KeyModifiers) -> Vec<Effect> {
+    update(model, Msg::Key(KeyEvent::new(code, mods)))
+}
+
+fn key(model: &mut Model, code: KeyCode) -> Vec<Effect> {
+    press(model, code, KeyModifiers::NONE)
+}
+
+fn ctrl(model: &mut Model, c: char) -> Vec<Effect> {
+    press(model, KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn type_text(model: &mut Model, text: &str) {
+    for c in text.chars() {
+        key(model, KeyCode::Char(c));
+    }
+}
+
+/// Types `line`, presses Enter, returns the effects.
+fn enter(model: &mut Model, line: &str) -> Vec<Effect> {
+    type_text(model, line);
+    key(model, KeyCode::Enter)
+}
+
+fn tasks(fx: Vec<Effect>) -> Vec<(Ctx, Task)> {
+    fx.into_iter()
+        .filter_map(|e| match e {
+            Effect::Task { ctx, task } => Some((ctx, task)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn only_task(fx: Vec<Effect>) -> (Ctx, Task) {
+    let mut t = tasks(fx);
+    assert_eq!(t.len(), 1, "{t:?}");
+    t.remove(0)
+}
+
+fn done(model: &mut Model, ctx: Ctx, outcome: Outcome) -> Vec<Effect> {
+    update(
+        model,
+        Msg::Done {
+            ctx,
+            result: Ok(outcome),
+        },
+    )
+}
+
+fn user(name: &str) -> Username {
+    Username::new(name).unwrap()
+}
+
+fn chat(id: i64, peer: &str, outgoing: bool, stamp: i64, text: &str) -> ChatMessage {
+    ChatMessage {
+        id,
+        server_id: 1,
+        account: "alice".into(),
+        peer: peer.into(),
+        outgoing,
+        stamp,
+        text: text.into(),
+    }
+}
+
+/// A model connected to server `test` and logged in as alice, with bob and
+/// carol online.
+fn logged_in() -> Model {
+    let mut m = new_model();
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    assert_eq!(m.server().name(), "test");
+    let (ctx, task) = only_task(enter(&mut m, "/connect"));
+    assert!(
+        matches!(
+            task,
+            Task::Connect {
+                noverify: false,
+                ..
+            }
+        ),
+        "{task:?}"
+    );
+    assert_eq!(m.server().link, Link::Connecting);
+    done(
+        &mut m,
+        ctx,
+        Outcome::Connected {
+            motd: "Hello there".into(),
+        },
+    );
+    assert_eq!(m.server().link, Link::Online);
+    assert!(enter(&mut m, "/login alice").is_empty());
+    type_text(&mut m, "s3cret");
+    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
+    assert_eq!(
+        task,
+        Task::Login {
+            username: "alice".into(),
+            password: Secret("s3cret".into())
+        }
+    );
+    let online = vec![
+        UserEntry {
+            name: user("alice"),
+            permission: Some(2),
+        },
+        UserEntry {
+            name: user("bob"),
+            permission: Some(0),
+        },
+    ];
+    let summary = LoginSummary {
+        permission: 2,
+        online,
+        used_token: false,
+        catch_up_started: false,
+    };
+    done(&mut m, ctx, Outcome::LoggedIn(summary));
+    let generation = m.server().generation;
+    update(
+        &mut m,
+        Msg::Net {
+            server: 1,
+            generation,
+            event: ClientEvent::Hook(HookEvent::NewLogin {
+                username: user("carol"),
+                permission: 1,
+            }),
+        },
+    );
+    m
+}
+
+#[test]
+fn start_screen_shows_local_system_buffer_and_help_hint() {
+    let m = new_model();
+    let s = screen(&m);
+    for text in [
+        "Buffers",
+        "Servers",
+        "1 System",
+        "1   Local",
+        "System Server",
+        "2   test",
+        "127.0.0.1:9037",
+        "Welcome to gochat!",
+        "to show help!",
+        "Write here...",
+        " > ",
+    ] {
+        assert!(s.contains(text), "missing {text:?} in\n{s}");
+    }
+    assert!(s.contains("[System] at 12:00PM: Welcome to gochat!"), "{s}");
+    assert!(!s.contains("Users"), "no Users panel before login\n{s}");
+}
+
+#[test]
+fn connect_login_users_panel_and_masked_password() {
+    let mut m = new_model();
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let (ctx, _) = only_task(enter(&mut m, "/connect"));
+    done(
+        &mut m,
+        ctx,
+        Outcome::Connected {
+            motd: "Hello there".into(),
+        },
+    );
+    let s = screen(&m);
+    assert!(s.contains("● test"), "connected servers are marked\n{s}");
+    assert!(s.contains("successfully connected to the server"), "{s}");
+    enter(&mut m, "/login alice");
+    type_text(&mut m, "hunter2");
+    let s = screen(&m);
+    assert!(s.contains("Enter the account's password..."), "{s}");
+    assert!(s.contains("*******"), "{s}");
+    assert!(!s.contains("hunter2"), "the password must be masked\n{s}");
+    // Esc cancels with the original's error.
+    key(&mut m, KeyCode::Esc);
+    assert!(m.popup.is_none());
+    assert!(screen(&m).contains("Error: no text has been given!"));
+
+    let m = logged_in();
+    let s = screen(&m);
+    assert!(s.contains("Users"), "{s}");
+    let alice = s.find("[2] alice").expect("alice listed");
+    let carol = s
+        .find("[1] carol")
+        .expect("carol listed with her real permission");
+    let bob = s.find("[0] bob").expect("bob listed");
+    assert!(alice < carol && carol < bob, "sorted by permission\n{s}");
+    assert!(s.contains("(alice) > "), "{s}");
+    assert!(s.contains("Logged in with permission level 2"), "{s}");
+}
+
+#[test]
+fn hooks_keep_the_users_panel_current_and_show_notices() {
+    let mut m = logged_in();
+    let generation = m.server().generation;
+    let hook = |h| Msg::Net {
+        server: 1,
+        generation,
+        event: ClientEvent::Hook(h),
+    };
+    update(
+        &mut m,
+        hook(HookEvent::NewLogout {
+            username: user("bob"),
+        }),
+    );
+    update(
+        &mut m,
+        hook(HookEvent::PermsChg {
+            username: user("alice"),
+            permission: 1,
+        }),
+    );
+    update(
+        &mut m,
+        hook(HookEvent::DupSess {
+            ip: "10.0.0.7".into(),
+        }),
+    );
+    let s = screen(&m);
+    assert!(!s.contains("[0] bob"), "{s}");
+    assert!(s.contains("[1] alice"), "{s}");
+    assert!(
+        s.contains("Your permission level in the server has changed to 1!"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Someone has tried to log in with your account from") && s.contains("10.0.0.7!"),
+        "{s}"
+    );
+    // Events of an older connection are ignored.
+    update(
+        &mut m,
+        Msg::Net {
+            server: 1,
+            generation: generation + 10,
+            event: ClientEvent::Hook(HookEvent::NewLogout {
+                username: user("carol"),
+            }),
+        },
+    );
+    assert!(screen(&m).contains("[1] carol"));
+    // Ctrl-U hides the panel.
+    ctrl(&mut m, 'u');
+    assert!(!screen(&m).contains("[1] carol"));
+}
+
+#[test]
+fn conversation_with_history_date_separator_unread_marker_and_indentation() {
+    let mut m = logged_in();
+    let generation = m.server().generation;
+    // Two messages from bob arrive while no buffer is open: counted, bell.
+    let fx = update(
+        &mut m,
+        Msg::Net {
+            server: 1,
+            generation,
+            event: ClientEvent::Message(chat(3, "bob", false, WALL - 60, "are you there?")),
+        },
+    );
+    assert!(fx.contains(&Effect::Bell));
+    update(
+        &mut m,
+        Msg::Net {
+            server: 1,
+            generation,
+            event: ClientEvent::Message(chat(
+                4,
+                "bob",
+                false,
+                WALL - 30,
+                "first line\nsecond line",
+            )),
+        },
+    );
+    let s = screen(&m);
+    assert!(s.contains(" bob: 2"), "notification bar\n{s}");
+
+    // Open bob's buffer from the buffer list.
+    ctrl(&mut m, 'k');
+    assert_eq!(m.focus, Focus::Buffers);
+    ctrl(&mut m, 'n');
+    type_text(&mut m, "Bob");
+    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
+    assert_eq!(task, Task::Open { peer: "bob".into() });
+    let (ctx, task) = only_task(done(&mut m, ctx, Outcome::Done));
+    assert_eq!(
+        task,
+        Task::History {
+            account: "alice".into(),
+            peer: "bob".into(),
+            before: None,
+            limit: 200
+        }
+    );
+    // The store's page, newest first.
+    let page = vec![
+        chat(4, "bob", false, WALL - 30, "first line\nsecond line"),
+        chat(3, "bob", false, WALL - 60, "are you there?"),
+        chat(2, "bob", true, WALL - DAY, "see you tomorrow"),
+        chat(1, "bob", false, WALL - DAY - 60, "hi alice"),
+    ];
+    done(&mut m, ctx, Outcome::History(page));
+    let s = screen(&m);
+    let lines: Vec<&str> = s.lines().collect();
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{s}"))
+    };
+    let yesterday = find("--- 2024-02-29 ---");
+    let hi = find("[bob] at 11:59AM: hi alice");
+    let you = find("[You] at 12:00PM: see you tomorrow");
+    let today = find("--- 2024-03-01 ---");
+    let unread = find("--- UNREAD ---");
+    let there = find("[bob] at 11:59AM: are you there?");
+    let first = find("[bob] at 11:59AM: first line");
+    let second = find("second line");
+    assert!(
+        yesterday < hi
+            && hi < you
+            && you < today
+            && today < unread
+            && unread < there
+            && there < first
+            && first + 1 == second,
+        "{s}"
+    );
+    // The continuation line is indented under the text.
+    let col_first = lines[first].find("first line").unwrap();
+    let col_second = lines[second].find("second line").unwrap();
+    assert_eq!(col_first, col_second, "{s}");
+    assert!(
+        !s.contains(" bob: 2"),
+        "count cleared once the buffer is open\n{s}"
+    );
+
+    // Sending: echoed at once, replaced by the stored message.
+    let (ctx, task) = only_task(enter(&mut m, "hello bob"));
+    assert_eq!(
+        task,
+        Task::Send {
+            to: "bob".into(),
+            text: "hello bob".into()
+        }
+    );
+    assert!(screen(&m).contains("[You] at 12:00PM: hello bob"));
+    done(
+        &mut m,
+        ctx,
+        Outcome::Sent(vec![chat(5, "bob", true, WALL, "hello bob")]),
+    );
+    assert_eq!(screen(&m).matches("hello bob").count(), 1);
+    // A message for the buffer in view rings no bell and is not counted.
+    let fx = update(
+        &mut m,
+        Msg::Net {
+            server: 1,
+            generation,
+            event: ClientEvent::Message(chat(6, "bob", false, WALL, "hi!")),
+        },
+    );
+    assert!(!fx.contains(&Effect::Bell));
+    assert!(screen(&m).contains("[bob] at 12:00PM: hi!"));
+}
+
+#[test]
+fn scrolling_up_loads_older_pages() {
+    let mut m = logged_in();
+    m.config.bell = false;
+    ctrl(&mut m, 'g');
+    type_text(&mut m, "bob");
+    key(&mut m, KeyCode::Enter);
+    // Not a buffer yet: the switcher refuses it.
+    assert!(m.popup.is_none());
+    let mut fx = enter(&mut m, "/msg bob hey");
+    let t = tasks(std::mem::take(&mut fx));
+    assert!(
+        matches!(&t[0].1, Task::Open { peer } if peer == "bob"),
+        "{t:?}"
+    );
+    assert!(
+        matches!(&t[1].1, Task::Send { to, text } if to == "bob" && text == "hey"),
+        "{t:?}"
+    );
+    let (ctx, _) = only_task(done(&mut m, t[0].0.clone(), Outcome::Done));
+    let page: Vec<ChatMessage> = (0..200)
+        .rev()
+        .map(|i| {
+            chat(
+                1000 + i,
+                "bob",
+                false,
+                WALL - 3600 + i,
+                &format!("message {i}"),
+            )
+        })
+        .collect();
+    done(&mut m, ctx, Outcome::History(page));
+    assert!(screen(&m).contains("message 199"));
+    let mut older = None;
+    for _ in 0..40 {
+        if let Some(t) = tasks(key(&mut m, KeyCode::PageUp))
+            .into_iter()
+            .find(|(_, t)| matches!(t, Task::History { .. }))
+        {
+            older = Some(t);
+            break;
+        }
+    }
+    let (_, task) = older.expect("reaching the top asks for the next page");
+    assert_eq!(
+        task,
+        Task::History {
+            account: "alice".into(),
+            peer: "bob".into(),
+            before: Some(1000),
+            limit: 200
+        }
+    );
+    assert!(screen(&m).contains("message 0"));
+}
+
+#[test]
+fn help_page_lists_every_command_and_key() {
+    let mut m = new_model();
+    key(&mut m, KeyCode::F(1));
+    assert!(m.help);
+    let s = screen(&m);
+    assert!(
+        s.contains("Help (Esc to close)") && s.contains("Ctrl-Q"),
+        "{s}"
+    );
+    assert!(!s.contains("Write here..."), "the input hides under help");
+    let text: String = gochat_client::tui::help::lines()
+        .iter()
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    for (name, _, _) in commands::COMMANDS {
+        assert!(
+            text.contains(&format!("/{name}")),
+            "/{name} missing from help"
+        );
+    }
+    for k in [
+        "Ctrl-Q",
+        "Ctrl-B",
+        "Ctrl-U",
+        "Ctrl-T",
+        "Ctrl-S",
+        "Ctrl-K",
+        "Ctrl-G",
+        "Ctrl-N",
+        "Ctrl-W",
+        "Ctrl-X",
+        "Alt-Up",
+        "Shift-Up",
+        "Ctrl-Alt-L",
+        "Ctrl-Shift-L",
+        "Shift-Enter",
+        "Alt-Enter",
+        "PgUp",
+        "F1",
+    ] {
+        assert!(text.contains(k), "{k} missing from help");
+    }
+    assert_eq!(
+        commands::COMMANDS.len(),
+        21,
+        "the 19 original commands plus /msg and /help"
+    );
+    key(&mut m, KeyCode::Esc);
+    assert!(!m.help);
+    press(
+        &mut m,
+        KeyCode::Char('l'),
+        KeyModifiers::CONTROL | KeyModifiers::ALT,
+    );
+    assert!(m.help);
+    press(
+        &mut m,
+        KeyCode::Char('L'),
+        KeyModifiers::CONTROL | KeyModifiers::SHIFT,
+    );
+    assert!(!m.help);
+    ctrl(&mut m, 'l');
+    assert!(!m.help, "plain Ctrl-L does nothing");
+    enter(&mut m, "/help");
+    assert!(m.help);
+}
+
+#[test]
+fn error_bar_shows_then_goes_away() {
+    let mut m = new_model();
+    enter(&mut m, "/nonsense");
+    let s = screen(&m);
+    assert!(s.contains(" Error: invalid command given!"), "{s}");
+    assert!(m.next_tick().is_some(), "a tick is due to clear it");
+    m.now += Duration::from_secs(4);
+    update(&mut m, Msg::Tick);
+    assert!(!screen(&m).contains("Error:"));
+    assert!(m.next_tick().is_none(), "idle: no tick");
+    enter(&mut m, "/");
+    assert!(screen(&m).contains("Error: empty command given!"));
+    enter(&mut m, "/login");
+    assert!(screen(&m).contains("Running login: invalid number of arguments: /login <username>"));
+    enter(&mut m, "/connect");
+    assert!(screen(&m).contains("Error: performing action on local server!"));
+    enter(&mut m, "typed into System");
+    assert!(screen(&m).contains("Error: performing action on system buffer!"));
+}
+
+#[test]
+fn keys_of_the_original() {
+    let mut m = new_model();
+    assert_eq!(ctrl(&mut m, 'q'), vec![Effect::Quit]);
+    assert!(ctrl(&mut m, 'c').is_empty());
+    ctrl(&mut m, 'b');
+    assert!(!screen(&m).contains("Buffers"));
+    ctrl(&mut m, 'b');
+    assert!(screen(&m).contains("Buffers"));
+    ctrl(&mut m, 't');
+    assert_eq!(m.focus, Focus::Messages);
+    ctrl(&mut m, 't');
+    assert_eq!(m.focus, Focus::Input);
+    ctrl(&mut m, 's');
+    assert_eq!(m.focus, Focus::Servers);
+    key(&mut m, KeyCode::Esc);
+    assert_eq!(m.focus, Focus::Input);
+
+    // Scratch buffers on Local; Backspace never hides one, Ctrl-W does.
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
+    type_text(&mut m, "notes");
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.server().buffer().unwrap().name, "notes");
+    ctrl(&mut m, 'k');
+    key(&mut m, KeyCode::Backspace);
+    ctrl(&mut m, 'h');
+    assert!(screen(&m).contains("2 notes"));
+    key(&mut m, KeyCode::Esc);
+    enter(&mut m, "kept in memory");
+    assert!(screen(&m).contains("[You] at 12:00PM: kept in memory"));
+    press(&mut m, KeyCode::Up, KeyModifiers::ALT);
+    assert_eq!(m.server().buffer().unwrap().name, "System");
+    press(&mut m, KeyCode::Down, KeyModifiers::ALT);
+    assert_eq!(m.server().buffer().unwrap().name, "notes");
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'w');
+    assert!(!screen(&m).contains("2 notes"));
+    // The quick switcher finds hidden buffers by prefix, Tab completes.
+    key(&mut m, KeyCode::Esc);
+    ctrl(&mut m, 'g');
+    type_text(&mut m, "NO");
+    key(&mut m, KeyCode::Tab);
+    assert!(screen(&m).contains("Go to..."));
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.server().buffer().unwrap().name, "notes");
+    assert!(!m.server().buffer().unwrap().hidden);
+
+    // Shift/Alt-Enter insert a newline; Up walks the command history.
+    type_text(&mut m, "a");
+    press(&mut m, KeyCode::Enter, KeyModifiers::SHIFT);
+    type_text(&mut m, "b");
+    press(&mut m, KeyCode::Enter, KeyModifiers::ALT);
+    assert_eq!(m.input.text(), "a\nb\n");
+    key(&mut m, KeyCode::Esc);
+    enter(&mut m, "/version");
+    enter(&mut m, "/buffers");
+    key(&mut m, KeyCode::Up);
+    assert_eq!(m.input.text(), "/buffers");
+    key(&mut m, KeyCode::Up);
+    assert_eq!(m.input.text(), "/version");
+    key(&mut m, KeyCode::Down);
+    key(&mut m, KeyCode::Down);
+    assert!(m.input.is_empty());
+    assert!(screen(&m).contains("* Protocol version: v1"));
+
+    // Shift-Up/Down change servers; Ctrl-R asks for a redraw.
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    assert_eq!(m.server().name(), "test");
+    press(&mut m, KeyCode::Up, KeyModifiers::SHIFT);
+    assert_eq!(m.server().name(), "Local");
+    assert_eq!(ctrl(&mut m, 'r'), vec![Effect::Redraw]);
+    // Resizing changes the layout.
+    update(&mut m, Msg::Resize(60, 20));
+    assert_eq!(screen(&m).lines().count(), 20);
+}
+
+#[test]
+fn slash_command_parsing() {
+    let p = |l: &str| commands::parse(l, WALL);
+    assert_eq!(p("/version"), Ok(Command::Version));
+    assert_eq!(p("/VERSION"), Ok(Command::Version));
+    assert_eq!(p("/"), Err(ParseError::Empty));
+    assert_eq!(
+        p("/frobnicate"),
+        Err(ParseError::Unknown("frobnicate".into()))
+    );
+    assert_eq!(p("/login"), Err(ParseError::Usage("login", "<username>")));
+    assert_eq!(p("/login alice"), Ok(Command::Login("alice".into())));
+    assert_eq!(
+        p("/connect -noidle -noverify"),
+        Ok(Command::Connect { noverify: true })
+    );
+    assert_eq!(
+        p("/users remote online -perms"),
+        Ok(Command::Users(UsersQuery::RemoteOnline { perms: true }))
+    );
+    assert_eq!(
+        p("/users local all"),
+        Ok(Command::Users(UsersQuery::LocalAll))
+    );
+    assert!(matches!(
+        p("/users sideways all"),
+        Err(ParseError::Invalid("users", _))
+    ));
+    assert_eq!(
+        p("/set TUI.Buflist.Size 3"),
+        Ok(Command::Set {
+            option: "TUI.Buflist.Size".into(),
+            value: "3".into()
+        })
+    );
+    assert_eq!(
+        p("/import alice /tmp/my keys/alice.pem"),
+        Ok(Command::Import {
+            username: "alice".into(),
+            path: "/tmp/my keys/alice.pem".into()
+        })
+    );
+    assert_eq!(
+        p("/recover bob -cleanup"),
+        Ok(Command::Recover {
+            username: "bob".into(),
+            cleanup: true
+        })
+    );
+    assert_eq!(
+        p("/subscribe new_login"),
+        Ok(Command::Subscribe(Hook::NewLogin))
+    );
+    assert_eq!(p("/unsubscribe all"), Ok(Command::Unsubscribe(Hook::All)));
+    assert!(matches!(
+        p("/subscribe nothing"),
+        Err(ParseError::Invalid(..))
+    ));
+    assert_eq!(
+        p("/admin shutdown 5"),
+        Ok(Command::Admin(AdminCommand::Shutdown { stamp: WALL + 300 }))
+    );
+    assert_eq!(
+        p("/admin kick Bob"),
+        Ok(Command::Admin(AdminCommand::Kick {
+            username: user("bob")
+        }))
+    );
+    assert_eq!(
+        p("/admin setperms bob 1"),
+        Ok(Command::Admin(AdminCommand::ChangePerms {
+            username: user("bob"),
+            permission: 1
+        }))
+    );
+    assert_eq!(
+        p("/admin broadcast hello   all"),
+        Ok(Command::Admin(AdminCommand::Broadcast {
+            text: "hello   all".into()
+        }))
+    );
+    assert!(matches!(
+        p("/admin explode now"),
+        Err(ParseError::Invalid(..))
+    ));
+    assert_eq!(
+        p("/msg bob hi  there"),
+        Ok(Command::Msg {
+            to: "bob".into(),
+            text: "hi  there".into()
+        })
+    );
+    assert_eq!(
+        p("/msg bob"),
+        Err(ParseError::Usage("msg", "<user> <text>"))
+    );
+    for (name, _, _) in commands::COMMANDS {
+        let r = p(&format!("/{name}"));
+        assert!(!matches!(r, Err(ParseError::Unknown(_))), "/{name}: {r:?}");
+    }
+}
+
+#[test]
+fn commands_check_their_server_and_ask_for_passwords() {
+    let mut m = logged_in();
+    assert!(enter(&mut m, "/register bob").is_empty());
+    assert!(screen(&m).contains("Error: you are already logged in!"));
+    let (_, task) = only_task(enter(&mut m, "/users remote all -perms"));
+    assert_eq!(task, Task::Users(UserList::AllPerms));
+    let (_, task) = only_task(enter(&mut m, "/subscribe permissions_change"));
+    assert_eq!(task, Task::Subscribe(Hook::PermsChg));
+    // Import asks for the password twice.
+    enter(&mut m, "/import dave /keys/dave.pem");
+    type_text(&mut m, "pw");
+    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert!(screen(&m).contains("Repeat your password..."));
+    type_text(&mut m, "pw");
+    let (_, task) = only_task(key(&mut m, KeyCode::Enter));
+    assert_eq!(
+        task,
+        Task::Import {
+            username: "dave".into(),
+            path: "/keys/dave.pem".into(),
+            password: Secret("pw".into())
+        }
+    );
+    // Mismatched repeats are refused.
+    enter(&mut m, "/export alice");
+    key(&mut m, KeyCode::Enter);
+    assert!(m.popup.is_some(), "an empty password keeps the popup open");
+    type_text(&mut m, "x");
+    let (_, task) = only_task(key(&mut m, KeyCode::Enter));
+    assert_eq!(
+        task,
+        Task::Export {
+            username: "alice".into(),
+            password: Secret("x".into())
+        }
+    );
+    // Logout ends the session: conversations close, the panel goes.
+    let (ctx, task) = only_task(enter(&mut m, "/logout"));
+    assert_eq!(task, Task::Logout);
+    done(&mut m, ctx, Outcome::Done);
+    let s = screen(&m);
+    assert!(
+        s.contains("logged out") && !s.contains("[2] alice") && s.contains(" > "),
+        "{s}"
+    );
+    // Disconnection is reported and the server is no longer marked.
+    let generation = m.server().generation;
+    update(
+        &mut m,
+        Msg::Net {
+            server: 1,
+            generation,
+            event: ClientEvent::Disconnected {
+                reason: "server closed the connection".into(),
+            },
+        },
+    );
+    let s = screen(&m);
+    assert!(
+        s.contains("You are no longer connected to this server!") && !s.contains("● test"),
+        "{s}"
+    );
+    let (ctx, _) = only_task(enter(&mut m, "/connect"));
+    let fx = update(
+        &mut m,
+        Msg::Done {
+            ctx: Ctx {
+                tag: Tag::Connect { generation: 999 },
+                ..ctx
+            },
+            result: Ok(Outcome::Connected {
+                motd: String::new(),
+            }),
+        },
+    );
+    assert!(
+        matches!(&tasks(fx)[..], [(_, Task::Disconnect)]),
+        "a stale connection is closed"
+    );
+}
+
+#[test]
+fn opening_a_conversation_with_100k_messages_draws_fast() {
+    use gochat_client::service::Service;
+    use gochat_client::store::{LocalStore, NewMessage};
+    use gochat_runtime::Runtime;
+    let rt = gochat_runtime_smol::SmolRuntime::with_threads(1).unwrap();
+    let dir = std::env::temp_dir().join(format!("gochat_tui_perf_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("client.db");
+    let _ = std::fs::remove_file(&path);
+    rt.block_on(async {
+        let store = LocalStore::open(&path).await.unwrap();
+        let server = store
+            .add_server(Some("test"), "127.0.0.1", 9037, false)
+            .await
+            .unwrap();
+        assert_eq!(server.id, 1);
+        for chunk in 0..10 {
+            let batch: Vec<NewMessage> = (0..10_000)
+                .map(|i| {
+                    let n = chunk * 10_000 + i;
+                    NewMessage {
+                        server_id: 1,
+                        account: "alice".into(),
+                        peer: "bob".into(),
+                        outgoing: n % 3 == 0,
+                        stamp: WALL - 200_000 + n,
+                        text: format!("message number {n}"),
+                    }
+                })
+                .collect();
+            store.add_messages(&batch).await.unwrap();
+        }
+        let service = Service::new(store);
+        let mut m = logged_in();
+        ctrl(&mut m, 'k');
+        ctrl(&mut m, 'n');
+        type_text(&mut m, "bob");
+        let (ctx, _) = only_task(key(&mut m, KeyCode::Enter));
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+
+        let started = Instant::now();
+        let (ctx, task) = only_task(done(&mut m, ctx, Outcome::Done));
+        let Task::History {
+            account,
+            peer,
+            before,
+            limit,
+        } = task
+        else {
+            panic!("{task:?}")
+        };
+        let page = service
+            .history(1, &account, &peer, before, limit)
+            .await
+            .unwrap();
+        done(&mut m, ctx, Outcome::History(page));
+        terminal.draw(|f| render(&m, f)).unwrap();
+        let elapsed = started.elapsed();
+
+        let buf = terminal.backend().buffer().clone();
+        let text: String = (0..40)
+            .flat_map(|y| (0..120).map(move |x| (x, y)))
+            .map(|p| buf[p].symbol().to_owned())
+            .collect();
+        assert!(
+            text.contains("message number 99999"),
+            "the newest message is on the first screen"
+        );
+        assert!(
+            elapsed < Duration::from_millis(50),
+            "first screen took {elapsed:?}"
+        );
+        service.store().close().await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
