@@ -41,7 +41,8 @@ const TABLE: &[(Cmd, &str, &str)] = &[
         "CONN",
         "- CONN: Connects to a gochat server, by address and port or by the name of a known server. \
          A new address is remembered as Default-<id> (plain TCP: use REGSERVER ... -tls for TLS). \
-         -keep sends keepalives so that the server never drops the connection for idleness; \
+         Keepalives are always sent, so the server never drops the connection for idleness \
+         (-keep is accepted for the original's scripts); \
          -noverify skips the TLS certificate check (unsafe: only for a server you trust). \
          Flags may stand anywhere.\n\
          Usage: CONN <server address> <server port> [-keep] [-noverify] || CONN <server name> [-keep] [-noverify]",

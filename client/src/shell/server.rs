@@ -89,7 +89,9 @@ impl<R: Runtime> Shell<R> {
         };
         let options = ConnectOptions {
             verification,
-            keepalive: keep.then_some(ConnectOptions::DEFAULT_KEEPALIVE),
+            // KEEP always goes out before the server's idle deadline; `-keep`
+            // (the original's opt-in) is accepted and changes nothing.
+            keepalive: Some(ConnectOptions::DEFAULT_KEEPALIVE),
             ..ConnectOptions::default()
         };
         self.step(&format!(
@@ -103,7 +105,9 @@ impl<R: Runtime> Shell<R> {
         self.conn = Some(conn);
         self.out.ok("successfully connected to the server");
         if keep {
-            self.step("keepalives on: the server will not drop the connection for idleness");
+            self.step(
+                "keepalives are always on: the server will not drop the connection for idleness",
+            );
         }
         if !motd.is_empty() {
             self.out
