@@ -383,7 +383,10 @@ async fn token_after_drop<R: Runtime>(rt: R, transport: Transport) {
 async fn administration<R: Runtime>(rt: R, transport: Transport) {
     let server = start_server(&rt, &settings()).await;
     register_fixtures(&rt, &server, &["alice", "bob"]).await;
-    server.store().set_permission("alice", 2).await.unwrap();
+    // The owner is made the way an operator makes one: the server's admin command.
+    gochat_server::shell::set_owner(server.store(), "alice")
+        .await
+        .unwrap();
     let addr = addr_of(&server, transport);
     let (a, b) = zip(
         Client::with_account(addr, transport, "alice"),

@@ -905,3 +905,16 @@ fn opening_a_conversation_with_100k_messages_shows_the_newest_page() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn connect_without_verification_warns() {
+    let mut m = new_model();
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let (_, task) = only_task(enter(&mut m, "/connect -noverify"));
+    assert!(
+        matches!(task, Task::Connect { noverify: true, .. }),
+        "{task:?}"
+    );
+    let s = screen(&m);
+    assert!(s.contains("WARNING: -noverify"), "{s}");
+}

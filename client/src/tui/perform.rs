@@ -138,6 +138,12 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
             };
             s.link = Link::Connecting;
             s.generation = generation;
+            if noverify {
+                model.say(
+                    "WARNING: -noverify: the server's certificate is not checked, so anyone \
+                     between you and the server can read and change everything",
+                );
+            }
             if model.config.verbose {
                 model.say("attempting to connect...");
             }

@@ -15,7 +15,10 @@ fn admin_operations_and_hooks() {
     run(tokio_rt(), |rt| async move {
         let server = start_server(&rt, &settings()).await;
         register_fixtures(&rt, &server, &["alice", "bob", "carol"]).await;
-        server.store().set_permission("alice", 2).await.unwrap();
+        // The owner is made the way an operator makes one: the server's admin command.
+        gochat_server::shell::set_owner(server.store(), "alice")
+            .await
+            .unwrap();
         let port = server.tcp_addr().port();
         let keys = temp_dir("gochat_shell_admin_keys");
         key_files(&keys, &["alice", "bob"]);

@@ -169,13 +169,20 @@ fn terminal_prompt() {
 /// removes the account.
 #[test]
 fn reg_login_dereg() {
+    // REG's prompts and local checks, without generating a key (the one key
+    // generation of the test suite is in tests/service.rs); the account for
+    // LOGIN and DEREG comes from a fixture key.
     run(smol_rt(), |rt| async move {
         let server = start_server(&rt, &settings()).await;
+        register_fixtures(&rt, &server, &["dave"]).await;
         let port = server.tcp_addr().port();
+        let dir = temp_dir("gochat_shell_dereg");
+        key_files(&dir, &["dave"]);
         let p = PASSWORD;
         let text = format!(
-            "CONN 127.0.0.1 {port}\nREG\nDave\n{p}\n{p}\nREG erin\n{p}\nother\n\
-             LOGIN dave\n{p}\nDEREG\n{p}\nLOGIN dave\n{p}\n"
+            "CONN 127.0.0.1 {port}\nREG\nDave\n{p}\nother\nREG erin\n{p}\nother\n\
+             {}LOGIN dave\n{p}\nDEREG\n{p}\nLOGIN dave\n{p}\n",
+            import_lines("dave", &dir)
         );
         let (status, out) = script(&rt, service().await, &client_settings(), &text).await;
         assert_eq!(status, 1, "{out}");
@@ -184,11 +191,11 @@ fn reg_login_dereg() {
             "{out}"
         );
         assert!(
-            out.contains("[OK] local user dave successfully added to the database\n"),
+            out.contains("[ERROR] REG: passwords do not match\n"),
             "{out}"
         );
         assert!(
-            out.contains("[ERROR] REG: passwords do not match\n"),
+            out.contains("[OK] local user dave successfully added to the database\n"),
             "{out}"
         );
         assert!(out.contains("[INFO] Welcome, dave\n"), "{out}");
