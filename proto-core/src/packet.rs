@@ -81,24 +81,7 @@ impl Packet {
         id: u16,
         args: &[A],
     ) -> Result<Packet, EncodeError> {
-        if args.len() > MAX_ARGS {
-            return Err(EncodeError::TooManyArgs(args.len()));
-        }
-        if id > MAX_ID {
-            return Err(EncodeError::IdTooBig(id));
-        }
-        let mut total = 0usize;
-        for a in args {
-            let len = a.as_ref().len();
-            if len > MAX_ARG_LEN {
-                return Err(EncodeError::ArgTooLong(len));
-            }
-            total += len + 2;
-        }
-        if total > MAX_PAYLOAD {
-            return Err(EncodeError::PayloadTooBig(total));
-        }
-        check_no_inner_crlf(args)?;
+        let total = checked_payload_len(id, args)?;
         let mut payload = BytesMut::with_capacity(total);
         let mut bounds = ArgBounds {
             count: args.len() as u8,
@@ -248,6 +231,30 @@ impl Packet {
     }
 }
 
+/// Checks every limit the original enforces (and CRLF only in the last
+/// argument), in the original's order; gives the payload length.
+fn checked_payload_len<A: AsRef<[u8]>>(id: u16, args: &[A]) -> Result<usize, EncodeError> {
+    if args.len() > MAX_ARGS {
+        return Err(EncodeError::TooManyArgs(args.len()));
+    }
+    if id > MAX_ID {
+        return Err(EncodeError::IdTooBig(id));
+    }
+    let mut total = 0usize;
+    for a in args {
+        let len = a.as_ref().len();
+        if len > MAX_ARG_LEN {
+            return Err(EncodeError::ArgTooLong(len));
+        }
+        total += len + 2;
+    }
+    if total > MAX_PAYLOAD {
+        return Err(EncodeError::PayloadTooBig(total));
+    }
+    check_no_inner_crlf(args)?;
+    Ok(total)
+}
+
 /// Refuses CRLF in any argument but the last: the decoder ends an argument
 /// at its first CRLF, so the packet would not read back as it was built.
 fn check_no_inner_crlf<A: AsRef<[u8]>>(args: &[A]) -> Result<(), EncodeError> {
@@ -271,24 +278,7 @@ pub fn encode_into<A: AsRef<[u8]>>(
     id: u16,
     args: &[A],
 ) -> Result<(), EncodeError> {
-    if args.len() > MAX_ARGS {
-        return Err(EncodeError::TooManyArgs(args.len()));
-    }
-    if id > MAX_ID {
-        return Err(EncodeError::IdTooBig(id));
-    }
-    let mut total = 0usize;
-    for a in args {
-        let len = a.as_ref().len();
-        if len > MAX_ARG_LEN {
-            return Err(EncodeError::ArgTooLong(len));
-        }
-        total += len + 2;
-    }
-    if total > MAX_PAYLOAD {
-        return Err(EncodeError::PayloadTooBig(total));
-    }
-    check_no_inner_crlf(args)?;
+    let total = checked_payload_len(id, args)?;
     let header = Header {
         version: VERSION,
         action: action.code(),
