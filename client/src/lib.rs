@@ -6,6 +6,7 @@
 //! stream per connection. Keys are sealed with the password at rest and the
 //! history lives in a local SQLite database ([`store`]).
 
+mod calendar;
 pub mod config;
 pub mod keys;
 pub mod service;

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::posix_tz::{PosixTz, parse_posix};
+use crate::calendar::civil_from_days;
 
 /// Seconds in a day.
 pub(super) const DAY: i64 = 86_400;
@@ -186,42 +187,6 @@ fn tzif_block(bytes: &[u8], time_size: usize) -> Option<(TimeZone, &[u8])> {
     Some((zone, data.get(end..)?))
 }
 
-pub(super) fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (days since 1970-01-01).
-pub(super) fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -255,14 +220,6 @@ mod tests {
         assert_eq!(south.offset_at(0), -3 * 3600);
         assert!(TimeZone::from_posix("").is_none());
         assert!(TimeZone::from_posix("xx").is_none());
-    }
-
-    #[test]
-    fn civil_round_trip() {
-        for days in [-1_000_000, -1, 0, 59, 60, 11_016, 19_782, 2_000_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
     }
 
     #[test]

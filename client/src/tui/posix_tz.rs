@@ -2,7 +2,8 @@
 //! files, which gives the offsets after the last listed transition, and the
 //! form `TZ` itself may take.
 
-use super::clock::{DAY, civil_from_days, days_from_civil, is_leap};
+use super::clock::DAY;
+use crate::calendar::{civil_from_days, days_from_civil, is_leap};
 
 /// A POSIX `TZ` rule: standard offset, and daylight saving time if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
