@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gochat_proto::crypto;
-use gochat_proto::{AdminCommand, ErrorCode, HookEvent, Permission, ServerCommand, Username};
+use gochat_proto::{AdminCommand, ErrorCode, HookEvent, Permission, ServerCommand};
 use gochat_runtime::Runtime;
 use tracing::{info, warn};
 
@@ -48,7 +48,7 @@ impl<R: Runtime> Connection<R> {
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Dereg { username } => {
-                let row = self.target_row(&username).await?;
+                let row = self.user_row(&username, ErrorCode::Server).await?;
                 if row_level(&row) >= my_level {
                     return Err(ErrorCode::Perms);
                 }
@@ -117,7 +117,7 @@ impl<R: Runtime> Connection<R> {
                 if username == me.username {
                     return Err(ErrorCode::Invalid);
                 }
-                let row = self.target_row(&username).await?;
+                let row = self.user_row(&username, ErrorCode::Server).await?;
                 if permission > Permission::Owner.code() {
                     return Err(ErrorCode::Args);
                 }
@@ -169,14 +169,6 @@ impl<R: Runtime> Connection<R> {
                 info!("{} changed the MOTD", me.username);
                 Ok(ServerCommand::Ok)
             }
-        }
-    }
-
-    async fn target_row(&self, username: &Username) -> Result<crate::store::UserRow, ErrorCode> {
-        match self.ctx.store.user(username.as_str()).await {
-            Ok(Some(row)) => Ok(row),
-            Ok(None) => Err(ErrorCode::NotFound),
-            Err(_) => Err(ErrorCode::Server),
         }
     }
 }

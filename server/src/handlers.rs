@@ -62,6 +62,24 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
+    /// The stored account of `username`: ERR NOTFOUND when there is none,
+    /// `failure` when the store fails (ERR LOGIN during a login, ERR SERVER
+    /// elsewhere, as the original answers).
+    pub(crate) async fn user_row(
+        &self,
+        username: &Username,
+        failure: ErrorCode,
+    ) -> Result<UserRow, ErrorCode> {
+        match self.ctx.store.user(username.as_str()).await {
+            Ok(Some(row)) => Ok(row),
+            Ok(None) => Err(ErrorCode::NotFound),
+            Err(e) => {
+                warn!("looking up {username} failed: {e}");
+                Err(failure)
+            }
+        }
+    }
+
     pub(crate) async fn on_request(&mut self, id: u16, command: ClientCommand) {
         let answer = match command {
             ClientCommand::Keep | ClientCommand::Verif { .. } => return,
@@ -135,14 +153,7 @@ impl<R: Runtime> Connection<R> {
             self.ctx.hub.notify_dupsess(&existing, self.ip);
             return Err(ErrorCode::DupSess);
         }
-        let row = match self.ctx.store.user(username.as_str()).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return Err(ErrorCode::NotFound),
-            Err(e) => {
-                warn!("login lookup of {username} failed: {e}");
-                return Err(ErrorCode::Login);
-            }
-        };
+        let row = self.user_row(username, ErrorCode::Login).await?;
         let (key, level) = live_key(&row, ErrorCode::Login)?;
         Ok((row, key, level))
     }
@@ -183,11 +194,7 @@ impl<R: Runtime> Connection<R> {
     pub(crate) async fn finish_login(&mut self, id: u16, username: Username, challenge: Challenge) {
         let fresh = async {
             // The account may have changed since LOGIN: read it again.
-            let row = match self.ctx.store.user(username.as_str()).await {
-                Ok(Some(row)) => row,
-                Ok(None) => return Err(ErrorCode::NotFound),
-                Err(_) => return Err(ErrorCode::Login),
-            };
+            let row = self.user_row(&username, ErrorCode::Login).await?;
             let (key, level) = live_key(&row, ErrorCode::Login)?;
             Ok((row, key, level))
         }
@@ -262,11 +269,7 @@ impl<R: Runtime> Connection<R> {
     }
 
     async fn request_key(&mut self, username: Username) -> Answer {
-        let row = match self.ctx.store.user(username.as_str()).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return Err(ErrorCode::NotFound),
-            Err(_) => return Err(ErrorCode::Server),
-        };
+        let row = self.user_row(&username, ErrorCode::Server).await?;
         let (key, permission) = live_key(&row, ErrorCode::Corrupted)?;
         let pem = crypto::public_key_to_pem(&key).map_err(|_| ErrorCode::Corrupted)?;
         Ok(ServerCommand::Req {
@@ -326,11 +329,7 @@ impl<R: Runtime> Connection<R> {
                 return Ok(ServerCommand::Ok);
             }
         }
-        let row = match self.ctx.store.user(to.as_str()).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return Err(ErrorCode::NotFound),
-            Err(_) => return Err(ErrorCode::Server),
-        };
+        let row = self.user_row(&to, ErrorCode::Server).await?;
         if row.pubkey.is_none() {
             return Err(ErrorCode::Dereg);
         }

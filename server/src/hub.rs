@@ -109,6 +109,14 @@ impl Peer {
         1 << hook.code()
     }
 
+    /// The bits of `hook`, or of every hook for ALL.
+    fn hook_bits(hook: Hook) -> u8 {
+        match hook {
+            Hook::All => Hook::EVENTS.iter().fold(0, |b, h| b | Self::hook_bit(*h)),
+            h => Self::hook_bit(h),
+        }
+    }
+
     /// Whether the peer subscribed to `hook`.
     pub fn subscribed(&self, hook: Hook) -> bool {
         self.hooks.load(Ordering::Relaxed) & Self::hook_bit(hook) != 0
@@ -116,10 +124,7 @@ impl Peer {
 
     /// SUB: `Err(EXISTS)` for a single hook already held; ALL skips those.
     pub fn subscribe(&self, hook: Hook) -> Result<(), ErrorCode> {
-        let bits = match hook {
-            Hook::All => Hook::EVENTS.iter().fold(0, |b, h| b | Self::hook_bit(*h)),
-            h => Self::hook_bit(h),
-        };
+        let bits = Self::hook_bits(hook);
         let before = self.hooks.fetch_or(bits, Ordering::Relaxed);
         if hook != Hook::All && before & bits != 0 {
             return Err(ErrorCode::Exists);
@@ -129,10 +134,7 @@ impl Peer {
 
     /// UNSUB: `Err(NOTFOUND)` for a single hook not held; ALL skips those.
     pub fn unsubscribe(&self, hook: Hook) -> Result<(), ErrorCode> {
-        let bits = match hook {
-            Hook::All => Hook::EVENTS.iter().fold(0, |b, h| b | Self::hook_bit(*h)),
-            h => Self::hook_bit(h),
-        };
+        let bits = Self::hook_bits(hook);
         let before = self.hooks.fetch_and(!bits, Ordering::Relaxed);
         if hook != Hook::All && before & bits == 0 {
             return Err(ErrorCode::NotFound);
