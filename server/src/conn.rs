@@ -329,21 +329,7 @@ impl<R: Runtime> Connection<R> {
                 .hub
                 .release_token(&me.username, self.id, Instant::now());
             // Messages queued for the session that just ended go to the store.
-            let mut kept = Vec::new();
-            let mut rest = Vec::new();
-            while let Ok(out) = self.rx.try_recv() {
-                match out {
-                    Outbound::Message(r) => kept.push(r),
-                    other => rest.push(other),
-                }
-            }
-            self.keep_for_later(&kept).await;
-            for out in rest {
-                if matches!(out, Outbound::Kick | Outbound::Shutdown) {
-                    self.session.close(None);
-                    self.closing = true;
-                }
-            }
+            self.drain_outbound().await;
             info!("{} logged out from {}", me.username, self.ip);
         }
         self.session.logout();
@@ -356,13 +342,24 @@ impl<R: Runtime> Connection<R> {
         let unwritten: Vec<Relay> = self.inflight.drain(..).map(|(_, r)| r).collect();
         self.keep_for_later(&unwritten).await;
         self.end_login().await;
-        let mut left = Vec::new();
+        self.drain_outbound().await;
+    }
+
+    /// Empties this connection's queue: messages go to the store, a kick or a
+    /// stop closes the session, pushes meant for an ended session are dropped.
+    async fn drain_outbound(&mut self) {
+        let mut kept = Vec::new();
         while let Ok(out) = self.rx.try_recv() {
-            if let Outbound::Message(r) = out {
-                left.push(r);
+            match out {
+                Outbound::Message(r) => kept.push(r),
+                Outbound::Kick | Outbound::Shutdown => {
+                    self.session.close(None);
+                    self.closing = true;
+                }
+                Outbound::Packet(_) | Outbound::SetPermission(_) => {}
             }
         }
-        self.keep_for_later(&left).await;
+        self.keep_for_later(&kept).await;
     }
 
     /// The username of the logged-in user.
