@@ -6,7 +6,9 @@
 //! ceiling is copying them: into a preallocated buffer (`copy/slice`) or onto
 //! a reused `BytesMut` (`copy/bytesmut`, what `Decoder::feed` does first).
 //! Decode benchmarks feed the wire bytes into a `Decoder` and take the packet
-//! out, every iteration; `decode_typed` also reads the `ClientCommand`;
+//! out, every iteration: `decode_ref` as a checked view whose action, id and
+//! arguments are read, `decode` as an owned `Packet` (its payload split off
+//! as a shared `Bytes`), `decode_typed` also reading the `ClientCommand`;
 //! `x64` variants feed 64 packets in one chunk and take all 64 out.
 //!
 //! Two groups run the same cases: `codec_bytes` reports bytes/s
@@ -23,7 +25,7 @@ use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
-use gochat_proto::{ClientCommand, Decoder, Direction, Username};
+use gochat_proto::{ClientCommand, Decoder, Direction, PacketRef, Username};
 
 /// Packets per chunk in the batched variants.
 const BATCH: usize = 64;
@@ -84,6 +86,16 @@ fn cases() -> [Case; 2] {
     ]
 }
 
+/// Reads what a consumer of a decoded packet reads: action, id and every
+/// argument.
+#[inline]
+fn read_view(packet: &PacketRef<'_>) {
+    black_box((packet.action(), packet.id()));
+    for arg in packet.args() {
+        black_box(arg);
+    }
+}
+
 /// Registers every case in `group`; `unit(packets, bytes)` is the
 /// throughput of one iteration.
 fn register(group: &mut BenchmarkGroup<'_, WallTime>, unit: fn(u64, u64) -> Throughput) {
@@ -110,6 +122,13 @@ fn register(group: &mut BenchmarkGroup<'_, WallTime>, unit: fn(u64, u64) -> Thro
             })
         });
 
+        group.bench_function(BenchmarkId::new("decode_ref", case.name), |b| {
+            let mut decoder = Decoder::new(Direction::ToServer);
+            b.iter(|| {
+                decoder.feed(black_box(&case.wire));
+                read_view(&decoder.decode_ref().unwrap().unwrap());
+            })
+        });
         group.bench_function(BenchmarkId::new("decode", case.name), |b| {
             let mut decoder = Decoder::new(Direction::ToServer);
             b.iter(|| {
@@ -141,6 +160,15 @@ fn register(group: &mut BenchmarkGroup<'_, WallTime>, unit: fn(u64, u64) -> Thro
                 dst.clear();
                 dst.extend_from_slice(black_box(&case.batch));
                 black_box(&mut dst);
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode_ref/x64", case.name), |b| {
+            let mut decoder = Decoder::new(Direction::ToServer);
+            b.iter(|| {
+                decoder.feed(black_box(&case.batch));
+                while let Some(packet) = decoder.decode_ref().unwrap() {
+                    read_view(&packet);
+                }
             })
         });
         group.bench_function(BenchmarkId::new("decode/x64", case.name), |b| {

@@ -5,15 +5,18 @@
 //! checked (version, action, info, id, argument count, length) before any
 //! payload is awaited, so an unchecked length never causes an allocation.
 //! Once header and payload are buffered, exactly that slice is parsed with
-//! nom's complete combinators and split off as one shared [`Bytes`](bytes::Bytes).
+//! nom's complete combinators. [`Decoder::decode_ref`] hands the packet out as
+//! a [`PacketRef`] view still in the buffer; [`Decoder::decode`] splits it off
+//! as one shared [`Bytes`](bytes::Bytes) that its arguments slice.
 
+use bytes::Bytes;
 use bytes::{Buf, BytesMut};
 use nom::IResult;
 use nom::error::{Error as NomError, ErrorKind};
 
 use crate::codes::{Action, ErrorCode};
 use crate::header::{Direction, HEADER_FRAME_LEN, Header, MAX_ARG_LEN, MAX_ARGS};
-use crate::packet::Packet;
+use crate::packet::{ArgEnds, Packet};
 
 /// Why bytes are not a valid packet. Every variant is fatal for the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -82,18 +85,31 @@ fn header_frame(input: &[u8]) -> IResult<&[u8], u64> {
     }
 }
 
-/// nom parser for one argument ended by the first CRLF: the argument and what
-/// follows the CRLF. Arguments before the last are short (names, stamps), so a
-/// plain scan bounded by the argument limit beats a vectorised search.
+/// Offset of the first CRLF in `window`.
+///
+/// Arguments before the last are short (names, stamps): a plain byte loop
+/// beats both a vectorised search (setup) and word-at-a-time tricks here,
+/// as measured with the `codec` bench.
 #[inline]
-fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    let window = &input[..input.len().min(MAX_ARG_LEN + 2)];
+fn find_crlf(window: &[u8]) -> Option<usize> {
     let mut at = 0;
     while at + 1 < window.len() {
         if window[at] == b'\r' && window[at + 1] == b'\n' {
-            return Ok((&input[at + 2..], &input[..at]));
+            return Some(at);
         }
         at += 1;
+    }
+    None
+}
+
+/// nom parser for one argument ended by the first CRLF: the argument and what
+/// follows the CRLF. The search stops at the argument limit: a CRLF further
+/// away is `TooLarge`, none at all `TakeUntil`.
+#[inline]
+fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    let window = &input[..input.len().min(MAX_ARG_LEN + 2)];
+    if let Some(at) = find_crlf(window) {
+        return Ok((&input[at + 2..], &input[..at]));
     }
     // Not within an argument's reach: past it (too long) or nowhere (missing).
     let kind = match memchr::memmem::find(&input[window.len().saturating_sub(1)..], b"\r\n") {
@@ -131,15 +147,16 @@ pub fn parse_header(frame: &[u8], direction: Direction) -> Result<(Header, Actio
     Ok((header, action))
 }
 
-/// Splits a complete payload into argument ranges.
+/// Splits a complete payload into arguments, writing each one's end offset
+/// into `ends`.
 ///
 /// The first n-1 arguments end at the first CRLF; the last one takes the rest
 /// of the payload minus its final CRLF, so binary last arguments may hold CRLF.
 #[inline]
-pub fn split_payload(
+pub(crate) fn split_payload(
     payload: &[u8],
     args: u8,
-    out: &mut [(u16, u16); MAX_ARGS],
+    ends: &mut ArgEnds,
 ) -> Result<(), DecodeError> {
     let n = usize::from(args).min(MAX_ARGS);
     if n == 0 {
@@ -151,14 +168,20 @@ pub fn split_payload(
     }
     let total = payload.len();
     let mut rest = payload;
-    for (i, slot) in out.iter_mut().enumerate().take(n - 1) {
+    // The first four ends are gathered in a register and stored once.
+    let mut low = 0u64;
+    for i in 0..n - 1 {
         let start = total - rest.len();
         match crlf_terminated(rest) {
             Ok((next, arg)) => {
-                if arg.len() > MAX_ARG_LEN {
-                    return Err(DecodeError::ArgTooLong(arg.len()));
+                // `crlf_terminated` looks no further than an argument's
+                // reach, so `arg` is never longer than MAX_ARG_LEN.
+                let end = (start + arg.len()) as u16;
+                if i < 4 {
+                    low |= u64::from(end) << (16 * i);
+                } else {
+                    ends.set(i, end);
                 }
-                *slot = (start as u16, (start + arg.len()) as u16);
                 rest = next;
             }
             Err(nom::Err::Error(e)) if e.code == ErrorKind::TooLarge => {
@@ -173,7 +196,6 @@ pub fn split_payload(
             }
         }
     }
-    let start = total - rest.len();
     let Some(last) = rest.strip_suffix(b"\r\n") else {
         if rest.is_empty() {
             return Err(DecodeError::MissingArgs {
@@ -186,8 +208,53 @@ pub fn split_payload(
     if last.len() > MAX_ARG_LEN {
         return Err(DecodeError::ArgTooLong(last.len()));
     }
-    out[n - 1] = (start as u16, (start + last.len()) as u16);
+    let end = (total - 2) as u16;
+    if n - 1 < 4 {
+        low |= u64::from(end) << (16 * (n - 1));
+    } else {
+        ends.set(n - 1, end);
+    }
+    ends.set_low(low);
     Ok(())
+}
+
+/// Where a complete, checked packet lies at the front of a buffer.
+///
+/// The decoder keeps one and has [`locate`] fill it in place: moving it
+/// around right after its fields were written one by one would stall on
+/// store forwarding.
+#[derive(Clone, Copy, Debug, Default)]
+struct Located {
+    /// Argument end offsets in the payload, as [`Packet`] keeps them.
+    ends: ArgEnds,
+    /// Payload length.
+    length: usize,
+    id: u16,
+    action: Option<Action>,
+    info: u8,
+    args: u8,
+}
+
+/// Checks the packet at the front of `buf` without consuming anything and
+/// describes it in `at`; `Ok(false)` when it is not complete yet.
+#[inline(always)]
+fn locate(buf: &[u8], direction: Direction, at: &mut Located) -> Result<bool, DecodeError> {
+    let Some(frame) = buf.get(..HEADER_FRAME_LEN) else {
+        return Ok(false);
+    };
+    let (header, action) = parse_header(frame, direction)?;
+    let length = usize::from(header.length);
+    let Some(payload) = buf.get(HEADER_FRAME_LEN..HEADER_FRAME_LEN + length) else {
+        return Ok(false);
+    };
+    at.ends = ArgEnds::default();
+    split_payload(payload, header.args, &mut at.ends)?;
+    at.length = length;
+    at.id = header.id;
+    at.action = Some(action);
+    at.info = header.info;
+    at.args = header.args;
+    Ok(true)
 }
 
 /// Decodes one packet from the front of `buf`, consuming it.
@@ -198,38 +265,185 @@ pub fn decode_packet(
     buf: &mut BytesMut,
     direction: Direction,
 ) -> Result<Option<Packet>, DecodeError> {
-    if buf.len() < HEADER_FRAME_LEN {
+    let mut at = Located::default();
+    if !locate(buf, direction, &mut at)? {
         return Ok(None);
     }
-    let (header, action) = parse_header(&buf[..HEADER_FRAME_LEN], direction)?;
-    let length = usize::from(header.length);
-    if buf.len() < HEADER_FRAME_LEN + length {
-        return Ok(None);
+    let mut input = Input {
+        bytes: std::mem::take(buf),
+        read: 0,
+    };
+    let packet = PacketRef {
+        input: &mut input,
+        at: &at,
+        taken: false,
     }
-    let mut ranges = [(0u16, 0u16); MAX_ARGS];
-    split_payload(
-        &buf[HEADER_FRAME_LEN..HEADER_FRAME_LEN + length],
-        header.args,
-        &mut ranges,
-    )?;
-    let mut frame = buf.split_to(HEADER_FRAME_LEN + length);
-    frame.advance(HEADER_FRAME_LEN);
-    let payload = frame.freeze();
-    Ok(Some(Packet::from_parts(
-        action,
-        header.info,
-        header.id,
-        payload,
-        &ranges[..usize::from(header.args)],
-    )))
+    .into_packet();
+    input.compact();
+    *buf = input.bytes;
+    Ok(Some(packet))
+}
+
+/// The decoder's input: received bytes, of which the first `read` belong
+/// to packets already handed out as views.
+///
+/// Consumed views only move `read`; the bytes are dropped from the front of
+/// the buffer in one step when the decoder runs out of complete packets or
+/// is given more input, rather than once per packet.
+#[derive(Debug, Default)]
+struct Input {
+    bytes: BytesMut,
+    read: usize,
+}
+
+impl Input {
+    /// The bytes not yet consumed.
+    #[inline]
+    fn unread(&self) -> &[u8] {
+        self.bytes.get(self.read..).unwrap_or_default()
+    }
+
+    /// Drops the consumed bytes from the buffer.
+    ///
+    /// When everything was consumed the buffer is only emptied, so its whole
+    /// capacity stays in place for the next input without a reclaim.
+    #[inline]
+    fn compact(&mut self) {
+        if self.read > 0 {
+            if self.read >= self.bytes.len() {
+                self.bytes.clear();
+            } else {
+                self.bytes.advance(self.read);
+            }
+            self.read = 0;
+        }
+    }
+}
+
+/// A decoded packet still inside the [`Decoder`]'s buffer: checked like any
+/// packet, its arguments readable as borrowed slices.
+///
+/// Dropping the view consumes the packet; [`PacketRef::into_packet`] turns it
+/// into an owned [`Packet`] whose arguments are zero-copy [`Bytes`] instead.
+/// Reading a packet through the view costs no reference count and no
+/// allocation, so a consumer that keeps nothing (KEEP, LOGIN, a USRS query)
+/// pays for none, and one that keeps an argument splits it off only then.
+#[derive(Debug)]
+pub struct PacketRef<'a> {
+    input: &'a mut Input,
+    at: &'a Located,
+    /// Whether [`Self::into_packet`] took the packet already.
+    taken: bool,
+}
+
+impl PacketRef<'_> {
+    /// The action.
+    #[inline]
+    pub fn action(&self) -> Action {
+        // Always set: `locate` fills it in before a view is made.
+        self.at.action.unwrap_or(Action::Keep)
+    }
+
+    /// The info byte (`0xFF` when empty).
+    #[inline]
+    pub fn info(&self) -> u8 {
+        self.at.info
+    }
+
+    /// The packet id (0 = null id).
+    #[inline]
+    pub fn id(&self) -> u16 {
+        self.at.id
+    }
+
+    /// Number of arguments.
+    #[inline]
+    pub fn arg_count(&self) -> usize {
+        usize::from(self.at.args)
+    }
+
+    /// Argument `i`, borrowed from the decoder's buffer.
+    #[inline]
+    pub fn arg_slice(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.arg_count() {
+            return None;
+        }
+        let (start, end) = self.at.ends.bounds(i);
+        self.payload().get(start..end)
+    }
+
+    /// All arguments, borrowed.
+    #[inline]
+    pub fn args(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        let payload = self.payload();
+        let ends = &self.at.ends;
+        let mut start = 0;
+        (0..self.arg_count()).map(move |i| {
+            let end = ends.get(i);
+            let arg = payload.get(start..end).unwrap_or_default();
+            start = end + 2;
+            arg
+        })
+    }
+
+    /// The payload: every argument followed by CRLF.
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        let start = self.input.read + HEADER_FRAME_LEN;
+        self.input
+            .bytes
+            .get(start..start + self.at.length)
+            .unwrap_or_default()
+    }
+
+    /// The owned packet, its payload split off the decoder's buffer without
+    /// copying.
+    pub fn into_packet(mut self) -> Packet {
+        let at = self.at;
+        let payload = if at.length == 0 {
+            // Nothing to share: consume the header as a dropped view would.
+            Bytes::new()
+        } else {
+            self.taken = true;
+            let input = &mut *self.input;
+            // One split takes the consumed bytes along; dropping them from
+            // the front of the frozen frame is pointer arithmetic.
+            let mut frame = input
+                .bytes
+                .split_to(input.read + HEADER_FRAME_LEN + at.length)
+                .freeze();
+            frame.advance(input.read + HEADER_FRAME_LEN);
+            input.read = 0;
+            frame
+        };
+        Packet::from_parts(
+            at.action.unwrap_or(Action::Keep),
+            at.info,
+            at.id,
+            payload,
+            at.args,
+            at.ends,
+        )
+    }
+}
+
+impl Drop for PacketRef<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.taken {
+            self.input.read += HEADER_FRAME_LEN + self.at.length;
+        }
+    }
 }
 
 /// A streaming decoder for one direction of one connection.
 #[derive(Debug)]
 pub struct Decoder {
     direction: Direction,
-    buf: BytesMut,
+    input: Input,
     failed: Option<DecodeError>,
+    /// The packet the last [`Decoder::decode_ref`] found.
+    current: Located,
 }
 
 impl Decoder {
@@ -237,8 +451,9 @@ impl Decoder {
     pub fn new(direction: Direction) -> Self {
         Decoder {
             direction,
-            buf: BytesMut::new(),
+            input: Input::default(),
             failed: None,
+            current: Located::default(),
         }
     }
 
@@ -251,32 +466,35 @@ impl Decoder {
     ///
     /// After a decode error the stream is dead and input is dropped, so a peer
     /// that keeps sending cannot grow the buffer.
+    #[inline]
     pub fn feed(&mut self, data: &[u8]) {
         if self.failed.is_none() {
-            self.buf.extend_from_slice(data);
+            self.input.compact();
+            self.input.bytes.extend_from_slice(data);
         }
     }
 
     /// The input buffer, for reading straight into it.
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
-        &mut self.buf
+        self.input.compact();
+        &mut self.input.bytes
     }
 
     /// Bytes buffered and not yet decoded.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.input.unread().len()
     }
 
     /// Whether part of a packet is buffered.
     pub fn is_mid_packet(&self) -> bool {
-        !self.buf.is_empty()
+        !self.input.unread().is_empty()
     }
 
     /// Frees the input buffer when it holds nothing, so an idle connection keeps
     /// no buffer memory.
     pub fn release_if_empty(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > 0 {
-            self.buf = BytesMut::new();
+        if self.input.unread().is_empty() && self.input.bytes.capacity() > 0 {
+            self.input = Input::default();
         }
     }
 
@@ -284,16 +502,33 @@ impl Decoder {
     ///
     /// After an error every later call returns the same error.
     pub fn decode(&mut self) -> Result<Option<Packet>, DecodeError> {
+        Ok(self.decode_ref()?.map(PacketRef::into_packet))
+    }
+
+    /// The next complete packet as a view into the buffer (see
+    /// [`PacketRef`]), `Ok(None)` when more bytes are needed.
+    ///
+    /// After an error every later call returns the same error.
+    #[inline]
+    pub fn decode_ref(&mut self) -> Result<Option<PacketRef<'_>>, DecodeError> {
         if let Some(e) = self.failed {
             // Drop whatever came in through `buffer_mut` since.
-            self.buf = BytesMut::new();
+            self.input = Input::default();
             return Err(e);
         }
-        match decode_packet(&mut self.buf, self.direction) {
-            Ok(p) => Ok(p),
+        match locate(self.input.unread(), self.direction, &mut self.current) {
+            Ok(true) => Ok(Some(PacketRef {
+                input: &mut self.input,
+                at: &self.current,
+                taken: false,
+            })),
+            Ok(false) => {
+                self.input.compact();
+                Ok(None)
+            }
             Err(e) => {
                 self.failed = Some(e);
-                self.buf = BytesMut::new();
+                self.input = Input::default();
                 Err(e)
             }
         }
@@ -301,8 +536,10 @@ impl Decoder {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::codes::EMPTY_INFO;
 
     fn dec(bytes: &[u8], dir: Direction) -> Result<Option<Packet>, DecodeError> {
         let mut b = BytesMut::from(bytes);
@@ -349,5 +586,46 @@ mod tests {
             Err(DecodeError::MissingHeaderCrlf)
         );
         assert_eq!(DecodeError::MissingHeaderCrlf.code(), ErrorCode::Header);
+    }
+
+    #[test]
+    fn views_consume_on_drop_and_split_on_demand() {
+        let mut wire = BytesMut::new();
+        let keep = Packet::bare(Action::Keep, EMPTY_INFO, 7).unwrap();
+        let login = Packet::new(Action::Login, EMPTY_INFO, 8, &[b"alice".as_slice()]).unwrap();
+        keep.encode(&mut wire);
+        login.encode(&mut wire);
+        let mut dec = Decoder::new(Direction::ToServer);
+        dec.feed(&wire[..wire.len() - 1]);
+        {
+            let view = dec.decode_ref().unwrap().unwrap();
+            assert_eq!(
+                (view.action(), view.id(), view.arg_count()),
+                (Action::Keep, 7, 0)
+            );
+            assert_eq!(view.payload(), b"");
+        }
+        // The KEEP is gone, the LOGIN is still short of its last byte.
+        assert_eq!(dec.buffered(), login.wire_len() - 1);
+        assert!(dec.decode_ref().unwrap().is_none());
+        dec.feed(&wire[wire.len() - 1..]);
+        let view = dec.decode_ref().unwrap().unwrap();
+        assert_eq!(view.arg_slice(0), Some(b"alice".as_slice()));
+        assert_eq!(view.arg_slice(1), None);
+        assert_eq!(view.payload(), b"alice\r\n");
+        assert_eq!(view.into_packet(), login);
+        assert_eq!(dec.buffered(), 0);
+        assert!(!dec.is_mid_packet());
+    }
+
+    #[test]
+    fn a_view_of_a_bad_packet_is_the_sticky_error() {
+        let mut dec = Decoder::new(Direction::ToServer);
+        dec.feed(&[0x20; 12]);
+        let e = dec.decode_ref().unwrap_err();
+        assert_eq!(e, DecodeError::Header(ErrorCode::Version));
+        dec.feed(b"more");
+        assert_eq!(dec.buffered(), 0);
+        assert_eq!(dec.decode().unwrap_err(), e);
     }
 }

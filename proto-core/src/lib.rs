@@ -61,7 +61,7 @@ pub mod username;
 
 pub use codes::{Action, AdminOp, EMPTY_INFO, ErrorCode, Hook, Permission, UserList};
 pub use command::{AdminCommand, ClientCommand, CommandError, HookEvent, ServerCommand, UserEntry};
-pub use decoder::{DecodeError, Decoder, decode_packet};
+pub use decoder::{DecodeError, Decoder, PacketRef, decode_packet};
 pub use header::{Direction, Header};
 pub use packet::{EncodeError, Packet, encode_into};
 pub use session::client::{

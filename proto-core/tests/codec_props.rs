@@ -6,7 +6,7 @@
 use bytes::{Bytes, BytesMut};
 use gochat_proto::codes::{Action, ErrorCode, Hook, UserList};
 use gochat_proto::command::{AdminCommand, ClientCommand, HookEvent, ServerCommand, UserEntry};
-use gochat_proto::decoder::{DecodeError, Decoder, decode_packet};
+use gochat_proto::decoder::{DecodeError, Decoder, PacketRef, decode_packet};
 use gochat_proto::header::{Direction, HEADER_FRAME_LEN, Header, MAX_ARG_LEN};
 use gochat_proto::packet::Packet;
 use gochat_proto::stamp::{MAX_STAMP_LEN, decode_stamp, encode_stamp};
@@ -222,7 +222,8 @@ fn decode_all(bytes: &[u8], direction: Direction) -> Result<Vec<Packet>, DecodeE
     Ok(out)
 }
 
-/// Feeds `bytes` in chunks of the given sizes (cycled), decoding after each.
+/// Feeds `bytes` in chunks of the given sizes (cycled), decoding after each,
+/// through [`Decoder::decode`] and [`Decoder::decode_ref`] alternately.
 /// Returns the packets and the first error, if any.
 fn decode_chunked(
     bytes: &[u8],
@@ -244,7 +245,25 @@ fn decode_chunked(
         }
         rest = &rest[n..];
         loop {
-            match dec.decode() {
+            // Every way out in turn: an owned packet, a view that is read
+            // and dropped, a view turned into an owned packet.
+            let next = match out.len() % 3 {
+                0 => dec.decode(),
+                1 => dec.decode_ref().map(|view| {
+                    view.map(|v| {
+                        let args: Vec<&[u8]> = v.args().collect();
+                        assert_eq!(args.len(), v.arg_count());
+                        for (i, a) in args.iter().enumerate() {
+                            assert_eq!(v.arg_slice(i), Some(*a));
+                        }
+                        Packet::new(v.action(), v.info(), v.id(), &args).unwrap()
+                    })
+                }),
+                _ => dec
+                    .decode_ref()
+                    .map(|view| view.map(PacketRef::into_packet)),
+            };
+            match next {
                 Ok(Some(p)) => out.push(p),
                 Ok(None) => break,
                 Err(e) => {

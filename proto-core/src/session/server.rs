@@ -521,10 +521,17 @@ impl ServerSession {
 
     fn process(&mut self, now: Instant) {
         while !self.is_closed() && !self.is_queued() {
-            match self.decoder.decode() {
+            // KEEP only refreshes the idle deadline, so it is read in place
+            // and never split off the input buffer.
+            let next = self.decoder.decode_ref().map(|view| {
+                view.map(|view| (view.action() != Action::Keep).then(|| view.into_packet()))
+            });
+            match next {
                 Ok(Some(packet)) => {
                     self.idle_deadline = now.checked_add(self.config.idle_timeout);
-                    self.handle_packet(&packet);
+                    if let Some(packet) = packet {
+                        self.handle_packet(&packet);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
