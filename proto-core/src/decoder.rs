@@ -90,7 +90,7 @@ fn header_frame(input: &[u8]) -> IResult<&[u8], u64> {
 /// Arguments before the last are short (names, stamps): a plain byte loop
 /// beats both a vectorised search (setup) and word-at-a-time tricks here,
 /// as measured with the `codec` bench.
-#[inline]
+#[inline(always)]
 fn find_crlf(window: &[u8]) -> Option<usize> {
     let mut at = 0;
     while at + 1 < window.len() {
@@ -105,7 +105,7 @@ fn find_crlf(window: &[u8]) -> Option<usize> {
 /// nom parser for one argument ended by the first CRLF: the argument and what
 /// follows the CRLF. The search stops at the argument limit: a CRLF further
 /// away is `TooLarge`, none at all `TakeUntil`.
-#[inline]
+#[inline(always)]
 fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
     let window = &input[..input.len().min(MAX_ARG_LEN + 2)];
     if let Some(at) = find_crlf(window) {
@@ -152,7 +152,7 @@ pub fn parse_header(frame: &[u8], direction: Direction) -> Result<(Header, Actio
 ///
 /// The first n-1 arguments end at the first CRLF; the last one takes the rest
 /// of the payload minus its final CRLF, so binary last arguments may hold CRLF.
-#[inline]
+#[inline(always)]
 pub(crate) fn split_payload(
     payload: &[u8],
     args: u8,

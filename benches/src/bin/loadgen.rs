@@ -172,6 +172,11 @@ struct RunArgs {
     /// Total messages/s over all clients; 0 = as fast as the windows allow
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// With --rate: MSGs each client writes at once, every `burst` intervals
+    /// (at most --window). 1 sends each message alone; the unpaced load
+    /// writes up to --window at once, so `--burst 8` keeps its shape
+    #[arg(long, default_value_t = 1)]
+    burst: usize,
     /// Seconds of load before measuring
     #[arg(long, default_value_t = 2)]
     warmup: u64,
@@ -299,8 +304,11 @@ async fn run(args: &RunArgs) -> Result<()> {
     if args.connections < 2 || !args.connections.is_multiple_of(2) {
         return Err(err("--connections must be even and at least 2"));
     }
-    if args.window == 0 || args.duration == 0 {
-        return Err(err("--window and --duration must be positive"));
+    if args.window == 0 || args.duration == 0 || args.burst == 0 {
+        return Err(err("--window, --duration and --burst must be positive"));
+    }
+    if args.burst > args.window {
+        return Err(err("--burst cannot exceed --window"));
     }
     let limit = raise_nofile()?;
     if args.connections as u64 + 64 > limit {
@@ -498,6 +506,7 @@ async fn load(args: &RunArgs, kind: &TargetKind, keys: Option<Vec<UserKey>>) -> 
         window: args.window,
         interval: (args.rate > 0)
             .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64)),
+        burst: args.burst,
         clients: args.connections,
     });
     let latencies = Arc::new(Latencies::new(64)?);
@@ -539,6 +548,7 @@ async fn load(args: &RunArgs, kind: &TargetKind, keys: Option<Vec<UserKey>>) -> 
         connections: args.connections,
         window: args.window,
         rate: args.rate,
+        burst: args.burst,
         duration: measured.as_secs_f64(),
         setup_secs,
         msgs_per_sec: measured_msgs as f64 / measured.as_secs_f64(),

@@ -237,6 +237,8 @@ pub struct Plan {
     pub window: usize,
     /// Time between one client's sends, `None` for as fast as the window allows.
     pub interval: Option<Duration>,
+    /// With an interval: messages written at once, every `burst` intervals.
+    pub burst: usize,
     /// Number of clients.
     pub clients: usize,
 }
@@ -438,13 +440,17 @@ async fn write_until_end(
     let mut out = BytesMut::with_capacity(template.len() * plan.window);
     let mut id: u16 = 0;
     let mut seq: u32 = 0;
-    // Paced clients start spread over one interval.
-    let mut due = plan.interval.map(|every| {
+    // A paced client writes `burst` messages every `burst` intervals; the
+    // clients start spread over one such period.
+    let period = plan
+        .interval
+        .map(|every| every * u32::try_from(plan.burst.max(1)).unwrap_or(1));
+    let mut due = period.map(|every| {
         let offset = every.mul_f64(index as f64 / plan.clients.max(1) as f64);
         plan.start + offset
     });
     loop {
-        if let (Some(at), Some(every)) = (due.as_mut(), plan.interval) {
+        if let (Some(at), Some(every)) = (due.as_mut(), period) {
             if *at >= end {
                 return Ok(());
             }
@@ -466,15 +472,18 @@ async fn write_until_end(
             return Ok(());
         }
         let mut batch = 1;
-        if plan.interval.is_none() {
-            while batch < plan.window {
-                match window.try_acquire() {
-                    Ok(p) => {
-                        p.forget();
-                        batch += 1;
-                    }
-                    Err(_) => break,
+        let most = if plan.interval.is_none() {
+            plan.window
+        } else {
+            plan.burst.min(plan.window)
+        };
+        while batch < most {
+            match window.try_acquire() {
+                Ok(p) => {
+                    p.forget();
+                    batch += 1;
                 }
+                Err(_) => break,
             }
         }
         out.clear();

@@ -113,6 +113,8 @@ pub struct LoadResult {
     pub window: usize,
     /// Pacing over all clients, msgs/s; 0 for window-bound.
     pub rate: u64,
+    /// With pacing: messages each client writes at once.
+    pub burst: usize,
     /// Measured seconds (after the warm-up).
     pub duration: f64,
     /// Seconds to connect (and register and log in) every client.
@@ -175,6 +177,8 @@ pub fn print_table(results: &[LoadResult]) {
         &|r| {
             if r.rate == 0 {
                 "unlimited".to_owned()
+            } else if r.burst > 1 {
+                format!("{} (bursts of {})", r.rate, r.burst)
             } else {
                 r.rate.to_string()
             }
@@ -349,7 +353,7 @@ pub fn json(r: &LoadResult) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "{{\"target\":{},\"connections\":{},\"window\":{},\"rate\":{},\"duration_s\":{:.3},\
+        "{{\"target\":{},\"connections\":{},\"window\":{},\"rate\":{},\"burst\":{},\"duration_s\":{:.3},\
          \"setup_s\":{:.3},\"msgs_per_s\":{:.1},\"sent\":{},\"acked\":{},\"errors\":{},\
          \"received\":{},\"unanswered\":{},\"failed_clients\":{},\"first_failure\":{},\
          \"latency_us\":{{\"samples\":{},\"p50\":{:.1},\"p90\":{:.1},\"p99\":{:.1},\
@@ -360,6 +364,7 @@ pub fn json(r: &LoadResult) -> String {
         r.connections,
         r.window,
         r.rate,
+        r.burst,
         r.duration,
         r.setup_secs,
         r.msgs_per_sec,
