@@ -223,16 +223,30 @@ pub(crate) fn split_payload(
 /// The decoder keeps one and has [`locate`] fill it in place: moving it
 /// around right after its fields were written one by one would stall on
 /// store forwarding.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Located {
     /// Argument end offsets in the payload, as [`Packet`] keeps them.
     ends: ArgEnds,
     /// Payload length.
     length: usize,
     id: u16,
-    action: Option<Action>,
+    action: Action,
     info: u8,
     args: u8,
+}
+
+impl Default for Located {
+    /// A placeholder; [`locate`] overwrites every field before it is read.
+    fn default() -> Self {
+        Located {
+            ends: ArgEnds::default(),
+            length: 0,
+            id: 0,
+            action: Action::Keep,
+            info: 0,
+            args: 0,
+        }
+    }
 }
 
 /// Checks the packet at the front of `buf` without consuming anything and
@@ -251,7 +265,7 @@ fn locate(buf: &[u8], direction: Direction, at: &mut Located) -> Result<bool, De
     split_payload(payload, header.args, &mut at.ends)?;
     at.length = length;
     at.id = header.id;
-    at.action = Some(action);
+    at.action = action;
     at.info = header.info;
     at.args = header.args;
     Ok(true)
@@ -271,12 +285,12 @@ pub fn decode_packet(
     }
     let mut input = Input {
         bytes: std::mem::take(buf),
-        read: 0,
+        read: HEADER_FRAME_LEN + at.length,
     };
     let packet = PacketRef {
         input: &mut input,
         at: &at,
-        taken: false,
+        start: 0,
     }
     .into_packet();
     input.compact();
@@ -323,25 +337,34 @@ impl Input {
 /// A decoded packet still inside the [`Decoder`]'s buffer: checked like any
 /// packet, its arguments readable as borrowed slices.
 ///
-/// Dropping the view consumes the packet; [`PacketRef::into_packet`] turns it
-/// into an owned [`Packet`] whose arguments are zero-copy [`Bytes`] instead.
+/// The packet is consumed when the view is made: dropping (or forgetting)
+/// the view leaves it behind, and [`PacketRef::into_packet`] turns it into
+/// an owned [`Packet`] whose arguments are zero-copy [`Bytes`] instead.
 /// Reading a packet through the view costs no reference count and no
-/// allocation, so a consumer that keeps nothing (KEEP, LOGIN, a USRS query)
-/// pays for none, and one that keeps an argument splits it off only then.
-#[derive(Debug)]
+/// allocation; only a consumer that keeps the packet pays for the split.
 pub struct PacketRef<'a> {
     input: &'a mut Input,
     at: &'a Located,
-    /// Whether [`Self::into_packet`] took the packet already.
-    taken: bool,
+    /// Where the packet's header starts in `input.bytes`.
+    start: usize,
+}
+
+impl core::fmt::Debug for PacketRef<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PacketRef")
+            .field("action", &self.action())
+            .field("info", &self.info())
+            .field("id", &self.id())
+            .field("args", &self.args().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl PacketRef<'_> {
     /// The action.
     #[inline]
     pub fn action(&self) -> Action {
-        // Always set: `locate` fills it in before a view is made.
-        self.at.action.unwrap_or(Action::Keep)
+        self.at.action
     }
 
     /// The info byte (`0xFF` when empty).
@@ -389,7 +412,7 @@ impl PacketRef<'_> {
     /// The payload: every argument followed by CRLF.
     #[inline]
     pub fn payload(&self) -> &[u8] {
-        let start = self.input.read + HEADER_FRAME_LEN;
+        let start = self.start + HEADER_FRAME_LEN;
         self.input
             .bytes
             .get(start..start + self.at.length)
@@ -398,41 +421,23 @@ impl PacketRef<'_> {
 
     /// The owned packet, its payload split off the decoder's buffer without
     /// copying.
-    pub fn into_packet(mut self) -> Packet {
+    pub fn into_packet(self) -> Packet {
         let at = self.at;
         let payload = if at.length == 0 {
-            // Nothing to share: consume the header as a dropped view would.
+            // Nothing to share; the header is consumed already.
             Bytes::new()
         } else {
-            self.taken = true;
-            let input = &mut *self.input;
-            // One split takes the consumed bytes along; dropping them from
-            // the front of the frozen frame is pointer arithmetic.
-            let mut frame = input
-                .bytes
-                .split_to(input.read + HEADER_FRAME_LEN + at.length)
-                .freeze();
-            frame.advance(input.read + HEADER_FRAME_LEN);
+            let input = self.input;
+            // The packet is the last thing consumed, so it ends at `read`:
+            // one split takes the consumed bytes before it along, and
+            // dropping them from the front of the frozen frame is pointer
+            // arithmetic.
+            let mut frame = input.bytes.split_to(input.read).freeze();
+            frame.advance(self.start + HEADER_FRAME_LEN);
             input.read = 0;
             frame
         };
-        Packet::from_parts(
-            at.action.unwrap_or(Action::Keep),
-            at.info,
-            at.id,
-            payload,
-            at.args,
-            at.ends,
-        )
-    }
-}
-
-impl Drop for PacketRef<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if !self.taken {
-            self.input.read += HEADER_FRAME_LEN + self.at.length;
-        }
+        Packet::from_parts(at.action, at.info, at.id, payload, at.args, at.ends)
     }
 }
 
@@ -517,11 +522,15 @@ impl Decoder {
             return Err(e);
         }
         match locate(self.input.unread(), self.direction, &mut self.current) {
-            Ok(true) => Ok(Some(PacketRef {
-                input: &mut self.input,
-                at: &self.current,
-                taken: false,
-            })),
+            Ok(true) => {
+                let start = self.input.read;
+                self.input.read += HEADER_FRAME_LEN + self.current.length;
+                Ok(Some(PacketRef {
+                    input: &mut self.input,
+                    at: &self.current,
+                    start,
+                }))
+            }
             Ok(false) => {
                 self.input.compact();
                 Ok(None)

@@ -78,7 +78,16 @@ fn decode_chunked(stream: &[u8], direction: Direction, sizes: &[usize]) -> Decod
         }
         loop {
             assert_eq!(dec.is_mid_packet(), dec.buffered() > 0);
-            match dec.decode() {
+            // Every way out in turn: an owned packet; a view whose arguments
+            // are copied out before it is dropped; a view made owned.
+            let next = match packets.len() % 3 {
+                0 => dec.decode(),
+                1 => dec.decode_ref().map(|view| view.map(|v| copy_of(&v))),
+                _ => dec
+                    .decode_ref()
+                    .map(|view| view.map(crate::decoder::PacketRef::into_packet)),
+            };
+            match next {
                 Ok(Some(p)) => packets.push(p),
                 Ok(None) => break,
                 Err(e) => {
@@ -100,6 +109,24 @@ fn decode_chunked(stream: &[u8], direction: Direction, sizes: &[usize]) -> Decod
                 end: Ok(dec.buffered()),
             };
         }
+    }
+}
+
+/// An owned copy of a view's packet, built from its parts (checks that the
+/// view's arguments are where its payload says).
+fn copy_of(view: &crate::decoder::PacketRef<'_>) -> Packet {
+    let args: Vec<&[u8]> = view.args().collect();
+    assert_eq!(args.len(), view.arg_count());
+    let mut payload = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        assert_eq!(view.arg_slice(i), Some(*arg));
+        payload.extend_from_slice(arg);
+        payload.extend_from_slice(b"\r\n");
+    }
+    assert_eq!(view.payload(), payload.as_slice());
+    match Packet::new(view.action(), view.info(), view.id(), &args) {
+        Ok(p) => p,
+        Err(e) => panic!("a decoded view does not rebuild: {e}"),
     }
 }
 

@@ -310,6 +310,9 @@ async fn run(args: &RunArgs) -> Result<()> {
     if args.burst > args.window {
         return Err(err("--burst cannot exceed --window"));
     }
+    if args.burst > 1 && args.rate == 0 {
+        return Err(err("--burst only applies to a paced load (--rate)"));
+    }
     let limit = raise_nofile()?;
     if args.connections as u64 + 64 > limit {
         return Err(err(format!(
@@ -553,6 +556,7 @@ async fn load(args: &RunArgs, kind: &TargetKind, keys: Option<Vec<UserKey>>) -> 
         setup_secs,
         msgs_per_sec: measured_msgs as f64 / measured.as_secs_f64(),
         sent: stats.iter().map(|s| s.sent).sum(),
+        writes: stats.iter().map(|s| s.writes).sum(),
         acked: stats.iter().map(|s| s.acked).sum(),
         errors: stats.iter().map(|s| s.errors).sum(),
         received: stats.iter().map(|s| s.received).sum(),

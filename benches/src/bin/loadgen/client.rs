@@ -253,11 +253,22 @@ impl Plan {
     }
 }
 
+/// What a client's writer has sent so far.
+#[derive(Default)]
+struct Sent {
+    /// MSGs written.
+    msgs: AtomicU64,
+    /// Write calls they took.
+    writes: AtomicU64,
+}
+
 /// What one client did.
 #[derive(Debug, Default, Clone)]
 pub struct ClientStats {
     /// MSGs written.
     pub sent: u64,
+    /// Write calls the MSGs took.
+    pub writes: u64,
     /// OKs received.
     pub acked: u64,
     /// ERRs received; the last code is in `last_error`.
@@ -288,7 +299,7 @@ pub async fn exchange(
     } = conn;
     let (mut read, write) = stream.into_split();
     let window = Arc::new(Semaphore::new(plan.window));
-    let sent = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(Sent::default());
     let writer_done = Arc::new(AtomicBool::new(false));
     let writer = tokio::spawn(write_loop(
         index,
@@ -349,7 +360,8 @@ pub async fn exchange(
     {
         stats.failure = Some(format!("write: {e}"));
     }
-    stats.sent = sent.load(Ordering::Acquire);
+    stats.sent = sent.msgs.load(Ordering::Acquire);
+    stats.writes = sent.writes.load(Ordering::Acquire);
     stats.unanswered = stats
         .sent
         .saturating_sub(stats.acked)
@@ -419,7 +431,7 @@ async fn write_loop(
     template: Template,
     plan: Arc<Plan>,
     window: Arc<Semaphore>,
-    sent: Arc<AtomicU64>,
+    sent: Arc<Sent>,
     done: Arc<AtomicBool>,
 ) -> Result<()> {
     let result = write_until_end(index, &mut write, &template, &plan, &window, &sent).await;
@@ -433,7 +445,7 @@ async fn write_until_end(
     template: &Template,
     plan: &Plan,
     window: &Semaphore,
-    sent: &AtomicU64,
+    sent: &Sent,
 ) -> Result<()> {
     let end = plan.end();
     let sender = u32::try_from(index).unwrap_or(u32::MAX);
@@ -441,10 +453,12 @@ async fn write_until_end(
     let mut id: u16 = 0;
     let mut seq: u32 = 0;
     // A paced client writes `burst` messages every `burst` intervals; the
-    // clients start spread over one such period.
+    // clients start spread over one such period. A burst cut short by the
+    // window is made up in the next one.
     let period = plan
         .interval
         .map(|every| every * u32::try_from(plan.burst.max(1)).unwrap_or(1));
+    let mut owed = 0;
     let mut due = period.map(|every| {
         let offset = every.mul_f64(index as f64 / plan.clients.max(1) as f64);
         plan.start + offset
@@ -475,7 +489,7 @@ async fn write_until_end(
         let most = if plan.interval.is_none() {
             plan.window
         } else {
-            plan.burst.min(plan.window)
+            (plan.burst + owed).min(plan.window)
         };
         while batch < most {
             match window.try_acquire() {
@@ -486,6 +500,9 @@ async fn write_until_end(
                 Err(_) => break,
             }
         }
+        if plan.interval.is_some() {
+            owed = (plan.burst + owed - batch).min(plan.window);
+        }
         out.clear();
         let now_ns = plan.now_ns();
         for _ in 0..batch {
@@ -494,7 +511,8 @@ async fn write_until_end(
             template.append(&mut out, id, now_ns, sender, seq);
         }
         write.write_all(&out).await?;
-        sent.fetch_add(batch as u64, Ordering::Release);
+        sent.msgs.fetch_add(batch as u64, Ordering::Release);
+        sent.writes.fetch_add(1, Ordering::Release);
     }
 }
 

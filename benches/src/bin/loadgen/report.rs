@@ -123,6 +123,8 @@ pub struct LoadResult {
     pub msgs_per_sec: f64,
     /// MSGs written in all.
     pub sent: u64,
+    /// Write calls the loader made for them.
+    pub writes: u64,
     /// OKs read in all.
     pub acked: u64,
     /// ERR replies read in all.
@@ -251,6 +253,11 @@ pub fn print_table(results: &[LoadResult]) {
         String::new(),
     );
     row(
+        "MSGs per write (loader)",
+        &|r| format!("{:.2}", r.sent as f64 / r.writes.max(1) as f64),
+        String::new(),
+    );
+    row(
         "received / unanswered",
         &|r| format!("{} / {}", r.received, r.unanswered),
         String::new(),
@@ -354,7 +361,7 @@ pub fn json(r: &LoadResult) -> String {
     let _ = write!(
         s,
         "{{\"target\":{},\"connections\":{},\"window\":{},\"rate\":{},\"burst\":{},\"duration_s\":{:.3},\
-         \"setup_s\":{:.3},\"msgs_per_s\":{:.1},\"sent\":{},\"acked\":{},\"errors\":{},\
+         \"setup_s\":{:.3},\"msgs_per_s\":{:.1},\"sent\":{},\"writes\":{},\"acked\":{},\"errors\":{},\
          \"received\":{},\"unanswered\":{},\"failed_clients\":{},\"first_failure\":{},\
          \"latency_us\":{{\"samples\":{},\"p50\":{:.1},\"p90\":{:.1},\"p99\":{:.1},\
          \"p999\":{:.1},\"max\":{:.1}}},\"rss_kib\":{{\"fresh\":{},\"ready\":{},\
@@ -369,6 +376,7 @@ pub fn json(r: &LoadResult) -> String {
         r.setup_secs,
         r.msgs_per_sec,
         r.sent,
+        r.writes,
         r.acked,
         r.errors,
         r.received,
