@@ -388,16 +388,16 @@ impl PacketRef<'_> {
     /// Argument `i`, borrowed from the decoder's buffer.
     #[inline]
     pub fn arg_slice(&self, i: usize) -> Option<&[u8]> {
-        if i >= self.arg_count() {
-            return None;
-        }
-        let (start, end) = self.at.ends.bounds(i);
+        let (start, end) = self.at.ends.range(i, self.arg_count())?;
         self.payload().get(start..end)
     }
 
     /// All arguments, borrowed.
     #[inline]
     pub fn args(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        // Walks the ends in order (each start is the previous end plus its
+        // CRLF) rather than through `ArgEnds::bounds`: this is the decoder's
+        // hot path, and the walk measured faster in the `codec` bench.
         let payload = self.payload();
         let ends = &self.at.ends;
         let mut start = 0;

@@ -109,16 +109,12 @@ impl Header {
         let id_missing = rule & NULL_ID_OK == 0 && self.id == NULL_ID;
         let too_few = self.args < rule & MIN_ARGS;
         match Action::from_code(self.action) {
-            Some(action) if rule & KNOWN != 0 && !(info_missing | id_missing | too_few) => {
-                Ok(action)
-            }
+            Some(action) if !(info_missing | id_missing | too_few) => Ok(action),
             _ => Err(ErrorCode::Header),
         }
     }
 }
 
-/// [`Rules`] bit: the action code is one of ours.
-const KNOWN: u8 = 0x80;
 /// [`Rules`] bit: the info byte may not be empty.
 const INFO_REQUIRED: u8 = 0x40;
 /// [`Rules`] bit: the null id is allowed.
@@ -162,7 +158,7 @@ const fn rules(direction: Direction) -> Rules {
                 },
             ),
         };
-        let mut rule = KNOWN | min_args;
+        let mut rule = min_args;
         if info_required {
             rule |= INFO_REQUIRED;
         }

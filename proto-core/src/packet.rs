@@ -94,6 +94,12 @@ impl ArgEnds {
         };
         (start, self.get(i))
     }
+
+    /// Start and end of argument `i` of `count`, `None` past the count.
+    #[inline]
+    pub(crate) fn range(&self, i: usize, count: usize) -> Option<(usize, usize)> {
+        (i < count).then(|| self.bounds(i))
+    }
 }
 
 /// One packet: action, info, id and arguments.
@@ -216,7 +222,7 @@ impl Packet {
 
     #[inline]
     fn arg_range(&self, i: usize) -> Option<(usize, usize)> {
-        (i < self.arg_count()).then(|| self.ends.bounds(i))
+        self.ends.range(i, self.arg_count())
     }
 
     /// All arguments as zero-copy slices.

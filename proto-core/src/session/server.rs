@@ -551,10 +551,8 @@ impl ServerSession {
     }
 
     fn dispatch(&mut self, p: &Packet) -> Result<(), CommandError> {
+        // KEEP never gets here: `process` reads it in place.
         let action = p.action();
-        if action == Action::Keep {
-            return Ok(());
-        }
         let logged_in = matches!(self.state, State::LoggedIn { .. });
         let allowed_logged_out = matches!(action, Action::Reg | Action::Login | Action::Verif);
         if logged_in && allowed_logged_out {
