@@ -122,7 +122,7 @@ fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
 /// Parses and checks a header frame (8 bytes and CRLF).
 ///
 /// Returns the header and its action, or the error a peer answers with.
-#[inline]
+#[inline(always)]
 pub fn parse_header(frame: &[u8], direction: Direction) -> Result<(Header, Action), DecodeError> {
     let word = match header_frame(frame) {
         Ok((_, word)) => word,
@@ -421,6 +421,7 @@ impl PacketRef<'_> {
 
     /// The owned packet, its payload split off the decoder's buffer without
     /// copying.
+    #[inline(always)]
     pub fn into_packet(self) -> Packet {
         let at = self.at;
         let payload = if at.length == 0 {
@@ -440,6 +441,11 @@ impl PacketRef<'_> {
         Packet::from_parts(at.action, at.info, at.id, payload, at.args, at.ends)
     }
 }
+
+/// The least room [`Decoder::feed`] makes when the buffer is full: packets
+/// split off as owned [`Packet`]s move the buffer's start forward, and this
+/// much room lets several go before the space is reclaimed.
+const MIN_ROOM: usize = 4096;
 
 /// A streaming decoder for one direction of one connection.
 #[derive(Debug)]
@@ -475,7 +481,14 @@ impl Decoder {
     pub fn feed(&mut self, data: &[u8]) {
         if self.failed.is_none() {
             self.input.compact();
-            self.input.bytes.extend_from_slice(data);
+            let bytes = &mut self.input.bytes;
+            if bytes.capacity() - bytes.len() < data.len() {
+                // Room for more than this chunk: owned packets split off the
+                // front, and each time the room runs out the buffer is
+                // reclaimed (or replaced, while packets still share it).
+                bytes.reserve(data.len().max(MIN_ROOM));
+            }
+            bytes.extend_from_slice(data);
         }
     }
 
@@ -506,6 +519,7 @@ impl Decoder {
     /// The next complete packet, `Ok(None)` when more bytes are needed.
     ///
     /// After an error every later call returns the same error.
+    #[inline(always)]
     pub fn decode(&mut self) -> Result<Option<Packet>, DecodeError> {
         Ok(self.decode_ref()?.map(PacketRef::into_packet))
     }
@@ -625,6 +639,41 @@ mod tests {
         assert_eq!(view.into_packet(), login);
         assert_eq!(dec.buffered(), 0);
         assert!(!dec.is_mid_packet());
+    }
+
+    #[test]
+    fn kept_packets_survive_the_buffer_being_reused() {
+        // Each feed lands in the room the previous packets were split from
+        // (or, while they are kept, in a new buffer): none may see another's
+        // bytes.
+        let packets: Vec<Packet> = (0..40u16)
+            .map(|i| {
+                let text = vec![b'a' + (i % 26) as u8; 100 + usize::from(i) * 7];
+                Packet::new(
+                    Action::Msg,
+                    EMPTY_INFO,
+                    i + 1,
+                    &[b"bob".as_slice(), b"\x02", &text],
+                )
+                .unwrap()
+            })
+            .collect();
+        let mut dec = Decoder::new(Direction::ToServer);
+        let mut kept = Vec::new();
+        for (i, packet) in packets.iter().enumerate() {
+            let mut wire = BytesMut::new();
+            packet.encode(&mut wire);
+            dec.feed(&wire);
+            let decoded = dec.decode().unwrap().unwrap();
+            // Keep every other one; the rest are dropped at once.
+            if i % 2 == 0 {
+                kept.push(decoded);
+            } else {
+                assert_eq!(&decoded, packet);
+            }
+        }
+        let expected: Vec<&Packet> = packets.iter().step_by(2).collect();
+        assert_eq!(kept.iter().collect::<Vec<_>>(), expected);
     }
 
     #[test]
