@@ -573,7 +573,7 @@ impl Decoder {
     /// [`PacketRef`]), `Ok(None)` when more bytes are needed.
     ///
     /// After an error every later call returns the same error.
-    #[inline]
+    #[inline(always)]
     pub fn decode_ref(&mut self) -> Result<Option<PacketRef<'_>>, DecodeError> {
         if let Some(e) = self.failed {
             // Drop whatever came in through `buffer_mut` since.
