@@ -18,83 +18,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
-use gochat_proto::{ClientCommand, Decoder, Direction, PacketRef, Username};
-
-/// Packets per chunk in the batched variants.
-const BATCH: usize = 64;
-
-/// One benchmarked packet: its command and its wire bytes.
-struct Case {
-    name: &'static str,
-    command: ClientCommand,
-    wire: Bytes,
-    /// `BATCH` copies of `wire`, back to back.
-    batch: Bytes,
-}
-
-impl Case {
-    fn new(name: &'static str, command: ClientCommand) -> Self {
-        let mut wire = BytesMut::new();
-        command.encode(1, &mut wire).unwrap();
-        let wire = wire.freeze();
-        let batch = wire.repeat(BATCH).into();
-        Case {
-            name,
-            command,
-            wire,
-            batch,
-        }
-    }
-}
-
-/// 512 bytes that look like an RSA-4096 ciphertext sent to an original
-/// peer: arbitrary, but with no CRLF (`crypto::encrypt_without_crlf`).
-fn ciphertext() -> Bytes {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut out = Vec::with_capacity(512);
-    while out.len() < 512 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let b = (state >> 24) as u8;
-        if !(b == b'\n' && out.last() == Some(&b'\r')) {
-            out.push(b);
-        }
-    }
-    Bytes::from(out)
-}
-
-fn cases() -> [Case; 2] {
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1_764_000_000, |d| d.as_secs() as i64);
-    let msg = ClientCommand::Msg {
-        to: Username::new("bob").unwrap(),
-        stamp,
-        ciphertext: ciphertext(),
-    };
-    [
-        Case::new("msg", msg),
-        Case::new("keep", ClientCommand::Keep),
-    ]
-}
-
-/// Reads what a consumer of a decoded packet reads: action, id and every
-/// argument.
-#[inline]
-fn read_view(packet: &PacketRef<'_>) {
-    black_box((packet.action(), packet.id()));
-    for arg in packet.args() {
-        black_box(arg);
-    }
-}
+use gochat_benches::codec::{BATCH, cases, read_view};
+use gochat_proto::{ClientCommand, Decoder, Direction};
 
 /// Registers every case in `group`; `unit(packets, bytes)` is the
 /// throughput of one iteration.

@@ -1,0 +1,89 @@
+//! The packets the codec benchmarks run on, shared by the `codec` criterion
+//! bench and the `gochat-codec-count` binary.
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use gochat_proto::{ClientCommand, PacketRef, Username};
+
+/// Packets per chunk in the batched variants.
+pub const BATCH: usize = 64;
+
+/// One benchmarked packet: its command and its wire bytes.
+pub struct Case {
+    /// Short name used in benchmark ids (`msg`, `keep`).
+    pub name: &'static str,
+    /// The command the packet carries.
+    pub command: ClientCommand,
+    /// The packet's wire bytes (id 1).
+    pub wire: Bytes,
+    /// `BATCH` copies of `wire`, back to back.
+    pub batch: Bytes,
+}
+
+impl Case {
+    /// The case for `command`, encoded with id 1.
+    pub fn new(name: &'static str, command: ClientCommand) -> Self {
+        let mut wire = BytesMut::new();
+        // Both commands below are valid: encoding cannot fail.
+        if let Err(e) = command.encode(1, &mut wire) {
+            unreachable!("benchmark command does not encode: {e}");
+        }
+        let wire = wire.freeze();
+        let batch = wire.repeat(BATCH).into();
+        Case {
+            name,
+            command,
+            wire,
+            batch,
+        }
+    }
+}
+
+/// 512 bytes that look like an RSA-4096 ciphertext sent to an original
+/// peer: arbitrary, but with no CRLF (`crypto::encrypt_without_crlf`).
+pub fn ciphertext() -> Bytes {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(512);
+    while out.len() < 512 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let b = (state >> 24) as u8;
+        if !(b == b'\n' && out.last() == Some(&b'\r')) {
+            out.push(b);
+        }
+    }
+    Bytes::from(out)
+}
+
+/// The MSG case (recipient `bob`, the current stamp, a 512-byte
+/// ciphertext: 536 bytes on the wire) and the KEEP case (10 bytes).
+pub fn cases() -> [Case; 2] {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1_764_000_000, |d| d.as_secs() as i64);
+    let msg = match Username::new("bob") {
+        Ok(to) => ClientCommand::Msg {
+            to,
+            stamp,
+            ciphertext: ciphertext(),
+        },
+        Err(e) => unreachable!("`bob` is a valid username: {e}"),
+    };
+    [
+        Case::new("msg", msg),
+        Case::new("keep", ClientCommand::Keep),
+    ]
+}
+
+/// Reads what a consumer of a decoded packet reads: action, id and every
+/// argument.
+#[inline]
+pub fn read_view(packet: &PacketRef<'_>) {
+    black_box((packet.action(), packet.id()));
+    for arg in packet.args() {
+        black_box(arg);
+    }
+}

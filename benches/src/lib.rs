@@ -1,0 +1,3 @@
+//! Pieces shared by the gochat benchmarks and the tools beside them.
+
+pub mod codec;
