@@ -87,9 +87,10 @@ fn header_frame(input: &[u8]) -> IResult<&[u8], u64> {
 
 /// Offset of the first CRLF in `window`.
 ///
-/// Arguments before the last are short (names, stamps): a plain byte loop
-/// beats both a vectorised search (setup) and word-at-a-time tricks here,
-/// as measured with the `codec` bench.
+/// For leading arguments that do not end within a payload's first 16 bytes
+/// (those are taken from [`head_crlfs`]): a plain byte loop, which measured
+/// faster with the `codec` bench than a vectorised search (its setup) and
+/// than a word-at-a-time scan that verifies each candidate CR.
 #[inline(always)]
 fn find_crlf(window: &[u8]) -> Option<usize> {
     let mut at = 0;
@@ -201,7 +202,9 @@ pub(crate) fn split_payload(
     // Leading arguments that end within the first 16 bytes, the usual case
     // (names, stamps), are taken from one mask of the CRLFs there, in order:
     // each is the first CRLF after the previous one's.
-    if let Some(head) = payload.first_chunk::<{ HEAD + 1 }>() {
+    if n > 1
+        && let Some(head) = payload.first_chunk::<{ HEAD + 1 }>()
+    {
         let mut crlfs = head_crlfs(head);
         while found < n - 1 && crlfs != 0 {
             let end = crlfs.trailing_zeros() / 8;
@@ -487,11 +490,6 @@ impl PacketRef<'_> {
     }
 }
 
-/// The least room [`Decoder::feed`] makes when the buffer is full: packets
-/// split off as owned [`Packet`]s move the buffer's start forward, and this
-/// much room lets several go before the space is reclaimed.
-const MIN_ROOM: usize = 4096;
-
 /// A streaming decoder for one direction of one connection.
 #[derive(Debug)]
 pub struct Decoder {
@@ -526,14 +524,7 @@ impl Decoder {
     pub fn feed(&mut self, data: &[u8]) {
         if self.failed.is_none() {
             self.input.compact();
-            let bytes = &mut self.input.bytes;
-            if bytes.capacity() - bytes.len() < data.len() {
-                // Room for more than this chunk: owned packets split off the
-                // front, and each time the room runs out the buffer is
-                // reclaimed (or replaced, while packets still share it).
-                bytes.reserve(data.len().max(MIN_ROOM));
-            }
-            bytes.extend_from_slice(data);
+            self.input.bytes.extend_from_slice(data);
         }
     }
 
@@ -737,7 +728,7 @@ mod tests {
         #[test]
         fn split_matches_the_plain_reference(
             payload in proptest::collection::vec(
-                proptest::sample::select(vec![b'\r', b'\n', b'a', 0x8D, 0x0C, 0x00]),
+                proptest::sample::select(vec![b'\r', b'\n', b'a', 0x8D, 0x8A, 0x0C, 0x00]),
                 0..48,
             ),
             args in 0u8..=15,
@@ -757,9 +748,9 @@ mod tests {
 
     #[test]
     fn kept_packets_survive_the_buffer_being_reused() {
-        // Each feed lands in the room the previous packets were split from
-        // (or, while they are kept, in a new buffer): none may see another's
-        // bytes.
+        // Each feed reclaims the room the previous packet was split from,
+        // or, while that packet is kept, gets a new buffer: no packet may
+        // see another's bytes.
         let packets: Vec<Packet> = (0..40u16)
             .map(|i| {
                 let text = vec![b'a' + (i % 26) as u8; 100 + usize::from(i) * 7];

@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo build --release -p gochat-benches --bin gochat-codec-count
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     target/release/gochat-codec-count decode_ref msg --iterations 200000
+//!     target/release/gochat-codec-count decode-ref msg --iterations 200000
 //! ```
 //!
 //! Instructions per iteration are callgrind's total divided by the
