@@ -41,12 +41,13 @@ impl Case {
     }
 }
 
-/// 512 bytes that look like an RSA-4096 ciphertext sent to an original
-/// peer: arbitrary, but with no CRLF (`crypto::encrypt_without_crlf`).
-pub fn ciphertext() -> Bytes {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut out = Vec::with_capacity(512);
-    while out.len() < 512 {
+/// `len` arbitrary bytes (an xorshift stream from `seed`) with no CRLF: what
+/// an RSA-4096 ciphertext sent to an original peer looks like
+/// (`crypto::encrypt_without_crlf`).
+pub fn no_crlf_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
@@ -55,7 +56,12 @@ pub fn ciphertext() -> Bytes {
             out.push(b);
         }
     }
-    Bytes::from(out)
+    out
+}
+
+/// The benchmarks' 512-byte ciphertext.
+pub fn ciphertext() -> Bytes {
+    Bytes::from(no_crlf_bytes(0x9E37_79B9_7F4A_7C15, 512))
 }
 
 /// The MSG case (recipient `bob`, the current stamp, a 512-byte

@@ -209,18 +209,7 @@ impl Template {
 /// 512 arbitrary bytes with no CRLF (what an original-compatible client
 /// sends; our server would accept CRLF in the last argument too).
 fn filler(seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut out = Vec::with_capacity(CIPHERTEXT_LEN);
-    while out.len() < CIPHERTEXT_LEN {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let b = (state >> 24) as u8;
-        if !(b == b'\n' && out.last() == Some(&b'\r')) {
-            out.push(b);
-        }
-    }
-    out
+    gochat_benches::codec::no_crlf_bytes(seed, CIPHERTEXT_LEN)
 }
 
 /// When the load runs; shared by every client.
