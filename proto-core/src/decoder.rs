@@ -175,6 +175,18 @@ fn head_crlfs(bytes: &[u8; HEAD + 1]) -> u128 {
         & byte_matches(u128::from_le_bytes(*next), b'\n')
 }
 
+/// Records the end of argument `i`: the first four in `low`, which stays in
+/// a register and is stored once with [`ArgEnds::set_low`], the others in
+/// `ends` directly.
+#[inline(always)]
+fn record_end(low: &mut u64, ends: &mut ArgEnds, i: usize, end: u16) {
+    if i < 4 {
+        *low |= u64::from(end) << (16 * i);
+    } else {
+        ends.set(i, end);
+    }
+}
+
 /// Splits a complete payload into arguments, writing each one's end offset
 /// into `ends`.
 ///
@@ -209,11 +221,7 @@ pub(crate) fn split_payload(
         while found < n - 1 && crlfs != 0 {
             let end = crlfs.trailing_zeros() / 8;
             crlfs &= crlfs - 1;
-            if found < 4 {
-                low |= u64::from(end) << (16 * found);
-            } else {
-                ends.set(found, end as u16);
-            }
+            record_end(&mut low, ends, found, end as u16);
             rest = payload.get(end as usize + 2..).unwrap_or_default();
             found += 1;
         }
@@ -225,11 +233,7 @@ pub(crate) fn split_payload(
                 // `crlf_terminated` looks no further than an argument's
                 // reach, so `arg` is never longer than MAX_ARG_LEN.
                 let end = (start + arg.len()) as u16;
-                if i < 4 {
-                    low |= u64::from(end) << (16 * i);
-                } else {
-                    ends.set(i, end);
-                }
+                record_end(&mut low, ends, i, end);
                 rest = next;
             }
             Err(nom::Err::Error(e)) if e.code == ErrorKind::TooLarge => {
@@ -257,11 +261,7 @@ pub(crate) fn split_payload(
         return Err(DecodeError::ArgTooLong(last.len()));
     }
     let end = (total - 2) as u16;
-    if n - 1 < 4 {
-        low |= u64::from(end) << (16 * (n - 1));
-    } else {
-        ends.set(n - 1, end);
-    }
+    record_end(&mut low, ends, n - 1, end);
     ends.set_low(low);
     Ok(())
 }
