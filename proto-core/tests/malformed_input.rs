@@ -23,6 +23,8 @@ fn timeouts_too_long_for_instant() -> ServerConfig {
         idle_timeout: Duration::from_secs(u64::MAX),
         verification_timeout: Duration::from_secs(u64::MAX),
         max_queued_input: usize::MAX,
+        packet_timeout: Duration::from_secs(u64::MAX),
+        login_timeout: Duration::from_secs(u64::MAX),
     }
 }
 

@@ -207,7 +207,7 @@ impl App {
                 return self.token_login(s, id, username, &token, now);
             }
             ClientCommand::Logout => {
-                s.logout();
+                s.logout(now);
                 self.release(now);
                 ServerCommand::Ok
             }
@@ -217,7 +217,7 @@ impl App {
                 {
                     account.key = None;
                 }
-                s.logout();
+                s.logout(now);
                 self.release(now);
                 ServerCommand::Ok
             }
@@ -530,7 +530,7 @@ fn split_packets(mut chunk: &[u8]) -> Vec<Vec<u8>> {
 impl Pair {
     /// A connected pair: the server admits the client and the HELLO is read.
     fn new() -> Self {
-        Self::with_configs(ClientConfig::default(), ServerConfig::default())
+        Self::with_configs(ClientConfig::default(), patient_server())
     }
 
     fn with_configs(client: ClientConfig, server: ServerConfig) -> Self {
@@ -1340,7 +1340,7 @@ fn idle_timeout_closes_both() {
         keepalive: None,
         ..ClientConfig::default()
     };
-    let mut p = Pair::with_configs(quiet, ServerConfig::default());
+    let mut p = Pair::with_configs(quiet, patient_server());
     p.register("alice").unwrap();
     p.advance(Duration::from_secs(25 * 60 - 1));
     assert!(!p.server.is_closed());
@@ -1668,4 +1668,14 @@ fn late_login_ok_after_the_client_timed_out_leaves_both_ends_agreeing() {
         p.client.state(),
         p.server.state_name()
     );
+}
+
+/// The default server configuration without the login deadline: these tests
+/// stay logged out for longer than it (it has its own tests in
+/// server_session.rs).
+fn patient_server() -> ServerConfig {
+    ServerConfig {
+        login_timeout: Duration::from_secs(u64::MAX),
+        ..ServerConfig::default()
+    }
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use gochat_proto::crypto::Challenge;
-use gochat_proto::session::server::{CloseReason, ServerConfig, ServerEvent, ServerSession};
+use gochat_proto::session::server::{
+    CloseReason, ServerConfig, ServerEvent, ServerSession, ServerTimer,
+};
 use gochat_proto::{
     AdminCommand, ClientCommand, Decoder, Direction, ErrorCode, Hook, ServerCommand, UserList,
     Username,
@@ -433,6 +435,7 @@ fn verification_deadline() {
 #[test]
 fn idle_deadline_refreshed_by_every_packet() {
     let mut h = Harness::new();
+    h.login("alice", 0);
     let start = h.now;
     assert_eq!(
         h.session.poll_timeout().unwrap().0,
@@ -568,4 +571,127 @@ fn byte_at_a_time_input() {
     assert_eq!(ev.len(), 2);
     assert!(matches!(&ev[0], ServerEvent::Request { id: 9, .. }));
     assert!(matches!(&ev[1], ServerEvent::Request { id: 11, .. }));
+}
+
+fn encoded(id: u16, cmd: &ClientCommand) -> BytesMut {
+    let mut b = BytesMut::new();
+    cmd.encode(id, &mut b).unwrap();
+    b
+}
+
+#[test]
+fn started_packet_must_complete_within_packet_timeout() {
+    let mut h = Harness::new();
+    let start = h.now;
+    let wire = encoded(
+        1,
+        &ClientCommand::Reg {
+            username: user("alice"),
+            pubkey: Bytes::from(vec![b'k'; 600]),
+        },
+    );
+    // Five bytes of a header, then nothing: the packet deadline is the next timer.
+    h.session.handle_input(&wire[..5], h.now);
+    assert_eq!(
+        h.session.poll_timeout(),
+        Some((start + Duration::from_secs(10), ServerTimer::Packet))
+    );
+    // Trickling more bytes of the same packet does not move the deadline.
+    h.now += Duration::from_secs(9);
+    h.session.handle_input(&wire[5..300], h.now);
+    assert_eq!(
+        h.session.poll_timeout(),
+        Some((start + Duration::from_secs(10), ServerTimer::Packet))
+    );
+    h.session
+        .handle_timeout(start + Duration::from_millis(9_999));
+    assert!(!h.session.is_closed());
+    h.session.handle_timeout(start + Duration::from_secs(10));
+    assert!(h.session.is_closed());
+    assert_eq!(h.replies(), vec![(0, ServerCommand::Err(ErrorCode::Idle))]);
+    assert_eq!(
+        h.events(),
+        vec![ServerEvent::Closed(CloseReason::PacketTimeout)]
+    );
+}
+
+#[test]
+fn each_pipelined_packet_gets_the_whole_packet_timeout() {
+    let mut h = Harness::new();
+    let keep = encoded(1, &ClientCommand::Keep);
+    let mut stream = Vec::new();
+    for _ in 0..3 {
+        stream.extend_from_slice(&keep);
+    }
+    // Every second: one whole KEEP and half of the next.
+    let half = keep.len() / 2;
+    h.session.handle_input(&stream[..half], h.now);
+    let first = h.session.poll_timeout().unwrap();
+    assert_eq!(
+        first,
+        (h.now + Duration::from_secs(10), ServerTimer::Packet)
+    );
+    h.now += Duration::from_secs(8);
+    h.session
+        .handle_input(&stream[half..keep.len() + half], h.now);
+    // The next packet started now: its deadline is ten seconds from now.
+    assert_eq!(
+        h.session.poll_timeout(),
+        Some((h.now + Duration::from_secs(10), ServerTimer::Packet))
+    );
+    h.session.handle_timeout(first.0);
+    assert!(!h.session.is_closed());
+    // Completing it clears the packet deadline.
+    h.session
+        .handle_input(&stream[keep.len() + half..2 * keep.len()], h.now);
+    assert_ne!(
+        h.session.poll_timeout().map(|t| t.1),
+        Some(ServerTimer::Packet)
+    );
+}
+
+#[test]
+fn connection_that_never_logs_in_is_closed() {
+    let mut h = Harness::new();
+    let start = h.now;
+    assert_eq!(
+        h.session.poll_timeout(),
+        Some((start + Duration::from_secs(300), ServerTimer::Login))
+    );
+    // KEEPs refresh the idle deadline but not the login deadline.
+    h.now += Duration::from_secs(200);
+    h.send(1, &ClientCommand::Keep);
+    h.session.handle_timeout(start + Duration::from_secs(299));
+    assert!(!h.session.is_closed());
+    h.session.handle_timeout(start + Duration::from_secs(300));
+    assert!(h.session.is_closed());
+    assert_eq!(h.replies(), vec![(0, ServerCommand::Err(ErrorCode::Idle))]);
+    assert_eq!(
+        h.events(),
+        vec![ServerEvent::Closed(CloseReason::LoginTimeout)]
+    );
+}
+
+#[test]
+fn login_deadline_cleared_by_login_and_restarted_by_logout() {
+    let mut h = Harness::new();
+    let start = h.now;
+    h.login("alice", 0);
+    assert_eq!(
+        h.session.poll_timeout(),
+        Some((start + Duration::from_secs(1500), ServerTimer::Idle))
+    );
+    h.session.handle_timeout(start + Duration::from_secs(400));
+    assert!(!h.session.is_closed());
+    h.now = start + Duration::from_secs(1000);
+    h.session.logout(h.now);
+    assert_eq!(
+        h.session.poll_timeout(),
+        Some((h.now + Duration::from_secs(300), ServerTimer::Login))
+    );
+    h.session.handle_timeout(h.now + Duration::from_secs(300));
+    assert_eq!(
+        h.events(),
+        vec![ServerEvent::Closed(CloseReason::LoginTimeout)]
+    );
 }

@@ -332,7 +332,7 @@ impl<R: Runtime> Connection<R> {
             self.drain_outbound().await;
             info!("{} logged out from {}", me.username, self.ip);
         }
-        self.session.logout();
+        self.session.logout(Instant::now());
     }
 
     async fn finish(&mut self) {

@@ -26,16 +26,22 @@ fn config(choice: u8) -> ServerConfig {
             idle_timeout: Duration::from_secs(1),
             verification_timeout: Duration::from_secs(1),
             max_queued_input: 20,
+            packet_timeout: Duration::from_secs(1),
+            login_timeout: Duration::from_secs(2),
         },
         2 => ServerConfig {
             idle_timeout: Duration::ZERO,
             verification_timeout: Duration::ZERO,
             max_queued_input: 0,
+            packet_timeout: Duration::ZERO,
+            login_timeout: Duration::ZERO,
         },
         _ => ServerConfig {
             idle_timeout: Duration::from_secs(u64::MAX),
             verification_timeout: Duration::from_secs(u64::MAX),
             max_queued_input: usize::MAX,
+            packet_timeout: Duration::from_secs(u64::MAX),
+            login_timeout: Duration::from_secs(u64::MAX),
         },
     }
 }
@@ -144,7 +150,9 @@ impl Harness {
     fn check_final_err(&self, reason: &CloseReason) {
         let code = match reason {
             CloseReason::Malformed(e) => e.code(),
-            CloseReason::Idle => ErrorCode::Idle,
+            CloseReason::Idle | CloseReason::PacketTimeout | CloseReason::LoginTimeout => {
+                ErrorCode::Idle
+            }
             CloseReason::Local(Some(code)) => *code,
             CloseReason::Local(None) | CloseReason::QueueOverflow => return,
         };
@@ -187,7 +195,7 @@ impl Harness {
                 }
             }
             ClientCommand::Logout | ClientCommand::Dereg => {
-                s.logout();
+                s.logout(self.now);
                 s.reply_ok(id)
             }
             ClientCommand::Reg { .. } if self.accept_reg => s.reply_ok(id),
@@ -323,7 +331,7 @@ impl Harness {
                 s.close(code);
             }
             3 => s.set_permission(input.byte() % 4),
-            4 => s.logout(),
+            4 => s.logout(self.now),
             5 => s.release_buffers(),
             6 => {
                 let id = input.u16() % MAX_ID + 1;

@@ -42,6 +42,14 @@ pub struct ServerConfig {
     pub verification_timeout: Duration,
     /// Bytes a queued (not yet admitted) connection may send before it is dropped.
     pub max_queued_input: usize,
+    /// A packet whose first byte has arrived must be complete within this
+    /// long, or the session sends ERR IDLE and closes (a connection that
+    /// trickles a packet cannot hold its slot). Measured from the first byte
+    /// of each packet: pipelined packets each get the whole time.
+    pub packet_timeout: Duration,
+    /// A connection must be logged in within this long of its admission (or
+    /// of its last logout), or the session sends ERR IDLE and closes.
+    pub login_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +58,8 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(25 * 60),
             verification_timeout: Duration::from_secs(2 * 60),
             max_queued_input: MAX_PACKET_LEN,
+            packet_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -65,6 +75,12 @@ pub enum CloseReason {
     Local(Option<ErrorCode>),
     /// A queued connection sent more than it may before admission.
     QueueOverflow,
+    /// A started packet was not completed within the packet timeout (ERR
+    /// IDLE sent first).
+    PacketTimeout,
+    /// The connection did not log in within the login timeout (ERR IDLE sent
+    /// first).
+    LoginTimeout,
 }
 
 /// Which timer [`ServerSession::poll_timeout`] is waiting for.
@@ -74,6 +90,10 @@ pub enum ServerTimer {
     Idle,
     /// The pending login verification's deadline.
     Verification,
+    /// The deadline of the packet being received.
+    Packet,
+    /// The deadline for logging in.
+    Login,
 }
 
 /// What the application must act on.
@@ -175,6 +195,10 @@ pub struct ServerSession {
     markers: VecDeque<(u64, u64)>,
     events: VecDeque<ServerEvent>,
     idle_deadline: Option<Instant>,
+    /// Set while a packet is partly received.
+    packet_deadline: Option<Instant>,
+    /// Set while the connection is admitted and not logged in.
+    login_deadline: Option<Instant>,
 }
 
 impl ServerSession {
@@ -190,6 +214,8 @@ impl ServerSession {
             markers: VecDeque::new(),
             events: VecDeque::new(),
             idle_deadline: None,
+            packet_deadline: None,
+            login_deadline: None,
         }
     }
 
@@ -258,7 +284,13 @@ impl ServerSession {
             }
             _ => {
                 self.decoder.feed(data);
-                self.process(now);
+                let completed = self.process(now);
+                if self.is_closed() || !self.decoder.is_mid_packet() {
+                    self.packet_deadline = None;
+                } else if self.packet_deadline.is_none() || completed {
+                    // A new packet started (after a complete one, or the first).
+                    self.packet_deadline = now.checked_add(self.config.packet_timeout);
+                }
             }
         }
     }
@@ -283,6 +315,21 @@ impl ServerSession {
         {
             self.queue_push(&ServerCommand::Err(ErrorCode::Idle));
             self.close_with(CloseReason::Idle);
+        }
+        if let Some(deadline) = self.packet_deadline
+            && deadline <= now
+            && !self.is_closed()
+        {
+            self.queue_push(&ServerCommand::Err(ErrorCode::Idle));
+            self.close_with(CloseReason::PacketTimeout);
+        }
+        if let Some(deadline) = self.login_deadline
+            && deadline <= now
+            && !self.is_closed()
+            && self.logged_in().is_none()
+        {
+            self.queue_push(&ServerCommand::Err(ErrorCode::Idle));
+            self.close_with(CloseReason::LoginTimeout);
         }
     }
 
@@ -323,17 +370,19 @@ impl ServerSession {
         if self.is_closed() {
             return None;
         }
-        let idle = self.idle_deadline.map(|t| (t, ServerTimer::Idle));
         let verif = match &self.state {
-            State::AwaitingVerification { deadline, .. } => {
-                deadline.map(|d| (d, ServerTimer::Verification))
-            }
+            State::AwaitingVerification { deadline, .. } => *deadline,
             _ => None,
         };
-        match (idle, verif) {
-            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
-            (a, b) => a.or(b),
-        }
+        [
+            (self.idle_deadline, ServerTimer::Idle),
+            (verif, ServerTimer::Verification),
+            (self.packet_deadline, ServerTimer::Packet),
+            (self.login_deadline, ServerTimer::Login),
+        ]
+        .into_iter()
+        .filter_map(|(at, why)| at.map(|at| (at, why)))
+        .min_by_key(|(at, _)| *at)
     }
 
     // ----- commands -----
@@ -354,7 +403,8 @@ impl ServerSession {
         )?;
         self.state = State::LoggedOut;
         self.idle_deadline = now.checked_add(self.config.idle_timeout);
-        self.process(now);
+        self.login_deadline = now.checked_add(self.config.login_timeout);
+        self.handle_input(&[], now);
         Ok(())
     }
 
@@ -407,6 +457,7 @@ impl ServerSession {
             username,
             permission,
         };
+        self.login_deadline = None;
         Ok(())
     }
 
@@ -421,11 +472,16 @@ impl ServerSession {
         self.queue(&ServerCommand::Err(code), id)
     }
 
-    /// Releases the login (LOGOUT, DEREG); sends nothing.
-    pub fn logout(&mut self) {
-        if !matches!(self.state, State::Queued | State::Closed) {
-            self.state = State::LoggedOut;
+    /// Releases the login (LOGOUT, DEREG); sends nothing. The login timeout
+    /// starts again from `now` for a session that was logged in.
+    pub fn logout(&mut self, now: Instant) {
+        if matches!(self.state, State::Queued | State::Closed) {
+            return;
         }
+        if self.login_deadline.is_none() {
+            self.login_deadline = now.checked_add(self.config.login_timeout);
+        }
+        self.state = State::LoggedOut;
     }
 
     /// Changes the logged-in user's permission level.
@@ -514,12 +570,16 @@ impl ServerSession {
         if !self.is_closed() {
             self.state = State::Closed;
             self.idle_deadline = None;
+            self.packet_deadline = None;
+            self.login_deadline = None;
             self.decoder = Decoder::new(Direction::ToServer);
             self.events.push_back(ServerEvent::Closed(reason));
         }
     }
 
-    fn process(&mut self, now: Instant) {
+    /// Handles every complete packet buffered; whether there was one.
+    fn process(&mut self, now: Instant) -> bool {
+        let mut completed = false;
         while !self.is_closed() && !self.is_queued() {
             // KEEP only refreshes the idle deadline, so it is read in place
             // and never split off the input buffer.
@@ -528,6 +588,7 @@ impl ServerSession {
             });
             match next {
                 Ok(Some(packet)) => {
+                    completed = true;
                     self.idle_deadline = now.checked_add(self.config.idle_timeout);
                     if let Some(packet) = packet {
                         self.handle_packet(&packet);
@@ -540,6 +601,7 @@ impl ServerSession {
                 }
             }
         }
+        completed
     }
 
     fn handle_packet(&mut self, p: &Packet) {
