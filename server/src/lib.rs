@@ -16,6 +16,7 @@ pub mod config;
 mod conn;
 mod handlers;
 pub mod hub;
+pub mod limits;
 pub mod logging;
 pub mod server;
 pub mod shell;
