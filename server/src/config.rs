@@ -154,6 +154,38 @@ pub struct Settings {
     pub tls_handshake_timeout: Duration,
     /// How long a graceful stop waits for connections to close.
     pub shutdown_grace: Duration,
+    /// Bytes of messages queued for one connection; past it, new messages for that
+    /// user go to the offline store (the sender still gets OK).
+    pub max_queued_bytes: usize,
+    /// A connection whose socket accepts no byte for this long is closed and what is
+    /// queued for it stored; zero disables the deadline.
+    pub write_timeout: Duration,
+    /// A packet whose first byte has arrived must be complete within this long, or
+    /// the connection gets ERR IDLE and is closed; zero disables the deadline.
+    pub packet_timeout: Duration,
+    /// A connection must log in within this long of its admission or of its logout,
+    /// or it gets ERR IDLE and is closed; zero disables the deadline.
+    pub login_timeout: Duration,
+    /// Simultaneous connections from one address (IPv6: one /64), counting those
+    /// waiting in the `max_clients` line; 0 means no limit.
+    pub max_connections_per_ip: usize,
+    /// REG requests allowed per address per minute; 0 means no limit.
+    pub registrations_per_minute: u32,
+    /// LOGIN requests (challenge or token) allowed per address per minute; 0 means
+    /// no limit.
+    pub logins_per_minute: u32,
+}
+
+impl Settings {
+    /// The per-address limiter's configuration, from `max_connections_per_ip`,
+    /// `registrations_per_minute` and `logins_per_minute`.
+    pub fn ip_limits(&self) -> crate::limits::IpLimitConfig {
+        crate::limits::IpLimitConfig {
+            max_connections: self.max_connections_per_ip,
+            registrations_per_minute: self.registrations_per_minute,
+            logins_per_minute: self.logins_per_minute,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -173,6 +205,13 @@ impl Default for Settings {
             token_lifetime: Duration::from_secs(30 * 60),
             tls_handshake_timeout: Duration::from_secs(20),
             shutdown_grace: Duration::from_secs(5),
+            max_queued_bytes: 1024 * 1024,
+            write_timeout: Duration::from_secs(30),
+            packet_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(5 * 60),
+            max_connections_per_ip: 100,
+            registrations_per_minute: 100,
+            logins_per_minute: 300,
         }
     }
 }
@@ -194,6 +233,13 @@ impl fmt::Debug for Settings {
             .field("token_lifetime", &self.token_lifetime)
             .field("tls_handshake_timeout", &self.tls_handshake_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("write_timeout", &self.write_timeout)
+            .field("packet_timeout", &self.packet_timeout)
+            .field("login_timeout", &self.login_timeout)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("registrations_per_minute", &self.registrations_per_minute)
+            .field("logins_per_minute", &self.logins_per_minute)
             .finish()
     }
 }
@@ -397,6 +443,62 @@ pub struct Options {
         global = true
     )]
     pub shutdown_grace: Option<u64>,
+    /// Bytes of messages queued for one connection before new ones go to the offline store [default: 1048576]
+    #[arg(
+        long,
+        env = "GOCHAT_MAX_QUEUED_BYTES",
+        value_name = "BYTES",
+        global = true
+    )]
+    pub max_queued_bytes: Option<usize>,
+    /// Close a connection whose socket accepts no byte for this many seconds, 0 for never [default: 30]
+    #[arg(
+        long,
+        env = "GOCHAT_WRITE_TIMEOUT",
+        value_name = "SECONDS",
+        global = true
+    )]
+    pub write_timeout: Option<u64>,
+    /// Seconds a started packet has to be complete (else ERR IDLE), 0 for no limit [default: 10]
+    #[arg(
+        long,
+        env = "GOCHAT_PACKET_TIMEOUT",
+        value_name = "SECONDS",
+        global = true
+    )]
+    pub packet_timeout: Option<u64>,
+    /// Seconds a connection has to log in after admission or logout (else ERR IDLE), 0 for no limit [default: 300]
+    #[arg(
+        long,
+        env = "GOCHAT_LOGIN_TIMEOUT",
+        value_name = "SECONDS",
+        global = true
+    )]
+    pub login_timeout: Option<u64>,
+    /// Simultaneous connections from one address (IPv6: one /64), waiting ones included, 0 for no limit [default: 100]
+    #[arg(
+        long,
+        env = "GOCHAT_MAX_CONNECTIONS_PER_IP",
+        value_name = "N",
+        global = true
+    )]
+    pub max_connections_per_ip: Option<usize>,
+    /// REG requests per address per minute, 0 for no limit [default: 100]
+    #[arg(
+        long,
+        env = "GOCHAT_REGISTRATIONS_PER_MINUTE",
+        value_name = "N",
+        global = true
+    )]
+    pub registrations_per_minute: Option<u32>,
+    /// LOGIN requests per address per minute, 0 for no limit [default: 300]
+    #[arg(
+        long,
+        env = "GOCHAT_LOGINS_PER_MINUTE",
+        value_name = "N",
+        global = true
+    )]
+    pub logins_per_minute: Option<u32>,
 }
 
 fn parse_log_level(text: &str) -> Result<LogLevel, std::convert::Infallible> {
@@ -611,6 +713,21 @@ impl Options {
         secs(o.token_lifetime, &mut settings.token_lifetime);
         secs(o.tls_handshake_timeout, &mut settings.tls_handshake_timeout);
         secs(o.shutdown_grace, &mut settings.shutdown_grace);
+        secs(o.write_timeout, &mut settings.write_timeout);
+        secs(o.packet_timeout, &mut settings.packet_timeout);
+        secs(o.login_timeout, &mut settings.login_timeout);
+        if let Some(v) = o.max_queued_bytes {
+            settings.max_queued_bytes = v;
+        }
+        if let Some(v) = o.max_connections_per_ip {
+            settings.max_connections_per_ip = v;
+        }
+        if let Some(v) = o.registrations_per_minute {
+            settings.registrations_per_minute = v;
+        }
+        if let Some(v) = o.logins_per_minute {
+            settings.logins_per_minute = v;
+        }
 
         settings.tls = if tls.enabled {
             let cert_file = tls.cert_file.ok_or(ConfigError::TlsIncomplete {
@@ -735,8 +852,76 @@ fn apply_json(settings: &mut Settings, text: &str, path: &Path) -> Result<FileTl
                 }
             }
         }
+        if let Some(l) = reader.child_object(server, "limits", "server.limits")? {
+            apply_limits(settings, &reader, l)?;
+        }
     }
     Ok(tls)
+}
+
+/// The optional `server.limits` object.
+fn apply_limits(
+    settings: &mut Settings,
+    reader: &Reader<'_>,
+    limits: &Map<String, Value>,
+) -> Result<(), ConfigError> {
+    let counts: [(&str, &str, &mut usize); 2] = [
+        (
+            "max_queued_bytes",
+            "server.limits.max_queued_bytes",
+            &mut settings.max_queued_bytes,
+        ),
+        (
+            "max_connections_per_ip",
+            "server.limits.max_connections_per_ip",
+            &mut settings.max_connections_per_ip,
+        ),
+    ];
+    for (name, key, field) in counts {
+        if let Some(v) = reader.unsigned(limits, name, key)? {
+            *field = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+    }
+    let durations: [(&str, &str, &mut Duration); 3] = [
+        (
+            "write_timeout",
+            "server.limits.write_timeout",
+            &mut settings.write_timeout,
+        ),
+        (
+            "packet_timeout",
+            "server.limits.packet_timeout",
+            &mut settings.packet_timeout,
+        ),
+        (
+            "login_timeout",
+            "server.limits.login_timeout",
+            &mut settings.login_timeout,
+        ),
+    ];
+    for (name, key, field) in durations {
+        if let Some(v) = reader.seconds(limits, name, key)? {
+            *field = v;
+        }
+    }
+    let rates: [(&str, &str, &mut u32); 2] = [
+        (
+            "registrations_per_minute",
+            "server.limits.registrations_per_minute",
+            &mut settings.registrations_per_minute,
+        ),
+        (
+            "logins_per_minute",
+            "server.limits.logins_per_minute",
+            &mut settings.logins_per_minute,
+        ),
+    ];
+    for (name, key, field) in rates {
+        if let Some(v) = reader.unsigned32(limits, name, key)? {
+            *field = v;
+        }
+    }
+    Ok(())
 }
 
 fn apply_database(
@@ -879,6 +1064,21 @@ impl Reader<'_> {
             .map(|v| {
                 v.as_u64()
                     .ok_or_else(|| self.wrong(key, "a whole number of at least 0", Some(v)))
+            })
+            .transpose()
+    }
+
+    fn unsigned32(
+        &self,
+        map: &Map<String, Value>,
+        name: &str,
+        key: &str,
+    ) -> Result<Option<u32>, ConfigError> {
+        Self::get(map, name)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| self.wrong(key, "a whole number from 0 to 4294967295", Some(v)))
             })
             .transpose()
     }

@@ -13,6 +13,7 @@ use gochat_server::config::{
     AdminCommand, Cli, Command, LogLevel, RuntimeKind, Settings, TlsSettings, normalize_args,
     redact_url,
 };
+use gochat_server::limits::IpLimitConfig;
 use gochat_server::logging::{rfc822, startup_banner};
 
 /// The original's `config/server_example.json`, as described in ORIGINAL.md §6.2.
@@ -128,6 +129,21 @@ fn defaults() {
     assert_eq!(s.token_lifetime, Duration::from_secs(30 * 60));
     assert_eq!(s.tls_handshake_timeout, Duration::from_secs(20));
     assert_eq!(s.shutdown_grace, Duration::from_secs(5));
+    assert_eq!(s.max_queued_bytes, 1_048_576);
+    assert_eq!(s.write_timeout, Duration::from_secs(30));
+    assert_eq!(s.packet_timeout, Duration::from_secs(10));
+    assert_eq!(s.login_timeout, Duration::from_secs(300));
+    assert_eq!(s.max_connections_per_ip, 100);
+    assert_eq!(s.registrations_per_minute, 100);
+    assert_eq!(s.logins_per_minute, 300);
+    assert_eq!(
+        s.ip_limits(),
+        IpLimitConfig {
+            max_connections: 100,
+            registrations_per_minute: 100,
+            logins_per_minute: 300,
+        }
+    );
 }
 
 #[test]
@@ -447,6 +463,35 @@ fn wrong_types_name_the_key() {
             r#"{"server": {"timeouts": {"idle": -5}}}"#,
             "server.timeouts.idle",
         ),
+        (r#"{"server": {"limits": 5}}"#, "server.limits"),
+        (
+            r#"{"server": {"limits": {"max_queued_bytes": 1.5}}}"#,
+            "server.limits.max_queued_bytes",
+        ),
+        (
+            r#"{"server": {"limits": {"write_timeout": "30"}}}"#,
+            "server.limits.write_timeout",
+        ),
+        (
+            r#"{"server": {"limits": {"packet_timeout": -1}}}"#,
+            "server.limits.packet_timeout",
+        ),
+        (
+            r#"{"server": {"limits": {"login_timeout": true}}}"#,
+            "server.limits.login_timeout",
+        ),
+        (
+            r#"{"server": {"limits": {"max_connections_per_ip": -3}}}"#,
+            "server.limits.max_connections_per_ip",
+        ),
+        (
+            r#"{"server": {"limits": {"registrations_per_minute": 4294967296}}}"#,
+            "server.limits.registrations_per_minute",
+        ),
+        (
+            r#"{"server": {"limits": {"logins_per_minute": [300]}}}"#,
+            "server.limits.logins_per_minute",
+        ),
         (
             r#"{"database": {"port": "3306", "address": "db"}}"#,
             "database.port",
@@ -461,6 +506,243 @@ fn wrong_types_name_the_key() {
             "{text}: {err}"
         );
     }
+}
+
+#[test]
+fn limit_flags() {
+    let s = settings(&[
+        "--max-queued-bytes",
+        "4096",
+        "--write-timeout",
+        "7",
+        "--packet-timeout",
+        "3",
+        "--login-timeout",
+        "60",
+        "--max-connections-per-ip",
+        "5",
+        "--registrations-per-minute",
+        "2",
+        "--logins-per-minute",
+        "9",
+    ]);
+    assert_eq!(s.max_queued_bytes, 4096);
+    assert_eq!(s.write_timeout, Duration::from_secs(7));
+    assert_eq!(s.packet_timeout, Duration::from_secs(3));
+    assert_eq!(s.login_timeout, Duration::from_secs(60));
+    assert_eq!(s.max_connections_per_ip, 5);
+    assert_eq!(s.registrations_per_minute, 2);
+    assert_eq!(s.logins_per_minute, 9);
+    assert_eq!(
+        s.ip_limits(),
+        IpLimitConfig {
+            max_connections: 5,
+            registrations_per_minute: 2,
+            logins_per_minute: 9,
+        }
+    );
+    // Each flag alone changes only its own setting.
+    let defaults = Settings::default();
+    type Check = fn(&Settings) -> bool;
+    let one_by_one: [(&str, Check); 7] = [
+        ("--max-queued-bytes", |s| s.max_queued_bytes == 0),
+        ("--write-timeout", |s| s.write_timeout == Duration::ZERO),
+        ("--packet-timeout", |s| s.packet_timeout == Duration::ZERO),
+        ("--login-timeout", |s| s.login_timeout == Duration::ZERO),
+        ("--max-connections-per-ip", |s| {
+            s.max_connections_per_ip == 0
+        }),
+        ("--registrations-per-minute", |s| {
+            s.registrations_per_minute == 0
+        }),
+        ("--logins-per-minute", |s| s.logins_per_minute == 0),
+    ];
+    for (flag, check) in one_by_one {
+        let s = settings(&[flag, "0"]);
+        assert!(check(&s), "{flag} 0 not applied: {s:?}");
+        let changed = format!("{s:?}")
+            .split(", ")
+            .zip(format!("{defaults:?}").split(", "))
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(changed, 1, "{flag} changed more than its setting: {s:?}");
+    }
+    // The rates are u32: out of range is a usage error, not a silent wrap.
+    assert!(Cli::try_parse_args_from(["p", "--logins-per-minute", "4294967296"]).is_err());
+    assert!(Cli::try_parse_args_from(["p", "--write-timeout", "-1"]).is_err());
+    // The benchmark setting turns every per-address limit off.
+    let s = settings(&[
+        "--max-connections-per-ip",
+        "0",
+        "--registrations-per-minute",
+        "0",
+        "--logins-per-minute",
+        "0",
+    ]);
+    assert_eq!(
+        s.ip_limits(),
+        IpLimitConfig {
+            max_connections: 0,
+            registrations_per_minute: 0,
+            logins_per_minute: 0,
+        }
+    );
+}
+
+#[test]
+fn limit_environment_variables() {
+    if is_child() {
+        let s = settings(&[]);
+        assert_eq!(s.max_queued_bytes, 65_536, "GOCHAT_MAX_QUEUED_BYTES");
+        assert_eq!(
+            s.write_timeout,
+            Duration::from_secs(11),
+            "GOCHAT_WRITE_TIMEOUT"
+        );
+        assert_eq!(
+            s.packet_timeout,
+            Duration::from_secs(12),
+            "GOCHAT_PACKET_TIMEOUT"
+        );
+        assert_eq!(
+            s.login_timeout,
+            Duration::from_secs(13),
+            "GOCHAT_LOGIN_TIMEOUT"
+        );
+        assert_eq!(
+            s.max_connections_per_ip, 14,
+            "GOCHAT_MAX_CONNECTIONS_PER_IP"
+        );
+        assert_eq!(
+            s.registrations_per_minute, 15,
+            "GOCHAT_REGISTRATIONS_PER_MINUTE"
+        );
+        assert_eq!(s.logins_per_minute, 16, "GOCHAT_LOGINS_PER_MINUTE");
+        // The file's values lose to the environment, flags beat both.
+        let s = settings(&["--login-timeout", "1", "--logins-per-minute", "2"]);
+        assert_eq!(s.login_timeout, Duration::from_secs(1));
+        assert_eq!(s.logins_per_minute, 2);
+        assert_eq!(s.max_connections_per_ip, 14);
+        return;
+    }
+    let path = write_config(
+        "limits-env",
+        r#"{"server": {"limits": {"max_queued_bytes": 1, "write_timeout": 1, "packet_timeout": 1,
+            "login_timeout": 1, "max_connections_per_ip": 1, "registrations_per_minute": 1,
+            "logins_per_minute": 1}}}"#,
+    );
+    run_in_child(
+        "limit_environment_variables",
+        &temp_dir("limits-env-cwd"),
+        &[
+            ("GOCHAT_CONFIG", path.to_str().unwrap()),
+            ("GOCHAT_MAX_QUEUED_BYTES", "65536"),
+            ("GOCHAT_WRITE_TIMEOUT", "11"),
+            ("GOCHAT_PACKET_TIMEOUT", "12"),
+            ("GOCHAT_LOGIN_TIMEOUT", "13"),
+            ("GOCHAT_MAX_CONNECTIONS_PER_IP", "14"),
+            ("GOCHAT_REGISTRATIONS_PER_MINUTE", "15"),
+            ("GOCHAT_LOGINS_PER_MINUTE", "16"),
+        ],
+    );
+}
+
+#[test]
+fn limit_keys_in_the_file() {
+    let path = write_config(
+        "limits",
+        r#"{
+            "server": {
+                "max_clients": 10,
+                "limits": {
+                    "max_queued_bytes": 2048,
+                    "write_timeout": 0,
+                    "packet_timeout": 4,
+                    "login_timeout": 45,
+                    "max_connections_per_ip": 0,
+                    "registrations_per_minute": 6,
+                    "logins_per_minute": 4294967295
+                }
+            }
+        }"#,
+    );
+    let s = with_config(&path, &[]);
+    assert_eq!(s.max_clients, 10);
+    assert_eq!(s.max_queued_bytes, 2048);
+    assert_eq!(s.write_timeout, Duration::ZERO);
+    assert_eq!(s.packet_timeout, Duration::from_secs(4));
+    assert_eq!(s.login_timeout, Duration::from_secs(45));
+    assert_eq!(s.max_connections_per_ip, 0);
+    assert_eq!(s.registrations_per_minute, 6);
+    assert_eq!(s.logins_per_minute, u32::MAX);
+    // Flags beat the file.
+    let s = with_config(
+        &path,
+        &["--packet-timeout", "8", "--max-connections-per-ip", "3"],
+    );
+    assert_eq!(s.packet_timeout, Duration::from_secs(8));
+    assert_eq!(s.max_connections_per_ip, 3);
+    assert_eq!(s.login_timeout, Duration::from_secs(45));
+
+    // The object is optional, and so is each key in it (null counts as absent).
+    let path = write_config(
+        "limits-partial",
+        r#"{"server": {"limits": {"logins_per_minute": 30, "write_timeout": null}}}"#,
+    );
+    let s = with_config(&path, &[]);
+    assert_eq!(s.logins_per_minute, 30);
+    assert_eq!(
+        Settings {
+            logins_per_minute: 300,
+            ..s
+        },
+        Settings::default()
+    );
+    let path = write_config("limits-none", r#"{"server": {"port": 9037}}"#);
+    assert_eq!(with_config(&path, &[]), Settings::default());
+}
+
+#[test]
+fn wrong_limit_value_names_file_key_and_value() {
+    let path = write_config(
+        "limits-wrong",
+        r#"{"server": {"limits": {"max_connections_per_ip": "lots"}}}"#,
+    );
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "{}: configuration option server.limits.max_connections_per_ip must be a whole \
+             number of at least 0, found string \"lots\"",
+            path.display()
+        )
+    );
+    let path = write_config(
+        "limits-wrong-rate",
+        r#"{"server": {"limits": {"registrations_per_minute": 5000000000}}}"#,
+    );
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "{}: configuration option server.limits.registrations_per_minute must be a whole \
+             number from 0 to 4294967295, found number 5000000000",
+            path.display()
+        )
+    );
+    let path = write_config(
+        "limits-wrong-seconds",
+        r#"{"server": {"limits": {"write_timeout": "30s"}}}"#,
+    );
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "{}: configuration option server.limits.write_timeout must be a number of seconds \
+             of at least 0, found string \"30s\"",
+            path.display()
+        )
+    );
 }
 
 #[test]
@@ -551,7 +833,15 @@ fn help_documents_every_flag() {
         "--token-lifetime",
         "--tls-handshake-timeout",
         "--shutdown-grace",
+        "--max-queued-bytes",
+        "--write-timeout",
+        "--packet-timeout",
+        "--login-timeout",
+        "--max-connections-per-ip",
+        "--registrations-per-minute",
+        "--logins-per-minute",
         "GOCHAT_PORT",
+        "GOCHAT_MAX_CONNECTIONS_PER_IP",
         "shell",
         "admin",
     ] {
