@@ -9,6 +9,12 @@
 //! - `gochat-loadgen idle`: N connections that read HELLO and stay idle
 //!   (optionally logged in); reports the server's RSS per connection and
 //!   after they all leave.
+//! - `gochat-loadgen slowreader`: a logged-in reader stops reading while
+//!   senders flood it; reports the server's memory each second, then whether
+//!   every OK'd message still reaches the reader (after it hangs up, or when
+//!   it reads again) and how long that takes.
+//! - `gochat-loadgen catchup`: messages stored for an offline reader, then
+//!   its RECIV: time to the OK, the first and the last stored message.
 //! - `gochat-loadgen relay`: the bare relay itself (pairs connections in
 //!   accept order, forwards every frame to the partner, OKs the sender).
 //!
@@ -16,6 +22,8 @@
 //! binary re-executed as `relay`), killed when the loader exits. Everything
 //! is loopback-only and bounded in time. Results: `docs/PERFORMANCE.md`.
 
+#[path = "loadgen/catchup.rs"]
+mod catchup;
 #[path = "loadgen/child.rs"]
 mod child;
 #[path = "loadgen/client.rs"]
@@ -28,6 +36,12 @@ mod keys;
 mod relay;
 #[path = "loadgen/report.rs"]
 mod report;
+#[path = "loadgen/sampler.rs"]
+mod sampler;
+#[path = "loadgen/slowreader.rs"]
+mod slowreader;
+#[path = "loadgen/tagged.rs"]
+mod tagged;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +92,12 @@ enum Command {
     Run(RunArgs),
     /// Idle connections: server memory per connection and after they leave
     Idle(IdleArgs),
+    /// A reader that stops reading while senders flood it: server memory,
+    /// then lost and duplicated messages after it hangs up or reads again
+    Slowreader(SlowreaderArgs),
+    /// Catch-up of messages stored for an offline reader: RECIV -> OK,
+    /// first and last message
+    Catchup(CatchupArgs),
 }
 
 /// Flags of `relay`.
@@ -114,6 +134,18 @@ struct ServerArgs {
     /// e.g. MALLOC_ARENA_MAX=1 for allocator experiments)
     #[arg(long, value_name = "KEY=VALUE")]
     server_env: Vec<String>,
+    /// The server's --database-url, e.g. mysql://root@127.0.0.1:3306/loadgen
+    /// (the database must exist and is left in place) [default: a fresh
+    /// SQLite file in a temporary directory, deleted afterwards]
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Extra argument for the server, passed as it is after the loader's own
+    /// (repeatable; e.g. --server-arg=--max-queued-bytes=65536). Servers
+    /// whose --help lists --max-connections-per-ip also get
+    /// `--max-connections-per-ip=0 --registrations-per-minute=0
+    /// --logins-per-minute=0` unless given here
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    server_arg: Vec<String>,
 }
 
 impl ServerArgs {
@@ -141,7 +173,13 @@ impl ServerArgs {
                     .ok_or_else(|| err(format!("--server-env {kv}: expected KEY=VALUE")))
             })
             .collect::<Result<_>>()?;
-        Ok(TargetKind::Gochat { bin, runtime, env })
+        Ok(TargetKind::Gochat {
+            bin,
+            runtime,
+            env,
+            database_url: self.database_url.clone(),
+            args: self.server_arg.clone(),
+        })
     }
 }
 
@@ -237,12 +275,106 @@ struct IdleArgs {
     json: bool,
 }
 
+/// What the slow reader does once the senders stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Then {
+    /// Close its connection; then log in again on a new one (retrying until
+    /// the server lets it) and catch up
+    Hangup,
+    /// Start reading on the same connection (and ask for stored messages)
+    Read,
+}
+
+/// Flags of `slowreader`.
+#[derive(Args, Debug)]
+struct SlowreaderArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Clients sending to the reader
+    #[arg(long, default_value_t = 2)]
+    senders: usize,
+    /// Seconds of flood
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Ciphertext bytes per MSG (the first 16 are the message's tag)
+    #[arg(long, default_value_t = 512)]
+    size: usize,
+    /// MSGs written and not yet answered, per sender
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// What the reader does after the flood
+    #[arg(long, value_enum, default_value_t = Then::Hangup)]
+    then: Then,
+    /// Stop the flood early when the server's RSS reaches this many MiB
+    #[arg(long, default_value_t = 4096)]
+    max_rss_mib: u64,
+    /// Stop reading after this many seconds without a RECIV
+    #[arg(long, default_value_t = 5)]
+    quiet: u64,
+    /// With OK'd messages still missing and no RECIV request unanswered,
+    /// the reader asks again (RECIV) after this many ms without a RECIV or
+    /// an answer (a catch-up ends when it has sent what was stored when it
+    /// ran; more may be stored since)
+    #[arg(long, default_value_t = 250)]
+    ask_again_ms: u64,
+    /// After hanging up, give up if the reader cannot log in again within
+    /// this many seconds
+    #[arg(long, default_value_t = 1800)]
+    wait_limit: u64,
+    /// Worker threads of the loader [default: one per core]
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also print the results as one JSON line
+    #[arg(long)]
+    json: bool,
+}
+
+/// Flags of `catchup`.
+#[derive(Args, Debug)]
+struct CatchupArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Messages stored for the offline reader each round
+    #[arg(long, default_value_t = 1000)]
+    messages: u64,
+    /// Ciphertext bytes per MSG (the first 16 are the message's tag)
+    #[arg(long, default_value_t = 512)]
+    size: usize,
+    /// Rounds (each stores the messages again)
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// MSGs the sender writes ahead of their OKs while storing
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// A round fails after this many seconds without a RECIV
+    #[arg(long, default_value_t = 5)]
+    quiet: u64,
+    /// With OK'd messages still missing and no RECIV request unanswered,
+    /// the reader asks again (RECIV) after this many ms without a RECIV or
+    /// an answer (a catch-up ends when it has sent what was stored when it
+    /// ran; more may be stored since)
+    #[arg(long, default_value_t = 250)]
+    ask_again_ms: u64,
+    /// Worker threads of the loader [default: one per core]
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also print the results as one JSON line
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Relay(args) => relay::main(&args),
         Command::Run(args) => on_runtime(args.threads, async move { run(&args).await }),
         Command::Idle(args) => on_runtime(args.threads, async move { idle::run(&args).await }),
+        Command::Slowreader(args) => {
+            on_runtime(args.threads, async move { slowreader::run(&args).await })
+        }
+        Command::Catchup(args) => {
+            on_runtime(args.threads, async move { catchup::run(&args).await })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,6 +33,11 @@ pub enum TargetKind {
         runtime: Option<String>,
         /// Extra environment variables.
         env: Vec<(String, String)>,
+        /// `--database-url` for the server; `None`: a fresh SQLite file in
+        /// the temporary directory (deleted with it).
+        database_url: Option<String>,
+        /// Extra command-line arguments, passed last.
+        args: Vec<String>,
     },
     /// `gochat-loadgen relay` (this binary, re-executed).
     Relay {
@@ -49,6 +54,19 @@ impl TargetKind {
                 format!("gochat/{}", runtime.as_deref().unwrap_or("tokio"))
             }
             TargetKind::Relay { .. } => "relay/tokio".to_owned(),
+        }
+    }
+
+    /// The database the server is started on, for reports (a password in
+    /// a URL is hidden).
+    pub fn database(&self) -> String {
+        match self {
+            TargetKind::Gochat {
+                database_url: Some(url),
+                ..
+            } => hide_password(url),
+            TargetKind::Gochat { .. } => "sqlite (fresh temporary file)".to_owned(),
+            TargetKind::Relay { .. } => "none".to_owned(),
         }
     }
 
@@ -73,9 +91,13 @@ impl Target {
     /// Starts the target and waits until it accepts connections.
     pub async fn spawn(kind: &TargetKind) -> Result<Target> {
         match kind {
-            TargetKind::Gochat { bin, runtime, env } => {
-                spawn_gochat(bin, runtime.as_deref(), env).await
-            }
+            TargetKind::Gochat {
+                bin,
+                runtime,
+                env,
+                database_url,
+                args,
+            } => spawn_gochat(bin, runtime.as_deref(), env, database_url.as_deref(), args).await,
             TargetKind::Relay { max_seconds } => spawn_relay(*max_seconds).await,
         }
     }
@@ -187,29 +209,101 @@ fn temp_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-async fn spawn_gochat(
-    bin: &Path,
-    runtime: Option<&str>,
-    env: &[(String, String)],
-) -> Result<Target> {
-    let bin = std::fs::canonicalize(bin)
-        .map_err(|e| err(format!("server binary {}: {e}", bin.display())))?;
-    let dir = temp_dir()?;
-    let port = free_port()?;
-    let mut cmd = Command::new(&bin);
-    // A fresh SQLite file in a fresh directory (so no config.json is read).
-    cmd.current_dir(&dir)
-        .args(["--database-url", "sqlite://gochat.db"])
-        .args(["--address", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--log-level", "ERROR", "--no-tls"]);
-    if let Some(rt) = runtime {
-        cmd.args(["--runtime", rt]);
+/// `user:password@` in a URL becomes `user:***@`.
+fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
     }
+}
+
+/// Flags that switch off the per-address limits of servers that have them
+/// (the load comes from one address). Each is passed when the server's
+/// `--help` lists `--max-connections-per-ip` and `extra` does not set it.
+const NO_ADDRESS_LIMITS: [(&str, &str); 3] = [
+    ("--max-connections-per-ip", "0"),
+    ("--registrations-per-minute", "0"),
+    ("--logins-per-minute", "0"),
+];
+
+/// The flags of [`NO_ADDRESS_LIMITS`] that `bin` takes and `extra` leaves unset.
+async fn address_limit_flags(bin: &Path, extra: &[String]) -> Result<Vec<String>> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--help")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    remove_gochat_env(&mut cmd);
+    let output = timeout(START_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| err(format!("{} --help did not answer", bin.display())))??;
+    let help = String::from_utf8_lossy(&output.stdout);
+    if !help.contains("--max-connections-per-ip") {
+        return Ok(Vec::new());
+    }
+    let mut flags = Vec::new();
+    for (flag, value) in NO_ADDRESS_LIMITS {
+        let given = extra
+            .iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        if help.contains(flag) && !given {
+            flags.push(format!("{flag}={value}"));
+        }
+    }
+    Ok(flags)
+}
+
+/// The server reads `GOCHAT_*` variables as flags: the loader's own
+/// environment must not change what it measures.
+fn remove_gochat_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("GOCHAT_") {
             cmd.env_remove(key);
         }
     }
+}
+
+async fn spawn_gochat(
+    bin: &Path,
+    runtime: Option<&str>,
+    env: &[(String, String)],
+    database_url: Option<&str>,
+    extra: &[String],
+) -> Result<Target> {
+    let bin = std::fs::canonicalize(bin)
+        .map_err(|e| err(format!("server binary {}: {e}", bin.display())))?;
+    let limits = address_limit_flags(&bin, extra).await?;
+    if !limits.is_empty() {
+        eprintln!(
+            "the server limits each address; started with {}",
+            limits.join(" ")
+        );
+    }
+    let dir = temp_dir()?;
+    let port = free_port()?;
+    let mut cmd = Command::new(&bin);
+    // A fresh directory as the working directory (so no config.json is
+    // read), holding the SQLite file unless a database is given.
+    cmd.current_dir(&dir)
+        .args([
+            "--database-url",
+            database_url.unwrap_or("sqlite://gochat.db"),
+        ])
+        .args(["--address", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--log-level", "ERROR", "--no-tls"]);
+    if let Some(rt) = runtime {
+        cmd.args(["--runtime", rt]);
+    }
+    cmd.args(&limits).args(extra);
+    remove_gochat_env(&mut cmd);
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -294,4 +388,23 @@ async fn spawn_relay(max_seconds: u64) -> Result<Target> {
         pid,
         port,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_in_reports() {
+        assert_eq!(
+            hide_password("mysql://root:secret@127.0.0.1:3306/db"),
+            "mysql://root:***@127.0.0.1:3306/db"
+        );
+        assert_eq!(
+            hide_password("mysql://root@127.0.0.1:3306/db"),
+            "mysql://root@127.0.0.1:3306/db"
+        );
+        assert_eq!(hide_password("sqlite://a@b.db"), "sqlite://a@b.db");
+        assert_eq!(hide_password("sqlite://gochat.db"), "sqlite://gochat.db");
+    }
 }

@@ -47,6 +47,13 @@ pub fn username(index: usize) -> Result<Username> {
     Ok(Username::new(&format!("u{index}"))?)
 }
 
+impl Conn {
+    /// The stream and the bytes already read from it past the last reply.
+    pub fn into_parts(self) -> (TcpStream, BytesMut) {
+        (self.stream, self.leftover)
+    }
+}
+
 /// A plain connection (the relay sends no HELLO).
 pub async fn connect_plain(port: u16) -> Result<Conn> {
     let stream = timeout(REPLY_TIMEOUT, TcpStream::connect(("127.0.0.1", port))).await??;
@@ -81,15 +88,68 @@ pub async fn connect_idle(port: u16) -> Result<Conn> {
 /// with the challenge (LOGIN -> VERIF -> decrypt -> VERIF -> OK).
 pub async fn login(port: u16, index: usize, user: UserKey) -> Result<Conn> {
     let (mut stream, mut decoder) = connect_hello(port).await?;
-    let name = username(index)?;
+    register_on(&mut stream, &mut decoder, index, &user).await?;
+    match challenge_login(&mut stream, &mut decoder, index, &user).await? {
+        Ok(()) => Ok(Conn {
+            stream,
+            leftover: decoder.buffer_mut().split(),
+        }),
+        Err(refusal) => Err(err(format!("LOGIN u{index}: got {refusal:?}"))),
+    }
+}
+
+/// Registers user `u<index>` on a connection of its own, which is closed
+/// without logging in.
+pub async fn register(port: u16, index: usize, user: &UserKey) -> Result<()> {
+    let (mut stream, mut decoder) = connect_hello(port).await?;
+    register_on(&mut stream, &mut decoder, index, user).await
+}
+
+/// Logs the registered user `u<index>` in on a new connection. The
+/// server's answer to LOGIN comes back as `Ok(Err(..))` when it is not a
+/// challenge (ERR DUPSESS while another session of the user lasts).
+pub async fn log_in(
+    port: u16,
+    index: usize,
+    user: &UserKey,
+) -> Result<std::result::Result<Conn, ServerCommand>> {
+    let (mut stream, mut decoder) = connect_hello(port).await?;
+    Ok(
+        match challenge_login(&mut stream, &mut decoder, index, user).await? {
+            Ok(()) => Ok(Conn {
+                stream,
+                leftover: decoder.buffer_mut().split(),
+            }),
+            Err(refusal) => Err(refusal),
+        },
+    )
+}
+
+async fn register_on(
+    stream: &mut TcpStream,
+    decoder: &mut Decoder,
+    index: usize,
+    user: &UserKey,
+) -> Result<()> {
     let reg = ClientCommand::Reg {
-        username: name.clone(),
-        pubkey: Bytes::from(user.public_pem),
+        username: username(index)?,
+        pubkey: Bytes::from(user.public_pem.clone()),
     };
-    request(&mut stream, &mut decoder, &reg, 1, "REG").await?;
+    request(stream, decoder, &reg, 1, "REG").await
+}
+
+/// LOGIN, then VERIF with the decrypted challenge; `Err` holds the answer
+/// to LOGIN when it is not a challenge.
+async fn challenge_login(
+    stream: &mut TcpStream,
+    decoder: &mut Decoder,
+    index: usize,
+    user: &UserKey,
+) -> Result<std::result::Result<(), ServerCommand>> {
+    let name = username(index)?;
     let challenge = match send_and_read(
-        &mut stream,
-        &mut decoder,
+        stream,
+        decoder,
         &ClientCommand::Login {
             username: name.clone(),
         },
@@ -98,9 +158,9 @@ pub async fn login(port: u16, index: usize, user: UserKey) -> Result<Conn> {
     .await?
     {
         ServerCommand::Verif { challenge } => challenge,
-        other => return Err(err(format!("LOGIN {name}: got {other:?}"))),
+        other => return Ok(Err(other)),
     };
-    let key = user.key;
+    let key = user.key.clone();
     let answer = tokio::task::spawn_blocking(move || {
         crypto::decrypt(&key, &mut getrandom::SysRng, &challenge)
     })
@@ -109,11 +169,8 @@ pub async fn login(port: u16, index: usize, user: UserKey) -> Result<Conn> {
         username: name,
         answer: Bytes::from(answer),
     };
-    request(&mut stream, &mut decoder, &verif, 3, "VERIF").await?;
-    Ok(Conn {
-        stream,
-        leftover: decoder.buffer_mut().split(),
-    })
+    request(stream, decoder, &verif, 3, "VERIF").await?;
+    Ok(Ok(()))
 }
 
 async fn request(
