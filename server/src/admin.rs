@@ -104,8 +104,11 @@ impl<R: Runtime> Connection<R> {
                         stamp,
                         ciphertext: Bytes::from(cipher),
                     };
-                    if let Err(Outbound::Message(relay)) = peer.send(Outbound::Message(relay)) {
-                        self.keep_for_later(&[relay]).await;
+                    if !self.deliver(peer, relay).await {
+                        warn!(
+                            "broadcast to {} could not be queued or stored",
+                            peer.username
+                        );
                     }
                 }
                 Ok(ServerCommand::Ok)

@@ -16,11 +16,12 @@ use std::time::Instant;
 
 use futures_lite::{AsyncWriteExt, StreamExt};
 use gochat_proto::session::server::{ServerEvent, ServerSession};
-use gochat_proto::{ServerCommand, Username};
+use gochat_proto::{ErrorCode, ServerCommand, Username};
 use gochat_runtime::io::{Timer, poll_read_with};
 use gochat_runtime::{Runtime, Stream};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
+use crate::catchup::{CatchUp, Page};
 use crate::hub::{ConnId, Outbound, Peer, Relay};
 use crate::server::Ctx;
 use crate::slots::{SlotGuard, Ticket};
@@ -32,21 +33,15 @@ const RELAY_MARK: u64 = 1 << 63;
 /// Most outbound items applied per wake-up before the socket gets a turn.
 const OUTBOUND_BUDGET: usize = 64;
 
-/// A catch-up in progress.
-#[derive(Debug, Default)]
-pub(crate) struct CatchUp {
-    /// Highest stored id sent so far.
-    pub last_id: i64,
-    /// Stored ids written to the socket and not yet deleted.
-    pub written: Vec<i64>,
-    /// Ids sent and not yet written.
-    pub in_flight: usize,
-}
+/// How long the messages of a closed connection are retried against a
+/// failing database before they are given up (and logged as lost).
+const KEEP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 enum Wake {
     Input,
     Eof,
     Outbound(Outbound),
+    Page(Page, u32),
     Timer,
     Failed(io::Error),
 }
@@ -65,6 +60,8 @@ pub(crate) struct Connection<R: Runtime> {
     inflight: VecDeque<(u64, Relay)>,
     next_relay: u64,
     pub catchup: Option<CatchUp>,
+    /// No spilling catch-up starts before this (after a failed read).
+    pub refill_after: Option<Instant>,
     pub closing: bool,
 }
 
@@ -75,21 +72,54 @@ pub(crate) async fn serve_tcp<R: Runtime>(
     addr: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
+    // Held for the connection's whole life, the waiting line included.
+    let place = ctx.ip_limits.connect(addr.ip());
     match tls {
-        None => Connection::new(ctx, addr, false).run(stream).await,
+        None => match place {
+            Some(_place) => Connection::new(ctx, addr, false).run(stream).await,
+            None => refuse(&ctx, stream, addr).await,
+        },
         Some(config) => {
             let deadline = crate::server::deadline_after(ctx.tls_handshake_timeout);
             let accept = ctx.rt.tls_accept(config, stream);
             match gochat_runtime::with_deadline(&ctx.rt, deadline, accept).await {
-                Ok(s) => Connection::new(ctx, addr, true).run(s).await,
+                Ok(s) => match place {
+                    Some(_place) => Connection::new(ctx, addr, true).run(s).await,
+                    None => refuse(&ctx, s, addr).await,
+                },
                 Err(e) => debug!("TLS handshake with {} failed: {e}", addr.ip()),
             }
         }
     }
 }
 
+/// Turns away a connection over its address's limit: ERR CONN with the null
+/// id (what the original's clients show as a connection problem), then close.
+async fn refuse<R: Runtime, S: Stream>(ctx: &Ctx<R>, mut stream: S, addr: SocketAddr) {
+    debug!(
+        "connection from {} refused: too many from that address",
+        addr.ip()
+    );
+    let mut packet = bytes::BytesMut::new();
+    if ServerCommand::Err(ErrorCode::Conn)
+        .encode(0, &mut packet)
+        .is_err()
+    {
+        return;
+    }
+    let send = async {
+        stream.write_all(&packet).await?;
+        stream.close().await
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(2);
+    let _ = gochat_runtime::with_deadline(&ctx.rt, deadline, send).await;
+}
+
 impl<R: Runtime> Connection<R> {
     fn new(ctx: Arc<Ctx<R>>, addr: SocketAddr, secure: bool) -> Self {
+        // Unbounded as a channel, bounded by the peer: messages count against
+        // `max_queued_bytes` (see `Peer::offer`), hooks stop at it, and the
+        // rest (kick, stop, permission) are one-off.
         let (tx, rx) = async_channel::unbounded();
         let id = ctx.hub.next_conn_id();
         Connection {
@@ -104,6 +134,7 @@ impl<R: Runtime> Connection<R> {
             inflight: VecDeque::new(),
             next_relay: 0,
             catchup: None,
+            refill_after: None,
             closing: false,
         }
     }
@@ -176,11 +207,11 @@ impl<R: Runtime> Connection<R> {
             // 1. Write everything the session has for the peer.
             let mut wrote = false;
             while let Some(chunk) = self.session.poll_transmit() {
-                stream.write_all(&chunk).await?;
+                self.write(stream, &chunk).await?;
                 wrote = true;
             }
             if wrote {
-                stream.flush().await?;
+                self.flush(stream).await?;
             }
             // 2. Act on its events; they may queue more output.
             let mut acted = false;
@@ -196,15 +227,22 @@ impl<R: Runtime> Connection<R> {
             if self.session.is_closed() || self.closing {
                 return Ok(());
             }
+            // 3. Messages that went to the store while the queue was full
+            // come back once it has drained.
+            self.maybe_refill();
             self.session.release_buffers();
-            // 3. Wait for input, a hub message or a timer.
+            // 4. Wait for input, a hub message, a page of stored messages or a timer.
             timer.set(&self.ctx.rt, self.session.poll_timeout().map(|(at, _)| at));
             let wake = {
                 let session = &mut self.session;
                 let rx = &mut self.rx;
+                let catchup = &mut self.catchup;
                 poll_fn(|cx| {
                     if let Poll::Ready(Some(out)) = rx.poll_next(cx) {
                         return Poll::Ready(Wake::Outbound(out));
+                    }
+                    if let Some((page, limit)) = catchup.as_mut().and_then(|c| c.poll_page(cx)) {
+                        return Poll::Ready(Wake::Page(page, limit));
                     }
                     match poll_read_with(stream, cx, |b| session.handle_input(b, Instant::now())) {
                         Poll::Ready(Ok(0)) => return Poll::Ready(Wake::Eof),
@@ -224,6 +262,7 @@ impl<R: Runtime> Connection<R> {
                 Wake::Eof => return Ok(()),
                 Wake::Failed(e) => return Err(e),
                 Wake::Timer => self.session.handle_timeout(Instant::now()),
+                Wake::Page(page, limit) => self.on_page(page, limit).await,
                 Wake::Outbound(out) => {
                     self.on_outbound(out).await;
                     for _ in 0..OUTBOUND_BUDGET {
@@ -237,6 +276,51 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
+    /// Writes `buf` whole; fails with `TimedOut` when the peer accepts no
+    /// byte for the write timeout.
+    async fn write<S: Stream>(&self, stream: &mut S, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = self.progress(stream.write(buf)).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
+    /// Flushes under the write timeout.
+    async fn flush<S: Stream>(&self, stream: &mut S) -> io::Result<()> {
+        self.progress(stream.flush()).await
+    }
+
+    /// Runs one write step, under the write timeout when it does not
+    /// complete at once.
+    async fn progress<T>(&self, step: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+        let mut step = pin!(step);
+        if let Some(done) = futures_lite::future::poll_once(step.as_mut()).await {
+            return done;
+        }
+        match self.ctx.write_timeout {
+            None => step.await,
+            Some(after) => {
+                let deadline = crate::server::deadline_after(after);
+                gochat_runtime::with_deadline(&self.ctx.rt, deadline, step)
+                    .await
+                    .inspect_err(|e| {
+                        if e.kind() == io::ErrorKind::TimedOut {
+                            info!(
+                                "connection {} from {} accepted nothing for {}s: closed",
+                                self.id,
+                                self.ip,
+                                after.as_secs()
+                            );
+                        }
+                    })
+            }
+        }
+    }
+
     async fn on_outbound(&mut self, out: Outbound) {
         match out {
             Outbound::Packet(p) => {
@@ -244,15 +328,18 @@ impl<R: Runtime> Connection<R> {
                     let _ = self.session.send_packet(&p);
                 }
             }
-            Outbound::Message(relay) => {
-                let for_me = self
-                    .me
-                    .as_ref()
-                    .is_some_and(|m| m.user_id == relay.recipient_id);
-                if !for_me || self.session.is_closed() {
-                    Box::pin(self.keep_for_later(&[relay])).await;
-                    return;
+            Outbound::Hook(p) => {
+                if let Some(me) = &self.me {
+                    me.dequeued(p.wire_len());
+                    let _ = self.session.send_packet(&p);
                 }
+            }
+            Outbound::Message(relay) => {
+                let me = self.me.as_ref().filter(|m| m.user_id == relay.recipient_id);
+                let Some(me) = me.filter(|_| !self.session.is_closed()) else {
+                    Box::pin(self.keep_for_later(vec![relay])).await;
+                    return;
+                };
                 let reciv = ServerCommand::Reciv {
                     sender: relay.sender.clone(),
                     stamp: relay.stamp,
@@ -264,9 +351,11 @@ impl<R: Runtime> Connection<R> {
                     self.session.push_marker(token);
                     self.inflight.push_back((token, relay));
                 } else {
-                    Box::pin(self.keep_for_later(&[relay])).await;
+                    me.dequeued(relay.queued_size());
+                    Box::pin(self.keep_for_later(vec![relay])).await;
                 }
             }
+            Outbound::Stored => self.on_stored(),
             Outbound::SetPermission(level) => self.session.set_permission(level),
             Outbound::Kick | Outbound::Shutdown => {
                 self.session.close(None);
@@ -290,7 +379,11 @@ impl<R: Runtime> Connection<R> {
             }
             ServerEvent::Written(token) if token & RELAY_MARK != 0 => {
                 while self.inflight.front().is_some_and(|(t, _)| *t <= token) {
-                    self.inflight.pop_front();
+                    if let Some((_, relay)) = self.inflight.pop_front()
+                        && let Some(me) = &self.me
+                    {
+                        me.dequeued(relay.queued_size());
+                    }
                 }
             }
             ServerEvent::Written(id) => self.catch_up_written(i64::try_from(id).unwrap_or(0)).await,
@@ -301,28 +394,19 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
-    /// Stores messages that reached this connection but cannot be delivered.
-    pub(crate) async fn keep_for_later(&self, relays: &[Relay]) {
-        for r in relays {
-            if let Err(e) = self
-                .ctx
-                .store
-                .store_message(r.sender_id, r.recipient_id, r.stamp, &r.ciphertext)
-                .await
-            {
-                warn!(
-                    "could not keep an undelivered message from {}: {e}",
-                    r.sender
-                );
-            }
-        }
+    /// Stores messages that reached this connection (and were acknowledged
+    /// to their senders) but cannot be delivered, in one batch.
+    pub(crate) async fn keep_for_later(&self, relays: Vec<Relay>) {
+        self.ctx
+            .writer
+            .insert_acknowledged(relays, KEEP_PATIENCE)
+            .await;
     }
 
     /// Ends the login of this connection, if any: offline, NEWLOGOUT, the
     /// token becomes usable, and queued messages are kept for later.
     pub(crate) async fn end_login(&mut self) {
-        self.flush_catch_up().await;
-        self.catchup = None;
+        self.end_catch_up().await;
         if let Some(me) = self.me.take() {
             self.ctx.hub.go_offline(&me.username, self.id);
             self.ctx
@@ -340,7 +424,7 @@ impl<R: Runtime> Connection<R> {
         self.ctx.hub.unregister_conn(self.id);
         // Relayed messages handed to the session but never written.
         let unwritten: Vec<Relay> = self.inflight.drain(..).map(|(_, r)| r).collect();
-        self.keep_for_later(&unwritten).await;
+        self.keep_for_later(unwritten).await;
         self.end_login().await;
         self.drain_outbound().await;
     }
@@ -356,10 +440,18 @@ impl<R: Runtime> Connection<R> {
                     self.session.close(None);
                     self.closing = true;
                 }
-                Outbound::Packet(_) | Outbound::SetPermission(_) => {}
+                Outbound::Packet(_)
+                | Outbound::Hook(_)
+                | Outbound::SetPermission(_)
+                | Outbound::Stored => {}
             }
         }
-        self.keep_for_later(&kept).await;
+        self.keep_for_later(kept).await;
+    }
+
+    /// Whether relayed messages were handed to the session and not yet written.
+    pub(crate) fn has_inflight(&self) -> bool {
+        !self.inflight.is_empty()
     }
 
     /// The username of the logged-in user.

@@ -14,12 +14,10 @@ use gochat_runtime::Runtime;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::conn::{CatchUp, Connection};
-use crate::hub::{Outbound, Peer, Relay};
+use crate::conn::Connection;
+use crate::hub::{Offer, Peer, Relay};
+use crate::limits::Attempt;
 use crate::store::{CreateUserError, UserRow};
-
-/// Stored messages sent per catch-up page.
-const CATCH_UP_PAGE: u32 = 256;
 
 /// The outcome of a handler: a reply, or an error code for the request.
 pub(crate) type Answer = Result<ServerCommand, ErrorCode>;
@@ -80,7 +78,28 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
+    /// Whether this address may make one more attempt of `kind` now.
+    fn allowed(&self, kind: Attempt) -> Result<(), ErrorCode> {
+        if self.ctx.ip_limits.allow(self.ip, kind, Instant::now()) {
+            Ok(())
+        } else {
+            info!("{kind:?} from {} refused: over its rate", self.ip);
+            Err(ErrorCode::Perms)
+        }
+    }
+
     pub(crate) async fn on_request(&mut self, id: u16, command: ClientCommand) {
+        let limited = match &command {
+            ClientCommand::Reg { .. } => self.allowed(Attempt::Register),
+            ClientCommand::Login { .. } | ClientCommand::LoginToken { .. } => {
+                self.allowed(Attempt::Login)
+            }
+            _ => Ok(()),
+        };
+        if let Err(code) = limited {
+            self.answer(id, Err(code));
+            return;
+        }
         let answer = match command {
             ClientCommand::Keep | ClientCommand::Verif { .. } => return,
             ClientCommand::Reg { username, pubkey } => self.register(username, &pubkey).await,
@@ -229,6 +248,7 @@ impl<R: Runtime> Connection<R> {
             key,
             level,
             self.tx.clone(),
+            self.ctx.queue_limit,
         ));
         if let Err(existing) = self.ctx.hub.go_online(peer.clone()) {
             self.ctx.hub.notify_dupsess(&existing, self.ip);
@@ -316,34 +336,43 @@ impl<R: Runtime> Connection<R> {
         if to == me.username {
             return Err(ErrorCode::Invalid);
         }
+        let relay = |recipient_id| Relay {
+            sender: me.username.clone(),
+            sender_id: me.user_id,
+            recipient_id,
+            stamp,
+            ciphertext: ciphertext.clone(),
+        };
         if let Some(peer) = self.ctx.hub.peer(&to) {
-            let relay = Relay {
-                sender: me.username.clone(),
-                sender_id: me.user_id,
-                recipient_id: peer.user_id,
-                stamp,
-                ciphertext: ciphertext.clone(),
+            return if self.deliver(&peer, relay(peer.user_id)).await {
+                Ok(ServerCommand::Ok)
+            } else {
+                Err(ErrorCode::Server)
             };
-            // A recipient that is leaving gets the message stored instead.
-            if peer.send(Outbound::Message(relay)).is_ok() {
-                return Ok(ServerCommand::Ok);
-            }
         }
         let row = self.user_row(&to, ErrorCode::Server).await?;
         if row.pubkey.is_none() {
             return Err(ErrorCode::Dereg);
         }
-        match self
-            .ctx
-            .store
-            .store_message(me.user_id, row.id, stamp, &ciphertext)
-            .await
-        {
-            Ok(_) => Ok(ServerCommand::Ok),
-            Err(e) => {
-                warn!("storing a message for {to} failed: {e}");
-                Err(ErrorCode::Server)
+        if self.ctx.writer.insert(vec![relay(row.id)]).await {
+            Ok(ServerCommand::Ok)
+        } else {
+            Err(ErrorCode::Server)
+        }
+    }
+
+    /// Hands a message to an online peer's connection, or to the store when
+    /// its queue is full or it is leaving; whether the message is now safe
+    /// (queued or stored).
+    pub(crate) async fn deliver(&self, peer: &Arc<Peer>, relay: Relay) -> bool {
+        match peer.offer(relay) {
+            Offer::Queued => true,
+            Offer::Spill(relay, spilled) => {
+                let stored = self.ctx.writer.insert(vec![relay]).await;
+                drop(spilled);
+                stored
             }
+            Offer::Gone(relay) => self.ctx.writer.insert(vec![relay]).await,
         }
     }
 
@@ -355,93 +384,5 @@ impl<R: Runtime> Connection<R> {
             me.unsubscribe(hook)?;
         }
         Ok(ServerCommand::Ok)
-    }
-
-    // ----- catch-up -----
-
-    async fn start_catch_up(&mut self, id: u16) -> Result<(), ErrorCode> {
-        if self.catchup.is_some() {
-            // One catch-up at a time; the running one will send everything.
-            self.answer(id, Ok(ServerCommand::Ok));
-            return Ok(());
-        }
-        let me = self.me.clone().ok_or(ErrorCode::NoSess)?;
-        let page = self
-            .ctx
-            .store
-            .pending_messages(me.user_id, 0, CATCH_UP_PAGE)
-            .await
-            .map_err(|_| ErrorCode::Server)?;
-        if page.is_empty() {
-            return Err(ErrorCode::Empty);
-        }
-        self.answer(id, Ok(ServerCommand::Ok));
-        self.catchup = Some(CatchUp::default());
-        self.send_page(page);
-        Ok(())
-    }
-
-    fn send_page(&mut self, page: Vec<crate::store::StoredMessage>) {
-        let Some(cu) = self.catchup.as_mut() else {
-            return;
-        };
-        for m in page {
-            let Ok(sender) = Username::parse(m.sender.as_bytes()) else {
-                warn!("stored message {} has an invalid sender name", m.id);
-                continue;
-            };
-            let reciv = ServerCommand::Reciv {
-                sender,
-                stamp: m.stamp,
-                ciphertext: Bytes::from(m.ciphertext),
-            };
-            if self.session.send(&reciv).is_ok() {
-                self.session.push_marker(u64::try_from(m.id).unwrap_or(0));
-                cu.in_flight += 1;
-            }
-            cu.last_id = cu.last_id.max(m.id);
-        }
-    }
-
-    pub(crate) async fn catch_up_written(&mut self, id: i64) {
-        let Some(cu) = self.catchup.as_mut() else {
-            return;
-        };
-        cu.written.push(id);
-        cu.in_flight = cu.in_flight.saturating_sub(1);
-        if cu.in_flight > 0 {
-            return;
-        }
-        // The page is on the wire: delete it and send the next one.
-        let after = cu.last_id;
-        self.flush_catch_up().await;
-        let Some(me) = self.me.clone() else { return };
-        match self
-            .ctx
-            .store
-            .pending_messages(me.user_id, after, CATCH_UP_PAGE)
-            .await
-        {
-            Ok(page) if !page.is_empty() => self.send_page(page),
-            Ok(_) => self.catchup = None,
-            Err(e) => {
-                warn!("catch-up of {} stopped: {e}", me.username);
-                self.catchup = None;
-            }
-        }
-    }
-
-    /// Deletes the stored messages that were written.
-    pub(crate) async fn flush_catch_up(&mut self) {
-        let (Some(cu), Some(me)) = (self.catchup.as_mut(), self.me.as_ref()) else {
-            return;
-        };
-        let written = std::mem::take(&mut cu.written);
-        if written.is_empty() {
-            return;
-        }
-        if let Err(e) = self.ctx.store.delete_messages(me.user_id, &written).await {
-            warn!("deleting {} delivered messages failed: {e}", written.len());
-        }
     }
 }

@@ -32,11 +32,22 @@ pub struct Relay {
     pub ciphertext: Bytes,
 }
 
+impl Relay {
+    /// What this message counts against its recipient's queue bound: about
+    /// its size on the wire.
+    pub fn queued_size(&self) -> usize {
+        self.ciphertext.len() + self.sender.as_str().len() + 32
+    }
+}
+
 /// What one connection can be told by the rest of the server.
 #[derive(Clone, Debug)]
 pub enum Outbound {
-    /// Send this packet as it is (HOOK, SHTDWN).
+    /// Send this packet as it is (SHTDWN).
     Packet(Packet),
+    /// Send this HOOK; it counts against the queue bound until the
+    /// connection takes it.
+    Hook(Packet),
     /// Deliver a message (RECIV); stored for later if it cannot be written.
     Message(Relay),
     /// The user's permission level changed.
@@ -45,6 +56,54 @@ pub enum Outbound {
     Kick,
     /// The server stops: close.
     Shutdown,
+    /// A message that went to the store while the connection's queue was
+    /// full has been stored (or failed): time to look at the store again.
+    Stored,
+}
+
+/// Where [`Peer::offer`] put a message.
+#[derive(Debug)]
+pub enum Offer {
+    /// Queued for the connection, which will write it or store it.
+    Queued,
+    /// The connection's queue is full: the caller must store the message
+    /// (the connection fetches it from the store when it has caught up), and
+    /// drop the [`Spilled`] once the store answered.
+    Spill(Relay, Spilled),
+    /// The connection is gone: the caller must store the message.
+    Gone(Relay),
+}
+
+/// A message being stored for an online peer whose queue was full; dropping
+/// it tells the peer's connection.
+#[derive(Debug)]
+pub struct Spilled {
+    peer: Arc<Peer>,
+}
+
+impl Drop for Spilled {
+    fn drop(&mut self) {
+        let mut d = lock(&self.peer.delivery);
+        d.storing = d.storing.saturating_sub(1);
+        d.stored = d.stored.wrapping_add(1);
+        if d.storing == 0 {
+            let _ = self.peer.tx.try_send(Outbound::Stored);
+        }
+    }
+}
+
+/// The state of a peer's message queue.
+#[derive(Debug, Default)]
+struct Delivery {
+    /// Bytes of messages queued and not yet written (see [`Relay::queued_size`]).
+    queued: usize,
+    /// Set when the queue overflowed: messages go to the store until the
+    /// connection has fetched everything stored for it.
+    spilling: bool,
+    /// Spilled messages whose store has not answered yet.
+    storing: usize,
+    /// Spilled messages whose store answered, ever (wrapping).
+    stored: u64,
 }
 
 /// A logged-in user, as the rest of the server sees it.
@@ -63,10 +122,14 @@ pub struct Peer {
     tx: async_channel::Sender<Outbound>,
     permission: AtomicU8,
     hooks: AtomicU8,
+    queue_limit: usize,
+    delivery: Mutex<Delivery>,
 }
 
 impl Peer {
-    /// A peer for a connection's outbound channel.
+    /// A peer for a connection's outbound channel, which may hold up to
+    /// `queue_limit` bytes of messages (see [`Relay::queued_size`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         conn: ConnId,
         username: Username,
@@ -75,6 +138,7 @@ impl Peer {
         pubkey: RsaPublicKey,
         permission: u8,
         tx: async_channel::Sender<Outbound>,
+        queue_limit: usize,
     ) -> Self {
         Peer {
             conn,
@@ -85,7 +149,90 @@ impl Peer {
             tx,
             permission: AtomicU8::new(permission),
             hooks: AtomicU8::new(0),
+            queue_limit,
+            delivery: Mutex::new(Delivery::default()),
         }
+    }
+
+    /// Offers a message for this peer: queued for its connection while the
+    /// queue has room and nothing is spilled, else handed back to be stored.
+    pub fn offer(self: &Arc<Self>, relay: Relay) -> Offer {
+        let size = relay.queued_size();
+        let mut d = lock(&self.delivery);
+        if self.tx.is_closed() {
+            return Offer::Gone(relay);
+        }
+        if !d.spilling && d.queued.saturating_add(size) <= self.queue_limit {
+            return match self.tx.try_send(Outbound::Message(relay)) {
+                Ok(()) => {
+                    d.queued += size;
+                    Offer::Queued
+                }
+                Err(e) => match e.into_inner() {
+                    Outbound::Message(relay) => Offer::Gone(relay),
+                    _ => Offer::Queued,
+                },
+            };
+        }
+        d.spilling = true;
+        d.storing += 1;
+        drop(d);
+        Offer::Spill(relay, Spilled { peer: self.clone() })
+    }
+
+    /// A queued message of `size` bytes was written (or stored) by the connection.
+    pub fn dequeued(&self, size: usize) {
+        let mut d = lock(&self.delivery);
+        d.queued = d.queued.saturating_sub(size);
+    }
+
+    /// Bytes of messages queued for this peer and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        lock(&self.delivery).queued
+    }
+
+    /// Whether messages for this peer go to the store (its queue overflowed
+    /// and the connection has not yet fetched them all back).
+    pub fn is_spilling(&self) -> bool {
+        lock(&self.delivery).spilling
+    }
+
+    /// Spilled messages whose store has not answered yet.
+    pub fn storing(&self) -> usize {
+        lock(&self.delivery).storing
+    }
+
+    /// How many spilled messages have been stored so far; pass it to
+    /// [`Self::end_spill`] after reading the store.
+    pub fn spill_mark(&self) -> u64 {
+        lock(&self.delivery).stored
+    }
+
+    /// Returns the peer to direct delivery if no spilled message was stored
+    /// since `mark` was taken (before the connection last read the store) and
+    /// none is being stored; whether it did.
+    pub fn end_spill(&self, mark: u64) -> bool {
+        let mut d = lock(&self.delivery);
+        if d.storing == 0 && d.stored == mark {
+            d.spilling = false;
+        }
+        !d.spilling
+    }
+
+    /// Queues a hook for this peer unless its queue is full (a subscriber
+    /// that stopped reading misses hooks rather than growing the server);
+    /// whether it was queued.
+    pub fn send_hook(&self, packet: Packet) -> bool {
+        let size = packet.wire_len();
+        let mut d = lock(&self.delivery);
+        if d.queued.saturating_add(size) > self.queue_limit {
+            return false;
+        }
+        let queued = self.tx.try_send(Outbound::Hook(packet)).is_ok();
+        if queued {
+            d.queued += size;
+        }
+        queued
     }
 
     /// The current permission level.
@@ -329,7 +476,9 @@ impl Hub {
         };
         if let Ok(online) = self.online.read() {
             for peer in online.values().filter(|p| p.subscribed(hook)) {
-                let _ = peer.send(Outbound::Packet(packet.clone()));
+                if !peer.send_hook(packet.clone()) {
+                    tracing::debug!("hook for {} dropped: its queue is full", peer.username);
+                }
             }
         }
     }
@@ -339,7 +488,7 @@ impl Hub {
         if target.subscribed(Hook::DupSess) {
             let event = HookEvent::DupSess { ip: ip.to_string() };
             if let Ok(packet) = ServerCommand::Hook(event).to_packet(0) {
-                let _ = target.send(Outbound::Packet(packet));
+                let _ = target.send_hook(packet);
             }
         }
     }

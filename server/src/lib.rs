@@ -12,15 +12,18 @@
 //! - [`config`], [`logging`], [`shell`]: settings, logs, the admin shell.
 
 mod admin;
+mod catchup;
 pub mod config;
 mod conn;
 mod handlers;
 pub mod hub;
 pub mod limits;
 pub mod logging;
+pub mod nofile;
 pub mod server;
 pub mod shell;
 pub mod slots;
 pub mod store;
+pub mod writer;
 
 pub use server::{RunningServer, ServerError, run, run_blocking, start};

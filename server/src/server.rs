@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gochat_proto::ServerConfig;
 use gochat_runtime::Runtime;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::admin::MOTD_SETTING;
 use crate::config::{RuntimeKind, Settings};
 use crate::hub::Hub;
+use crate::limits::IpLimits;
 use crate::slots::Slots;
 use crate::store::Store;
+use crate::writer::Writer;
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,24 @@ pub struct Ctx<R: Runtime> {
     pub tls_handshake_timeout: Duration,
     /// The waiting line.
     pub slots: Arc<Slots>,
+    /// The task that writes messages to the store.
+    pub writer: Writer,
+    /// Bytes of messages one connection may have queued (`max_queued_bytes`).
+    pub queue_limit: usize,
+    /// How long a write may make no progress (`None`: forever).
+    pub write_timeout: Option<Duration>,
+    /// Connections and REG/LOGIN rates per address.
+    pub ip_limits: Arc<IpLimits>,
+}
+
+/// A setting's duration, with 0 meaning "never" (as the settings document).
+fn zero_is_never(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+/// A deadline for the session: 0 becomes one it never reaches.
+fn session_timeout(d: Duration) -> Duration {
+    zero_is_never(d).unwrap_or(Duration::MAX)
 }
 
 /// A started server.
@@ -98,9 +118,10 @@ impl<R: Runtime> RunningServer<R> {
         &self.ctx.store
     }
 
-    /// Starts a graceful stop.
+    /// Starts a graceful stop, as SIGTERM does: every logged-in user gets
+    /// SHTDWN with the current time, then every connection closes.
     pub fn shutdown(&self) {
-        self.ctx.hub.shutdown.trigger();
+        stop_now(&self.ctx.hub);
     }
 
     /// Waits until the server stopped: listeners closed, connections closed
@@ -148,6 +169,7 @@ pub async fn start<R: Runtime>(
         )?),
         None => None,
     };
+    let writer = Writer::start(&rt, store.clone());
     let ctx = Arc::new(Ctx {
         rt: rt.clone(),
         hub: Hub::new(Bytes::from(motd), settings.token_lifetime),
@@ -155,10 +177,16 @@ pub async fn start<R: Runtime>(
         session_config: ServerConfig {
             idle_timeout: settings.idle_timeout,
             verification_timeout: settings.verification_timeout,
+            packet_timeout: session_timeout(settings.packet_timeout),
+            login_timeout: session_timeout(settings.login_timeout),
             ..ServerConfig::default()
         },
         tls_handshake_timeout: settings.tls_handshake_timeout,
         slots: Slots::new(settings.max_clients),
+        writer,
+        queue_limit: settings.max_queued_bytes,
+        write_timeout: zero_is_never(settings.write_timeout),
+        ip_limits: IpLimits::new(settings.ip_limits()),
     });
     // Every task holds a clone of `alive`; `done` closes when all are gone.
     let (alive, done) = async_channel::bounded::<()>(1);
@@ -192,7 +220,7 @@ pub async fn start<R: Runtime>(
         spawn_accept_loop(ctx.clone(), listener, Some(config), alive.clone());
         tls_addr = Some(addr);
     }
-    // Housekeeping: expired tokens.
+    // Housekeeping: expired tokens, addresses no longer limited.
     {
         let ctx = ctx.clone();
         let alive = alive.clone();
@@ -212,6 +240,7 @@ pub async fn start<R: Runtime>(
                     break;
                 }
                 ctx.hub.purge_tokens(Instant::now());
+                ctx.ip_limits.purge(Instant::now());
             }
         });
     }
@@ -232,6 +261,7 @@ fn spawn_accept_loop<R: Runtime>(
 ) {
     let rt = ctx.rt.clone();
     rt.spawn(async move {
+        let mut backoff = crate::nofile::AcceptBackoff::default();
         loop {
             let accepted = async { Some(ctx.rt.accept(&listener).await) };
             let stop = async {
@@ -241,6 +271,7 @@ fn spawn_accept_loop<R: Runtime>(
             match futures_lite::future::or(accepted, stop).await {
                 None => break,
                 Some(Ok((stream, addr))) => {
+                    backoff.succeeded();
                     let task_ctx = ctx.clone();
                     let tls = tls.clone();
                     let alive = alive.clone();
@@ -250,10 +281,13 @@ fn spawn_accept_loop<R: Runtime>(
                     });
                 }
                 Some(Err(e)) => {
-                    error!("accepting a connection failed: {e}");
-                    // Out of file descriptors and the like: back off a little.
-                    ctx.rt
-                        .sleep_until(Instant::now() + Duration::from_millis(50))
+                    // Out of file descriptors and the like: wait longer each
+                    // time (the connections that end free descriptors).
+                    let pause = backoff.failed(&e);
+                    let stop = async {
+                        ctx.hub.shutdown.wait().await;
+                    };
+                    futures_lite::future::or(ctx.rt.sleep_until(Instant::now() + pause), stop)
                         .await;
                 }
             }
@@ -263,11 +297,21 @@ fn spawn_accept_loop<R: Runtime>(
     });
 }
 
+/// Stops the server now: SHTDWN (stamped now) to every logged-in user, then
+/// the stop, which closes every connection after what is queued for it.
+fn stop_now(hub: &Hub) {
+    if !hub.shutdown.is_triggered() {
+        hub.announce_shutdown(crate::handlers::unix_now());
+    }
+    hub.shutdown.trigger();
+}
+
 /// Runs a server until it is stopped by SIGINT, SIGTERM or ADMIN SHTDWN.
 pub async fn run<R: Runtime>(rt: R, settings: Settings) -> Result<(), ServerError> {
+    crate::nofile::raise_and_report(settings.max_clients);
     let server = start(rt, &settings).await?;
-    let hub_stop = server.ctx.hub.shutdown.clone();
-    watch_signals(move || hub_stop.trigger());
+    let ctx = server.ctx.clone();
+    watch_signals(move || stop_now(&ctx.hub));
     // The original's console line, once the listeners are really up.
     println!("{}", crate::logging::RUNNING_LINE);
     server.wait().await;

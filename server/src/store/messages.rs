@@ -14,7 +14,38 @@ const INSERT_MESSAGE_MYSQL: &str = "INSERT INTO messages (src_user, dst_user, st
      VALUES (?, ?, ?, ?)";
 
 /// How many ids one DELETE names; far below every backend's placeholder limit.
-const DELETE_CHUNK: usize = 500;
+const DELETE_CHUNK: usize = 1000;
+
+/// Rows per multi-row INSERT of [`Store::store_messages`]: 4 placeholders a
+/// row stay far below every backend's limit, and 256 rows of the largest
+/// ciphertext (about 0.5 MiB) below MySQL's default packet size.
+const INSERT_CHUNK: usize = 256;
+
+/// One message to cache, for [`Store::store_messages`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    /// The sender's account id.
+    pub src: i64,
+    /// The recipient's account id.
+    pub dst: i64,
+    /// The sender's timestamp.
+    pub stamp: i64,
+    /// The ciphertext, stored verbatim.
+    pub ciphertext: &'a [u8],
+}
+
+/// The statement inserting `rows` messages at once.
+fn multi_insert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(70 + rows * 15);
+    sql.push_str("INSERT INTO messages (src_user, dst_user, stamp, ciphertext) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?, ?, ?)");
+    }
+    sql
+}
 
 impl Store {
     /// Caches a message from account `src` to account `dst` and returns its
@@ -42,6 +73,45 @@ impl Store {
             })
             .await?;
         inserted_id(OP, id)
+    }
+
+    /// Caches many messages in one transaction, in the order given (their ids
+    /// grow in that order), with multi-row INSERTs: all of them are stored,
+    /// or none (a transient failure retries the whole transaction).
+    pub async fn store_messages(&self, messages: &[NewMessage<'_>]) -> Result<(), StoreError> {
+        const OP: &str = "store messages";
+        for m in messages {
+            check_len("ciphertext", m.ciphertext.len(), MAX_CIPHERTEXT_LEN)?;
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let pool = &self.pool;
+        let full: Arc<str> = multi_insert_sql(INSERT_CHUNK.min(messages.len())).into();
+        self.run(OP, || {
+            let full = Arc::clone(&full);
+            async move {
+                let mut tx = pool.begin().await?;
+                for chunk in messages.chunks(INSERT_CHUNK) {
+                    let sql = if chunk.len() == INSERT_CHUNK.min(messages.len()) {
+                        Arc::clone(&full)
+                    } else {
+                        multi_insert_sql(chunk.len()).into()
+                    };
+                    let mut query = sqlx::query(AssertSqlSafe(sql));
+                    for m in chunk {
+                        query = query
+                            .bind(m.src)
+                            .bind(m.dst)
+                            .bind(m.stamp)
+                            .bind(m.ciphertext);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await
+            }
+        })
+        .await
     }
 
     /// Up to `limit` messages cached for account `dst` with an id above

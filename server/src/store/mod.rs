@@ -29,6 +29,7 @@ mod users;
 use std::future::Future;
 
 pub use error::{CreateUserError, StoreError};
+pub use messages::NewMessage;
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
