@@ -103,7 +103,7 @@ impl Runtime for TokioRuntime {
     ) -> BoxFuture<'a, io::Result<(Self::TcpStream, SocketAddr)>> {
         Box::pin(async move {
             let (s, addr) = listener.accept().await?;
-            let _ = s.set_nodelay(true);
+            gochat_runtime::socket::tune_accepted(&s);
             Ok((s.compat(), addr))
         })
     }

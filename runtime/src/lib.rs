@@ -10,6 +10,7 @@
 //! chunks, and a re-armable timer.
 
 pub mod io;
+pub mod socket;
 pub mod stream;
 pub mod tls;
 
