@@ -30,8 +30,10 @@ use crate::hub::Peer;
 use crate::store::{StoreError, StoredMessage};
 use crate::writer::Pending;
 
-/// Stored messages in the first page: small, so the first RECIV goes out at once.
-const FIRST_PAGE: u32 = 64;
+/// Stored messages in the first page. One read of 1024 takes a few
+/// milliseconds and answers a typical backlog whole; a smaller first page
+/// only adds a second round trip to the database before the last RECIV.
+const FIRST_PAGE: u32 = 1024;
 
 /// Stored messages in every later page.
 const PAGE: u32 = 1024;
