@@ -318,6 +318,12 @@ impl<R: Runtime> RawClient<R> {
         }
     }
 
+    /// Shuts down the writing half (the server reads end of stream); what
+    /// the server still sends can be read.
+    pub async fn shutdown_write(&mut self) {
+        let _ = self.stream.close().await;
+    }
+
     pub async fn write_raw(&mut self, bytes: &[u8]) {
         let _ = self.stream.write_all(bytes).await;
         let _ = self.stream.flush().await;
