@@ -283,9 +283,12 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
-    /// Spilled messages finished storing: read them if the catch-up waits.
+    /// Spilled messages were stored: read what is stored so far if the
+    /// catch-up waits (senders that go on spilling keep `storing` above 0, so
+    /// the catch-up cannot wait for it to fall to 0).
     pub(crate) fn on_stored(&mut self) {
         let Some(me) = self.me.clone() else { return };
+        me.take_stored_notice();
         if let Some(mut cu) = self.catchup.take() {
             if cu.awaiting_store && cu.fetch.is_none() {
                 cu.awaiting_store = false;

@@ -295,12 +295,26 @@ impl<R: Runtime> Connection<R> {
     }
 
     /// Runs one write step, under the write timeout when it does not
-    /// complete at once.
+    /// complete at once, and cut short once the server has been stopping
+    /// for `stop_write_grace` (the connection's queue is then stored).
     async fn progress<T>(&self, step: impl Future<Output = io::Result<T>>) -> io::Result<T> {
         let mut step = pin!(step);
         if let Some(done) = futures_lite::future::poll_once(step.as_mut()).await {
             return done;
         }
+        let stopped = async {
+            self.ctx.hub.shutdown.wait().await;
+            let grace = crate::server::deadline_after(self.ctx.stop_write_grace);
+            self.ctx.rt.sleep_until(grace).await;
+            Err(io::Error::other(
+                "the server stopped while the peer was not reading",
+            ))
+        };
+        futures_lite::future::or(self.timed_write(step), stopped).await
+    }
+
+    /// Awaits a pending write step under the write timeout.
+    async fn timed_write<T>(&self, step: impl Future<Output = io::Result<T>>) -> io::Result<T> {
         match self.ctx.write_timeout {
             None => step.await,
             Some(after) => {
@@ -310,10 +324,8 @@ impl<R: Runtime> Connection<R> {
                     .inspect_err(|e| {
                         if e.kind() == io::ErrorKind::TimedOut {
                             info!(
-                                "connection {} from {} accepted nothing for {}s: closed",
-                                self.id,
-                                self.ip,
-                                after.as_secs()
+                                "connection {} from {} accepted nothing for {:?}: closed",
+                                self.id, self.ip, after
                             );
                         }
                     })

@@ -86,7 +86,11 @@ impl Drop for Spilled {
         let mut d = lock(&self.peer.delivery);
         d.storing = d.storing.saturating_sub(1);
         d.stored = d.stored.wrapping_add(1);
-        if d.storing == 0 {
+        // One notice at a time: the connection clears the flag when it takes
+        // the notice, so a catch-up waiting for stores always hears of the
+        // next one, and a stalled connection collects no more than one.
+        if !d.stored_notice {
+            d.stored_notice = true;
             let _ = self.peer.tx.try_send(Outbound::Stored);
         }
     }
@@ -104,6 +108,8 @@ struct Delivery {
     storing: usize,
     /// Spilled messages whose store answered, ever (wrapping).
     stored: u64,
+    /// An [`Outbound::Stored`] notice is on its way to the connection.
+    stored_notice: bool,
 }
 
 /// A logged-in user, as the rest of the server sees it.
@@ -195,6 +201,12 @@ impl Peer {
     /// and the connection has not yet fetched them all back).
     pub fn is_spilling(&self) -> bool {
         lock(&self.delivery).spilling
+    }
+
+    /// The connection took the [`Outbound::Stored`] notice: the next
+    /// finished store sends another.
+    pub fn take_stored_notice(&self) {
+        lock(&self.delivery).stored_notice = false;
     }
 
     /// Spilled messages whose store has not answered yet.

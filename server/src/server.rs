@@ -71,6 +71,10 @@ pub struct Ctx<R: Runtime> {
     pub write_timeout: Option<Duration>,
     /// Connections and REG/LOGIN rates per address.
     pub ip_limits: Arc<IpLimits>,
+    /// Once the server stops, how long a write may still wait for its peer
+    /// (half of `shutdown_grace`): a stalled reader then has its queue stored
+    /// while the store is still open.
+    pub stop_write_grace: Duration,
 }
 
 /// A setting's duration, with 0 meaning "never" (as the settings document).
@@ -186,6 +190,7 @@ pub async fn start<R: Runtime>(
         writer,
         queue_limit: settings.max_queued_bytes,
         write_timeout: zero_is_never(settings.write_timeout),
+        stop_write_grace: settings.shutdown_grace / 2,
         ip_limits: IpLimits::new(settings.ip_limits()),
     });
     // Every task holds a clone of `alive`; `done` closes when all are gone.
