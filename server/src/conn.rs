@@ -57,7 +57,11 @@ pub(crate) struct Connection<R: Runtime> {
     rx: Pin<Box<async_channel::Receiver<Outbound>>>,
     /// The logged-in user, as the hub knows it.
     pub me: Option<Arc<Peer>>,
-    inflight: VecDeque<(u64, Relay)>,
+    inflight: VecDeque<(u64, u64, Relay)>,
+    /// Bytes of the session's output written to the socket so far (compared
+    /// with the stream position of each relay in `inflight` when a write
+    /// fails part-way).
+    written: u64,
     next_relay: u64,
     pub catchup: Option<CatchUp>,
     /// No spilling catch-up starts before this (after a failed read).
@@ -132,6 +136,7 @@ impl<R: Runtime> Connection<R> {
             rx: Box::pin(rx),
             me: None,
             inflight: VecDeque::new(),
+            written: 0,
             next_relay: 0,
             catchup: None,
             refill_after: None,
@@ -278,13 +283,14 @@ impl<R: Runtime> Connection<R> {
 
     /// Writes `buf` whole; fails with `TimedOut` when the peer accepts no
     /// byte for the write timeout.
-    async fn write<S: Stream>(&self, stream: &mut S, mut buf: &[u8]) -> io::Result<()> {
+    async fn write<S: Stream>(&mut self, stream: &mut S, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             let n = self.progress(stream.write(buf)).await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
             buf = &buf[n..];
+            self.written += n as u64;
         }
         Ok(())
     }
@@ -361,7 +367,8 @@ impl<R: Runtime> Connection<R> {
                     let token = RELAY_MARK | self.next_relay;
                     self.next_relay = (self.next_relay + 1) & !RELAY_MARK;
                     self.session.push_marker(token);
-                    self.inflight.push_back((token, relay));
+                    let end = self.session.queued_total();
+                    self.inflight.push_back((token, end, relay));
                 } else {
                     me.dequeued(relay.queued_size());
                     Box::pin(self.keep_for_later(vec![relay])).await;
@@ -390,8 +397,8 @@ impl<R: Runtime> Connection<R> {
                 info!("verification of {username} from {} timed out", self.ip);
             }
             ServerEvent::Written(token) if token & RELAY_MARK != 0 => {
-                while self.inflight.front().is_some_and(|(t, _)| *t <= token) {
-                    if let Some((_, relay)) = self.inflight.pop_front()
+                while self.inflight.front().is_some_and(|(t, _, _)| *t <= token) {
+                    if let Some((_, _, relay)) = self.inflight.pop_front()
                         && let Some(me) = &self.me
                     {
                         me.dequeued(relay.queued_size());
@@ -435,7 +442,15 @@ impl<R: Runtime> Connection<R> {
         self.rx.close();
         self.ctx.hub.unregister_conn(self.id);
         // Relayed messages handed to the session but never written.
-        let unwritten: Vec<Relay> = self.inflight.drain(..).map(|(_, r)| r).collect();
+        // Those whose bytes all reached the socket before a write failed
+        // count as written, as they would have without the failure.
+        let written = self.written;
+        let unwritten: Vec<Relay> = self
+            .inflight
+            .drain(..)
+            .filter(|(_, end, _)| *end > written)
+            .map(|(_, _, r)| r)
+            .collect();
         self.keep_for_later(unwritten).await;
         self.end_login().await;
         self.drain_outbound().await;

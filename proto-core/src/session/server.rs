@@ -527,6 +527,14 @@ impl ServerSession {
         Ok(())
     }
 
+    /// How many bytes this session has queued for the peer since it began:
+    /// the stream position right after everything queued so far. A driver
+    /// that counts the bytes it wrote can tell from it whether a packet
+    /// reached the socket whole when a write fails part-way.
+    pub fn queued_total(&self) -> u64 {
+        self.queued
+    }
+
     /// Queues a marker: [`ServerEvent::Written`] with `token` comes out once
     /// everything queued before it has been handed out by `poll_transmit`.
     pub fn push_marker(&mut self, token: u64) {
