@@ -629,6 +629,9 @@ fn keys_of_the_original() {
     key(&mut m, KeyCode::Esc);
     enter(&mut m, "/version");
     enter(&mut m, "/buffers");
+    // A command repeated at once is remembered once.
+    enter(&mut m, "/buffers");
+    assert_eq!(m.history, ["/version", "/buffers"]);
     key(&mut m, KeyCode::Up);
     assert_eq!(m.input.text(), "/buffers");
     key(&mut m, KeyCode::Up);

@@ -15,9 +15,11 @@ use super::popup::{Prompt, Purpose, PwAction};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Runs a typed line starting with `/` (it goes to the command history,
-/// whatever it is).
+/// whatever it is, unless it repeats the last one).
 pub fn command_line(model: &mut Model, line: &str, fx: &mut Vec<Effect>) {
-    model.history.push(line.to_owned());
+    if model.history.last().map(String::as_str) != Some(line) {
+        model.history.push(line.to_owned());
+    }
     match commands::parse(line, model.wall) {
         Ok(cmd) => run(model, cmd, fx),
         Err(e @ (ParseError::Empty | ParseError::Unknown(_))) => model.set_error(e.to_string()),
