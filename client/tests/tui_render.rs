@@ -921,3 +921,32 @@ fn connect_without_verification_warns() {
     let s = screen(&m);
     assert!(s.contains("WARNING: -noverify"), "{s}");
 }
+
+#[test]
+fn a_message_refused_for_typing_too_fast_stays_in_the_input() {
+    let mut m = logged_in();
+    m.config.bell = false;
+    let fx = enter(&mut m, "/msg bob hey");
+    assert!(
+        tasks(fx)
+            .iter()
+            .any(|(_, t)| matches!(t, Task::Send { text, .. } if text == "hey"))
+    );
+    // At once again: refused, and kept for Enter once the delay has passed.
+    let fx = enter(&mut m, "second thought");
+    assert!(tasks(fx).is_empty());
+    assert!(screen(&m).contains("Error: you are typing too fast!"));
+    assert_eq!(m.input.text(), "second thought");
+    // A line sent with a leading slash comes back as typed.
+    m.input.take();
+    enter(&mut m, "//slash");
+    assert_eq!(m.input.text(), "//slash");
+    m.now += Duration::from_secs(2);
+    let fx = key(&mut m, KeyCode::Enter);
+    assert!(
+        tasks(fx)
+            .iter()
+            .any(|(_, t)| matches!(t, Task::Send { text, .. } if text == "/slash"))
+    );
+    assert!(m.input.is_empty());
+}

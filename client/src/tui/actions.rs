@@ -235,6 +235,15 @@ pub fn send_text(model: &mut Model, text: String, fx: &mut Vec<Effect>) {
                 .is_some_and(|t| now.saturating_duration_since(t) < MSG_DELAY)
             {
                 model.set_error("you are typing too fast");
+                // Keep what was typed, so that Enter again sends it.
+                if model.input.is_empty() {
+                    let back = if text.starts_with('/') {
+                        format!("/{text}")
+                    } else {
+                        text
+                    };
+                    model.input.insert_str(&back);
+                }
                 return;
             }
             let to = b.name.clone();
