@@ -15,17 +15,14 @@
 mod common;
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use common::{Db, private_key, public_pem, user};
-use futures_lite::FutureExt;
 use gochat_proto::crypto;
 use gochat_proto::{ClientCommand, Decoder, Direction, ErrorCode, Packet, ServerCommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -155,58 +152,6 @@ impl Drop for ServerProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs `scenario` against a fresh database of kind `db`, then deletes the
-/// database (also when the scenario fails).
-async fn with_database<F, Fut>(db: Db, scenario: F)
-where
-    F: FnOnce(String, std::path::PathBuf) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let Some(url) = common::database_url(db).await else {
-        return;
-    };
-    let workdir = std::env::temp_dir().join(format!(
-        "gochat_crash_{}_{}",
-        std::process::id(),
-        url.rsplit('/').next().unwrap_or("db")
-    ));
-    std::fs::create_dir_all(&workdir).unwrap();
-    eprintln!("database {url}");
-    let outcome = AssertUnwindSafe(scenario(url.clone(), workdir.clone()))
-        .catch_unwind()
-        .await;
-    // What the servers wrote to stderr: nothing may be a panic.
-    let mut panics = String::new();
-    for entry in std::fs::read_dir(&workdir).unwrap().flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        if text.contains("panicked") {
-            panics.push_str(&text);
-        }
-    }
-    let _ = std::fs::remove_dir_all(&workdir);
-    match db {
-        Db::Sqlite => {
-            let path = url.trim_start_matches("sqlite://");
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let _ = std::fs::remove_file(format!("{path}{suffix}"));
-            }
-        }
-        Db::MariaDb => {
-            use sqlx::{Connection, Executor};
-            let name = url.rsplit('/').next().unwrap().to_string();
-            let mut conn = sqlx::MySqlConnection::connect(common::MARIADB_ADMIN_URL)
-                .await
-                .unwrap();
-            let sql = format!("DROP DATABASE {name}");
-            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
-        }
-    }
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    assert!(panics.is_empty(), "the server panicked:\n{panics}");
 }
 
 // ----- a protocol client that sees closes -----
@@ -522,7 +467,7 @@ async fn catch_up(addr: SocketAddr, tag: &str, size: usize, last: Option<usize>)
 async fn kill_while_sending(db: Db) {
     const KILL_AFTER: usize = 300;
     const SIZE: usize = 300;
-    with_database(db, |url, workdir| async move {
+    common::with_database(db, "gochat_crash", |url, workdir| async move {
         let server = ServerProc::start(&url, &workdir).await;
         let alice = alice_with_offline_bob(server.addr).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -618,7 +563,7 @@ async fn kill_during_catch_up(db: Db) {
     const COUNT: usize = 4000;
     const SIZE: usize = 2045;
     const READ_BEFORE_KILL: usize = 300;
-    with_database(db, |url, workdir| async move {
+    common::with_database(db, "gochat_crash", |url, workdir| async move {
         let server = ServerProc::start(&url, &workdir).await;
         let alice = alice_with_offline_bob(server.addr).await;
         let started = Instant::now();

@@ -1209,25 +1209,6 @@ async fn per_ip_request_rates<R: Runtime>(rt: R, mut settings: Settings) {
     server.wait().await;
 }
 
-/// 4096-bit public keys with random moduli: valid for REG, free to make.
-fn random_public_pem(seed: u64) -> Bytes {
-    use rsa::BoxedUint;
-    let mut bytes = vec![0u8; 512];
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for b in bytes.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    bytes[0] |= 0x80;
-    bytes[511] |= 1;
-    let n = BoxedUint::from_be_slice(&bytes, 4096).unwrap();
-    let e = BoxedUint::from(65537u32);
-    let key = gochat_proto::crypto::RsaPublicKey::new(n, e).unwrap();
-    Bytes::from(gochat_proto::crypto::public_key_to_pem(&key).unwrap())
-}
-
 /// With the three per-address limits 0 (off): 40 connections from one
 /// address, 12 registrations and 10 logins from it, all fine.
 async fn per_ip_limits_off<R: Runtime>(rt: R, mut settings: Settings) {
@@ -1466,43 +1447,7 @@ where
     F: FnOnce(String, std::path::PathBuf) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use futures_lite::FutureExt;
-    let rt = tokio_rt();
-    rt.block_on(async move {
-        let Some(url) = database_url(db).await else {
-            return;
-        };
-        let workdir = std::env::temp_dir().join(format!(
-            "gochat_hardening_{}_{}",
-            std::process::id(),
-            url.rsplit('/').next().unwrap_or("db")
-        ));
-        std::fs::create_dir_all(&workdir).unwrap();
-        let outcome = std::panic::AssertUnwindSafe(scenario(url.clone(), workdir.clone()))
-            .catch_unwind()
-            .await;
-        let _ = std::fs::remove_dir_all(&workdir);
-        match db {
-            Db::Sqlite => {
-                let path = url.trim_start_matches("sqlite://");
-                for suffix in ["", "-wal", "-shm", "-journal"] {
-                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
-                }
-            }
-            Db::MariaDb => {
-                use sqlx::{Connection, Executor};
-                let name = url.rsplit('/').next().unwrap().to_string();
-                let mut conn = sqlx::MySqlConnection::connect(MARIADB_ADMIN_URL)
-                    .await
-                    .unwrap();
-                let sql = format!("DROP DATABASE {name}");
-                conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
-            }
-        }
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
-    });
+    tokio_rt().block_on(common::with_database(db, "gochat_hardening", scenario));
 }
 
 /// The binary stopped by `sig`: alice and bob, logged in, each get SHTDWN

@@ -879,25 +879,6 @@ async fn deadlines<R: Runtime>(rt: R, mut settings: Settings) {
     server.wait().await;
 }
 
-/// 4096-bit public keys with random moduli: valid for REG, free to make.
-fn random_public_pem(seed: u64) -> Bytes {
-    use rsa::BoxedUint;
-    let mut bytes = vec![0u8; 512];
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for b in bytes.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    bytes[0] |= 0x80;
-    bytes[511] |= 1;
-    let n = BoxedUint::from_be_slice(&bytes, 4096).unwrap();
-    let e = BoxedUint::from(65537u32);
-    let key = crypto::RsaPublicKey::new(n, e).unwrap();
-    Bytes::from(crypto::public_key_to_pem(&key).unwrap())
-}
-
 async fn concurrent_registrations<R: Runtime>(rt: R, settings: Settings) {
     let server = start_server(&rt, &settings).await;
     let addr = server.tcp_addr();

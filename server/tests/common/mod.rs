@@ -464,3 +464,77 @@ impl<R: Runtime> RawClient<R> {
         token.unwrap()
     }
 }
+
+/// 4096-bit public keys with random moduli: valid for REG, free to make.
+pub fn random_public_pem(seed: u64) -> Bytes {
+    use rsa::BoxedUint;
+    let mut bytes = vec![0u8; 512];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for b in bytes.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    bytes[0] |= 0x80;
+    bytes[511] |= 1;
+    let n = BoxedUint::from_be_slice(&bytes, 4096).unwrap();
+    let e = BoxedUint::from(65537u32);
+    let key = crypto::RsaPublicKey::new(n, e).unwrap();
+    Bytes::from(crypto::public_key_to_pem(&key).unwrap())
+}
+
+/// Runs `scenario` with a fresh database of kind `db` (its URL) and a
+/// scratch directory named after `prefix` (for the servers' files), then
+/// deletes both, also when the scenario fails. Fails when a server wrote a
+/// panic to a file in the scratch directory.
+pub async fn with_database<F, Fut>(db: Db, prefix: &str, scenario: F)
+where
+    F: FnOnce(String, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_lite::FutureExt;
+    let Some(url) = database_url(db).await else {
+        return;
+    };
+    let workdir = std::env::temp_dir().join(format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        url.rsplit('/').next().unwrap_or("db")
+    ));
+    std::fs::create_dir_all(&workdir).unwrap();
+    eprintln!("database {url}");
+    let outcome = std::panic::AssertUnwindSafe(scenario(url.clone(), workdir.clone()))
+        .catch_unwind()
+        .await;
+    // What the servers wrote to stderr: nothing may be a panic.
+    let mut panics = String::new();
+    for entry in std::fs::read_dir(&workdir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if text.contains("panicked") {
+            panics.push_str(&text);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&workdir);
+    match db {
+        Db::Sqlite => {
+            let path = url.trim_start_matches("sqlite://");
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+        }
+        Db::MariaDb => {
+            use sqlx::{Connection, Executor};
+            let name = url.rsplit('/').next().unwrap().to_string();
+            let mut conn = sqlx::MySqlConnection::connect(MARIADB_ADMIN_URL)
+                .await
+                .unwrap();
+            let sql = format!("DROP DATABASE {name}");
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        }
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    assert!(panics.is_empty(), "the server panicked:\n{panics}");
+}
