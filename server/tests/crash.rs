@@ -15,14 +15,11 @@
 mod common;
 
 use std::collections::{HashMap, VecDeque};
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use common::{Db, private_key, public_pem, user};
+use common::{Db, NO_ADDRESS_LIMITS, ServerProc, private_key, public_pem, user};
 use gochat_proto::crypto;
 use gochat_proto::{ClientCommand, Decoder, Direction, ErrorCode, Packet, ServerCommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,123 +33,6 @@ const QUIET: Duration = Duration::from_secs(1);
 const WINDOW: usize = 32;
 /// First stamp; message `i` has stamp `STAMP0 + i`.
 const STAMP0: i64 = 1_764_000_000;
-
-// ----- the server binary as a child process -----
-
-/// The flags of the binary, read once from `--help`.
-fn help_text() -> &'static str {
-    static HELP: OnceLock<String> = OnceLock::new();
-    HELP.get_or_init(|| {
-        let out = Command::new(env!("CARGO_BIN_EXE_gochat-server"))
-            .arg("--help")
-            .output()
-            .expect("run gochat-server --help");
-        assert!(out.status.success(), "gochat-server --help failed");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    })
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A running `gochat-server` child; killed (SIGKILL) when dropped.
-struct ServerProc {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServerProc {
-    /// Starts the binary on `database_url` and waits until it says its
-    /// listeners are up (the line it prints once they are).
-    async fn start(database_url: &str, workdir: &std::path::Path) -> ServerProc {
-        // A port picked free can be taken before the child binds it: try again.
-        for _ in 0..3 {
-            if let Some(server) = Self::try_start(database_url, workdir).await {
-                return server;
-            }
-        }
-        panic!("gochat-server did not start (its errors are printed above)");
-    }
-
-    async fn try_start(database_url: &str, workdir: &std::path::Path) -> Option<ServerProc> {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gochat-server"));
-        // Only this test's settings: no GOCHAT_* variable, no config.json.
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("GOCHAT_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.current_dir(workdir)
-            .args(["--address", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--database-url", database_url, "--no-tls"])
-            .args(["--log-level", "ERROR"]);
-        // Limits another change may add; off here, where one client hammers.
-        for flag in [
-            "--max-connections-per-ip",
-            "--registrations-per-minute",
-            "--logins-per-minute",
-        ] {
-            if help_text().contains(flag) {
-                cmd.args([flag, "0"]);
-            }
-        }
-        let errors = workdir.join(format!("server-{port}.stderr"));
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            // A file, not the test's own stderr: a server outliving an
-            // aborted test must not hold the test's output open.
-            .stderr(std::fs::File::create(&errors).unwrap())
-            .spawn()
-            .expect("spawn gochat-server");
-        let stdout = child.stdout.take().unwrap();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let mut ready_tx = Some(ready_tx);
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains(gochat_server::logging::RUNNING_LINE)
-                    && let Some(tx) = ready_tx.take()
-                {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        match tokio::time::timeout(Duration::from_secs(60), ready_rx).await {
-            Ok(Ok(())) => Some(ServerProc { child, addr }),
-            // Its output ended before it said it was up: it exited.
-            Ok(Err(_)) => {
-                let status = child.wait().unwrap();
-                let text = std::fs::read_to_string(&errors).unwrap_or_default();
-                eprintln!("gochat-server on port {port} exited at start-up: {status}\n{text}");
-                None
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("gochat-server on port {port} was not up within 60 s");
-            }
-        }
-    }
-
-    /// SIGKILL, and wait until the process is gone.
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ----- a protocol client that sees closes -----
 
@@ -468,7 +348,7 @@ async fn kill_while_sending(db: Db) {
     const KILL_AFTER: usize = 300;
     const SIZE: usize = 300;
     common::with_database(db, "gochat_crash", |url, workdir| async move {
-        let server = ServerProc::start(&url, &workdir).await;
+        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
         let alice = alice_with_offline_bob(server.addr).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sender = tokio::spawn(async move {
@@ -491,7 +371,7 @@ async fn kill_while_sending(db: Db) {
             "some MSGs were in flight at the kill"
         );
 
-        let server = ServerProc::start(&url, &workdir).await;
+        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
         let got = catch_up(server.addr, "a", SIZE, Some(sent.written - 1)).await;
         let ok: std::collections::HashSet<usize> = sent.ok.iter().copied().collect();
         let mut seen = std::collections::HashSet::new();
@@ -564,7 +444,7 @@ async fn kill_during_catch_up(db: Db) {
     const SIZE: usize = 2045;
     const READ_BEFORE_KILL: usize = 300;
     common::with_database(db, "gochat_crash", |url, workdir| async move {
-        let server = ServerProc::start(&url, &workdir).await;
+        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
         let alice = alice_with_offline_bob(server.addr).await;
         let started = Instant::now();
         let sent = send_pipelined(alice, "b", COUNT, SIZE, None).await;
@@ -608,7 +488,7 @@ async fn kill_during_catch_up(db: Db) {
             first.len()
         );
 
-        let server = ServerProc::start(&url, &workdir).await;
+        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
         let second = catch_up(server.addr, "b", SIZE, Some(COUNT - 1)).await;
         assert_eq!(
             second, stored,

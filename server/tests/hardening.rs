@@ -19,9 +19,7 @@
 mod common;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1332,113 +1330,6 @@ scenario_tests!(
 );
 
 // ----- 6. the binary: SIGTERM and SIGINT -----
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A running `gochat-server` child; killed when dropped.
-struct ServerProc {
-    child: Child,
-    addr: SocketAddr,
-    stderr: std::path::PathBuf,
-}
-
-impl ServerProc {
-    /// Starts the binary on `database_url` with `args` and waits until it
-    /// says its listeners are up.
-    fn start(database_url: &str, workdir: &std::path::Path, args: &[&str]) -> ServerProc {
-        // A port picked free can be taken before the child binds it: try again.
-        for _ in 0..3 {
-            if let Some(server) = Self::try_start(database_url, workdir, args) {
-                return server;
-            }
-        }
-        panic!("gochat-server did not start (its errors are printed above)");
-    }
-
-    fn try_start(database_url: &str, workdir: &std::path::Path, args: &[&str]) -> Option<Self> {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gochat-server"));
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("GOCHAT_") {
-                cmd.env_remove(k);
-            }
-        }
-        let stderr = workdir.join(format!("server-{port}.stderr"));
-        let mut child = cmd
-            .current_dir(workdir)
-            .args(["--address", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--database-url", database_url, "--no-tls"])
-            .args(["--log-level", "ERROR"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("spawn gochat-server");
-        let stdout = child.stdout.take().unwrap();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains(gochat_server::logging::RUNNING_LINE) {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
-        match ready_rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(()) => Some(ServerProc {
-                child,
-                addr: ([127, 0, 0, 1], port).into(),
-                stderr,
-            }),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                let status = child.wait().unwrap();
-                let text = std::fs::read_to_string(&stderr).unwrap_or_default();
-                eprintln!("gochat-server on port {port} exited at start-up: {status}\n{text}");
-                None
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("gochat-server on port {port} was not up within 60 s");
-            }
-        }
-    }
-
-    fn signal(&self, sig: rustix::process::Signal) {
-        rustix::process::kill_process(rustix::process::Pid::from_child(&self.child), sig).unwrap();
-    }
-
-    /// Waits for the process to exit on its own.
-    fn wait_exit(&mut self, wait: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit within {wait:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs `scenario` on the tokio runtime with a fresh database of kind `db`
 /// and a scratch directory; drops the database afterwards.
