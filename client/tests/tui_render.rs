@@ -950,3 +950,137 @@ fn a_message_refused_for_typing_too_fast_stays_in_the_input() {
     );
     assert!(m.input.is_empty());
 }
+
+/// After a popup closed: it is gone, the input has the focus, and typing
+/// `1 x` goes into the input (not to a list as a shortcut) on the same
+/// server and buffer.
+fn assert_typing_reaches_the_input(m: &mut Model, what: &str) {
+    assert!(m.popup.is_none(), "{what}: the popup is still open");
+    assert_eq!(m.focus, Focus::Input, "{what}");
+    let here = m.here();
+    type_text(m, "1 x");
+    assert_eq!(m.input.text(), "1 x", "{what}");
+    assert_eq!(m.here(), here, "{what}: typing switched buffer or server");
+    let s = screen(m);
+    assert!(s.contains(" > 1 x"), "{what}: not in the input box\n{s}");
+    m.input.take();
+}
+
+#[test]
+fn closing_a_popup_gives_the_focus_back_to_the_input() {
+    // The first case: Ctrl-K, Ctrl-N, Esc, then `1 more thing`
+    // (from a scratch buffer, so that a jump to buffer 1 would show).
+    let mut m = new_model();
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "notes");
+    assert_eq!(m.server().buffer().unwrap().name, "notes");
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
+    assert!(screen(&m).contains("Enter buffer name..."));
+    key(&mut m, KeyCode::Esc);
+    type_text(&mut m, "1 more thing");
+    assert_eq!(m.input.text(), "1 more thing");
+    assert_eq!(m.server().buffer().unwrap().name, "notes");
+    assert!(screen(&m).contains(" > 1 more thing"));
+    m.input.take();
+
+    // The second: Ctrl-S, Ctrl-X, Esc, then `1 hello` on a remote server.
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'x');
+    assert!(screen(&m).contains("delete this server?"));
+    key(&mut m, KeyCode::Esc);
+    type_text(&mut m, "1 hello");
+    assert_eq!(m.input.text(), "1 hello");
+    assert_eq!(m.server().name(), "test");
+    m.input.take();
+
+    // Every popup, closed every way, from the list it is opened from.
+    let mut m = new_model();
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "notes");
+    assert_typing_reaches_the_input(&mut m, "new buffer, Enter");
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "notes");
+    assert_typing_reaches_the_input(&mut m, "new buffer naming an open one");
+    for close in [
+        KeyCode::Esc,
+        KeyCode::Char('n'),
+        KeyCode::Enter,
+        KeyCode::Char('x'),
+    ] {
+        ctrl(&mut m, 'k');
+        ctrl(&mut m, 'x');
+        assert!(m.popup.is_some(), "delete-buffer confirm opens");
+        if close == KeyCode::Char('x') {
+            // A key the confirm ignores keeps it open; Esc then closes it.
+            key(&mut m, close);
+            assert!(m.popup.is_some());
+            key(&mut m, KeyCode::Esc);
+        } else {
+            key(&mut m, close);
+        }
+        assert_typing_reaches_the_input(&mut m, &format!("delete buffer, {close:?}"));
+    }
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'x');
+    key(&mut m, KeyCode::Char('y'));
+    assert_typing_reaches_the_input(&mut m, "delete buffer, y");
+    assert!(m.server().find("notes").is_none(), "y deleted it");
+
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'g');
+    key(&mut m, KeyCode::Esc);
+    assert_typing_reaches_the_input(&mut m, "quick switcher from the list, Esc");
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'g');
+    enter(&mut m, "sys");
+    assert_typing_reaches_the_input(&mut m, "quick switcher, Enter");
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'g');
+    enter(&mut m, "nothing like it");
+    assert_typing_reaches_the_input(&mut m, "quick switcher, no match");
+
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'n');
+    key(&mut m, KeyCode::Esc);
+    assert_typing_reaches_the_input(&mut m, "new server, Esc");
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "test");
+    assert_typing_reaches_the_input(&mut m, "new server naming a stored one");
+    assert_eq!(m.server().name(), "test");
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "other");
+    assert!(screen(&m).contains("Enter server address and port"));
+    key(&mut m, KeyCode::Esc);
+    assert_typing_reaches_the_input(&mut m, "new server address, Esc");
+    for close in [KeyCode::Esc, KeyCode::Char('n'), KeyCode::Enter] {
+        ctrl(&mut m, 's');
+        ctrl(&mut m, 'x');
+        assert!(m.popup.is_some(), "delete-server confirm opens");
+        key(&mut m, close);
+        assert_typing_reaches_the_input(&mut m, &format!("delete server, {close:?}"));
+        assert_eq!(m.server().name(), "test", "not deleted");
+    }
+
+    // The help page, opened from a list, gives the keys back too.
+    ctrl(&mut m, 'k');
+    key(&mut m, KeyCode::F(1));
+    key(&mut m, KeyCode::Esc);
+    assert_typing_reaches_the_input(&mut m, "help page, Esc");
+    ctrl(&mut m, 's');
+    key(&mut m, KeyCode::F(1));
+    key(&mut m, KeyCode::F(1));
+    assert_typing_reaches_the_input(&mut m, "help page, F1");
+
+    // A password prompt (opened from the input) closes back to it.
+    let mut m = logged_in();
+    enter(&mut m, "/export alice");
+    key(&mut m, KeyCode::Esc);
+    assert_typing_reaches_the_input(&mut m, "password, Esc");
+}

@@ -48,6 +48,8 @@ pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
     if is_help_key(&key) {
         model.help = !model.help;
         model.help_scroll = 0;
+        // Like a popup, the help page gives the keys back to the input.
+        model.focus = Focus::Input;
         return;
     }
     match key.code {
@@ -106,7 +108,10 @@ fn page(model: &Model) -> isize {
 
 fn help_key(model: &mut Model, key: KeyEvent) {
     match key.code {
-        KeyCode::Esc | KeyCode::Char('q') => model.help = false,
+        KeyCode::Esc | KeyCode::Char('q') => {
+            model.help = false;
+            model.focus = Focus::Input;
+        }
         KeyCode::Up => model.help_scroll = model.help_scroll.saturating_sub(1),
         KeyCode::Down => model.help_scroll = model.help_scroll.saturating_add(1),
         KeyCode::PageUp => model.help_scroll = model.help_scroll.saturating_sub(10),

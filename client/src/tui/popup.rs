@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::actions;
 use super::input::Input;
-use super::model::{Link, MAX_SERVERS, Model};
+use super::model::{Focus, Link, MAX_SERVERS, Model};
 use super::msg::{Ctx, Effect, Secret, Tag, Task};
 use super::switcher::{self, Switcher};
 
@@ -148,11 +148,22 @@ pub fn edit(input: &mut Input, key: KeyEvent) -> bool {
     true
 }
 
-/// Handles a key while a popup is open.
+/// Handles a key while a popup is open. Once the popup closes (whatever
+/// closed it) the input has the focus again, so that what is typed next goes
+/// there and not to the list the popup was opened from.
 pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
     let Some(popup) = model.popup.take() else {
         return;
     };
+    popup_key(model, popup, key, fx);
+    if model.popup.is_none() {
+        model.focus = Focus::Input;
+    }
+}
+
+/// Handles `key` for the open `popup` (taken out of the model: putting it
+/// back keeps it open).
+fn popup_key(model: &mut Model, popup: Popup, key: KeyEvent, fx: &mut Vec<Effect>) {
     match popup {
         Popup::Prompt(mut p) => match key.code {
             KeyCode::Esc => {
@@ -188,7 +199,6 @@ pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
                 KeyCode::Enter => match s.completion(&names) {
                     Some(name) => {
                         let name = name.to_owned();
-                        model.focus = super::model::Focus::Input;
                         actions::open_buffer(model, &name, fx);
                     }
                     None if s.input.is_empty() => model.set_error(NO_TEXT),
@@ -218,7 +228,6 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
                     return;
                 }
                 model.servers[i].hidden = false;
-                model.focus = super::model::Focus::Input;
                 actions::switch_server(model, i, fx);
                 return;
             }
@@ -246,7 +255,6 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
                 model.set_error("too many servers shown: hide one first");
                 return;
             }
-            model.focus = super::model::Focus::Input;
             let ctx = actions::here(model, "server", Tag::Plain);
             actions::task(
                 model,
@@ -261,7 +269,6 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
             );
         }
         Purpose::BufferName => {
-            model.focus = super::model::Focus::Input;
             actions::open_buffer(model, &text, fx);
         }
         Purpose::Password { ctx, action, first } => {
