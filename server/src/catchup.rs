@@ -14,6 +14,7 @@
 //! spilled message was stored since that read began ([`Peer::end_spill`]);
 //! then messages flow directly again, in order.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -54,8 +55,9 @@ pub(crate) struct CatchUp {
     last_id: i64,
     /// Stored ids written to the socket and not yet handed to a delete.
     written: Vec<i64>,
-    /// Ids sent and not yet written.
-    in_flight: usize,
+    /// Ids sent and not yet written, with the session's output position
+    /// at the end of each (`ServerSession::queued_total`).
+    sent: VecDeque<(i64, u64)>,
     /// Where the page being read arrives (read by a task of its own, so
     /// the socket is written meanwhile), and its size.
     fetch: Option<(Pin<Box<async_channel::Receiver<Page>>>, u32)>,
@@ -72,7 +74,7 @@ impl CatchUp {
         CatchUp {
             last_id: 0,
             written: Vec::new(),
-            in_flight: 0,
+            sent: VecDeque::new(),
             fetch: None,
             spill_mark: 0,
             awaiting_store: false,
@@ -112,10 +114,11 @@ enum SpillEnd {
 fn end_spill(peer: &Peer, mark: u64) -> SpillEnd {
     if peer.end_spill(mark) {
         SpillEnd::Ended
-    } else if peer.storing() > 0 {
-        SpillEnd::Storing
-    } else {
+    } else if peer.spill_mark() != mark {
+        // Stored since the read began (its notice may have come meanwhile).
         SpillEnd::Stored
+    } else {
+        SpillEnd::Storing
     }
 }
 
@@ -225,7 +228,7 @@ impl<R: Runtime> Connection<R> {
             };
             if self.session.send(&reciv).is_ok() {
                 self.session.push_marker(u64::try_from(m.id).unwrap_or(0));
-                cu.in_flight += 1;
+                cu.sent.push_back((m.id, self.session.queued_total()));
             }
         }
     }
@@ -235,8 +238,11 @@ impl<R: Runtime> Connection<R> {
         let Some(cu) = self.catchup.as_mut() else {
             return;
         };
-        cu.written.push(id);
-        cu.in_flight = cu.in_flight.saturating_sub(1);
+        while cu.sent.front().is_some_and(|&(sent, _)| sent <= id) {
+            if let Some((sent, _)) = cu.sent.pop_front() {
+                cu.written.push(sent);
+            }
+        }
         if cu.written.len() >= DELETE_BATCH {
             self.hand_deletes().await;
         }
@@ -261,7 +267,7 @@ impl<R: Runtime> Connection<R> {
         let Some(cu) = self.catchup.as_mut() else {
             return;
         };
-        if cu.in_flight > 0 || cu.fetch.is_some() || cu.awaiting_store {
+        if !cu.sent.is_empty() || cu.fetch.is_some() || cu.awaiting_store {
             return;
         }
         let Some(me) = self.me.clone() else {
@@ -295,6 +301,20 @@ impl<R: Runtime> Connection<R> {
                 self.begin_fetch(&mut cu, &me, PAGE);
             }
             self.catchup = Some(cu);
+        }
+    }
+
+    /// The connection is ending with `written` bytes of the session's output
+    /// written: stored messages whose bytes all went out count as written
+    /// (and are deleted), though their write events were not handled.
+    pub(crate) fn settle_written(&mut self, written: u64) {
+        let Some(cu) = self.catchup.as_mut() else {
+            return;
+        };
+        while cu.sent.front().is_some_and(|&(_, end)| end <= written) {
+            if let Some((id, _)) = cu.sent.pop_front() {
+                cu.written.push(id);
+            }
         }
     }
 

@@ -16,12 +16,13 @@ use std::time::Instant;
 
 use futures_lite::{AsyncWriteExt, StreamExt};
 use gochat_proto::session::server::{ServerEvent, ServerSession};
-use gochat_proto::{ErrorCode, ServerCommand, Username};
+use gochat_proto::{ClientCommand, ErrorCode, ServerCommand, Username};
 use gochat_runtime::io::{Timer, poll_read_with};
 use gochat_runtime::{Runtime, Stream};
 use tracing::{debug, info};
 
 use crate::catchup::{CatchUp, Page};
+use crate::handlers::MsgRequest;
 use crate::hub::{ConnId, Outbound, Peer, Relay};
 use crate::server::Ctx;
 use crate::slots::{SlotGuard, Ticket};
@@ -32,6 +33,9 @@ const RELAY_MARK: u64 = 1 << 63;
 
 /// Most outbound items applied per wake-up before the socket gets a turn.
 const OUTBOUND_BUDGET: usize = 64;
+
+/// Most MSG requests answered together (see [`Connection::messages`]).
+const MSG_BATCH: usize = 256;
 
 /// How long the messages of a closed connection are retried against a
 /// failing database before they are given up (and logged as lost).
@@ -44,6 +48,34 @@ enum Wake {
     Page(Page, u32),
     Timer,
     Failed(io::Error),
+}
+
+/// A session event, with MSG requests taken apart (they are answered in
+/// runs, see [`Connection::messages`]).
+enum Step {
+    Msg(MsgRequest),
+    Other(ServerEvent),
+}
+
+/// Sorts `event` into a MSG request or any other event.
+fn step(event: ServerEvent) -> Step {
+    match event {
+        ServerEvent::Request {
+            id,
+            command:
+                ClientCommand::Msg {
+                    to,
+                    stamp,
+                    ciphertext,
+                },
+        } => Step::Msg(MsgRequest {
+            id,
+            to,
+            stamp,
+            ciphertext,
+        }),
+        other => Step::Other(other),
+    }
 }
 
 /// The state of one admitted connection.
@@ -220,11 +252,32 @@ impl<R: Runtime> Connection<R> {
             }
             // 2. Act on its events; they may queue more output.
             let mut acted = false;
-            while let Some(event) = self.session.poll_event() {
+            let mut next = self.session.poll_event();
+            while let Some(event) = next.take() {
                 acted = true;
                 // Boxed: the handlers' futures (store queries) are large, and an
                 // idle connection should not carry their space.
-                Box::pin(self.on_event(event)).await;
+                match step(event) {
+                    Step::Msg(first) => {
+                        // MSGs that arrived together are answered together.
+                        let mut batch = vec![first];
+                        while batch.len() < MSG_BATCH {
+                            match self.session.poll_event().map(step) {
+                                Some(Step::Msg(m)) => batch.push(m),
+                                Some(Step::Other(other)) => {
+                                    next = Some(other);
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        Box::pin(self.messages(batch)).await;
+                    }
+                    Step::Other(event) => Box::pin(self.on_event(event)).await,
+                }
+                if next.is_none() {
+                    next = self.session.poll_event();
+                }
             }
             if acted {
                 continue;
@@ -414,25 +467,44 @@ impl<R: Runtime> Connection<R> {
     }
 
     /// Stores messages that reached this connection (and were acknowledged
-    /// to their senders) but cannot be delivered, in one batch.
+    /// to their senders) but cannot be delivered, in one batch; those of the
+    /// logged-in user go ahead of what overflowed its queue.
     pub(crate) async fn keep_for_later(&self, relays: Vec<Relay>) {
+        self.keep(self.me.as_ref(), relays).await;
+    }
+
+    /// Stores `relays` in one batch, ahead of what overflowed `peer`'s queue
+    /// (they were queued, so sent before it).
+    async fn keep(&self, peer: Option<&Arc<Peer>>, relays: Vec<Relay>) {
         self.ctx
             .writer
-            .insert_acknowledged(relays, KEEP_PATIENCE)
+            .insert_acknowledged(relays, peer, KEEP_PATIENCE)
             .await;
     }
 
     /// Ends the login of this connection, if any: offline, NEWLOGOUT, the
     /// token becomes usable, and queued messages are kept for later.
     pub(crate) async fn end_login(&mut self) {
+        self.end_login_keeping(Vec::new()).await;
+    }
+
+    /// As [`Self::end_login`], storing `unwritten` (messages the session had
+    /// taken and did not write) before the queued ones.
+    async fn end_login_keeping(&mut self, mut unwritten: Vec<Relay>) {
+        // Written stored messages are deleted before anything is stored
+        // ahead of them (which gives the rows after them new ids).
         self.end_catch_up().await;
+        // Messages queued for the session that just ended go to the store,
+        // in sending order: those the session had, then the queue, ahead of
+        // any that went to the store meanwhile (the user is still online
+        // until they are stored, so those are noted as spilled).
+        unwritten.extend(self.take_queued_messages());
+        self.keep(self.me.as_ref(), unwritten).await;
         if let Some(me) = self.me.take() {
             self.ctx.hub.go_offline(&me.username, self.id);
             self.ctx
                 .hub
                 .release_token(&me.username, self.id, Instant::now());
-            // Messages queued for the session that just ended go to the store.
-            self.drain_outbound().await;
             info!("{} logged out from {}", me.username, self.ip);
         }
         self.session.logout(Instant::now());
@@ -445,20 +517,20 @@ impl<R: Runtime> Connection<R> {
         // Those whose bytes all reached the socket before a write failed
         // count as written, as they would have without the failure.
         let written = self.written;
+        self.settle_written(written);
         let unwritten: Vec<Relay> = self
             .inflight
             .drain(..)
             .filter(|(_, end, _)| *end > written)
             .map(|(_, _, r)| r)
             .collect();
-        self.keep_for_later(unwritten).await;
-        self.end_login().await;
-        self.drain_outbound().await;
+        self.end_login_keeping(unwritten).await;
     }
 
-    /// Empties this connection's queue: messages go to the store, a kick or a
-    /// stop closes the session, pushes meant for an ended session are dropped.
-    async fn drain_outbound(&mut self) {
+    /// Empties this connection's queue: its messages are returned (to be
+    /// stored), a kick or a stop closes the session, pushes meant for an
+    /// ended session are dropped.
+    fn take_queued_messages(&mut self) -> Vec<Relay> {
         let mut kept = Vec::new();
         while let Ok(out) = self.rx.try_recv() {
             match out {
@@ -473,7 +545,7 @@ impl<R: Runtime> Connection<R> {
                 | Outbound::Stored => {}
             }
         }
-        self.keep_for_later(kept).await;
+        kept
     }
 
     /// Whether relayed messages were handed to the session and not yet written.

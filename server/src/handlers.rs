@@ -1,6 +1,7 @@
 //! The answer to every client request, in the original's check order
 //! (ORIGINAL.md §10-11, PROTOCOL.md §6), minus its bugs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,9 +16,27 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use crate::conn::Connection;
-use crate::hub::{Offer, Peer, Relay};
+use crate::hub::{Offer, Peer, Relay, Spilled};
 use crate::limits::Attempt;
 use crate::store::{CreateUserError, UserRow};
+
+/// One MSG request: its packet id and arguments.
+#[derive(Debug)]
+pub(crate) struct MsgRequest {
+    pub id: u16,
+    pub to: Username,
+    pub stamp: i64,
+    pub ciphertext: Bytes,
+}
+
+/// Where a MSG went.
+enum Route {
+    /// Queued for the recipient's connection.
+    Queued,
+    /// To be stored; with the peer whose queue it overflowed (and the guard
+    /// to drop once it is stored) when the recipient is online.
+    Store(Relay, Option<(Arc<Peer>, Option<Spilled>)>),
+}
 
 /// The outcome of a handler: a reply, or an error code for the request.
 pub(crate) type Answer = Result<ServerCommand, ErrorCode>;
@@ -124,7 +143,15 @@ impl<R: Runtime> Connection<R> {
                 to,
                 stamp,
                 ciphertext,
-            } => self.message(to, stamp, ciphertext).await,
+            } => {
+                let m = MsgRequest {
+                    id,
+                    to,
+                    stamp,
+                    ciphertext,
+                };
+                return self.messages(vec![m]).await;
+            }
             ClientCommand::Reciv => match self.start_catch_up(id).await {
                 Ok(()) => return,
                 Err(code) => Err(code),
@@ -329,36 +356,85 @@ impl<R: Runtime> Connection<R> {
         Ok(ServerCommand::Usrs(entries))
     }
 
-    async fn message(&mut self, to: Username, stamp: i64, ciphertext: Bytes) -> Answer {
-        let Some(me) = self.me.clone() else {
-            return Err(ErrorCode::NoSess);
-        };
-        if to == me.username {
+    /// Answers a run of MSG requests that arrived together: each is routed
+    /// (queued for its online recipient, or to the store), every message for
+    /// the store goes in one insert, and the answers go out in request
+    /// order once it is committed. A sender that pipelines MSGs to an
+    /// offline user thus costs one transaction per run, not per message.
+    pub(crate) async fn messages(&mut self, batch: Vec<MsgRequest>) {
+        let mut answers: Vec<(u16, Option<Answer>)> = Vec::with_capacity(batch.len());
+        let mut rows = Vec::new();
+        let mut spills = Vec::new();
+        let mut guards = Vec::new();
+        let mut accounts: HashMap<Username, Result<i64, ErrorCode>> = HashMap::new();
+        for m in batch {
+            let route = self.route_message(&m, &mut accounts).await;
+            let answer = match route {
+                Err(code) => Some(Err(code)),
+                Ok(Route::Queued) => Some(Ok(ServerCommand::Ok)),
+                Ok(Route::Store(relay, spilled)) => {
+                    if let Some((peer, guard)) = spilled {
+                        spills.push((rows.len(), peer));
+                        guards.extend(guard);
+                    }
+                    rows.push(relay);
+                    None
+                }
+            };
+            answers.push((m.id, answer));
+        }
+        let stored = self.ctx.writer.insert_noting(rows, spills).await;
+        // The spilled messages are stored (or failed): their peers may look.
+        drop(guards);
+        for (id, answer) in answers {
+            let answer = answer.unwrap_or(if stored {
+                Ok(ServerCommand::Ok)
+            } else {
+                Err(ErrorCode::Server)
+            });
+            self.answer(id, answer);
+        }
+    }
+
+    /// Where one MSG goes, in the original's check order; `accounts` keeps
+    /// the recipients looked up in this run.
+    async fn route_message(
+        &self,
+        m: &MsgRequest,
+        accounts: &mut HashMap<Username, Result<i64, ErrorCode>>,
+    ) -> Result<Route, ErrorCode> {
+        let me = self.me.as_ref().ok_or(ErrorCode::NoSess)?;
+        if m.to == me.username {
             return Err(ErrorCode::Invalid);
         }
         let relay = |recipient_id| Relay {
             sender: me.username.clone(),
             sender_id: me.user_id,
             recipient_id,
-            stamp,
-            ciphertext: ciphertext.clone(),
+            stamp: m.stamp,
+            ciphertext: m.ciphertext.clone(),
         };
-        if let Some(peer) = self.ctx.hub.peer(&to) {
-            return if self.deliver(&peer, relay(peer.user_id)).await {
-                Ok(ServerCommand::Ok)
-            } else {
-                Err(ErrorCode::Server)
-            };
+        if let Some(peer) = self.ctx.hub.peer(&m.to) {
+            return Ok(match peer.offer(relay(peer.user_id)) {
+                Offer::Queued => Route::Queued,
+                Offer::Spill(relay, guard) => Route::Store(relay, Some((peer, Some(guard)))),
+                // Noted as spilled: the connection, on its way out, stores
+                // what it still had ahead of this.
+                Offer::Gone(relay) => Route::Store(relay, Some((peer, None))),
+            });
         }
-        let row = self.user_row(&to, ErrorCode::Server).await?;
-        if row.pubkey.is_none() {
-            return Err(ErrorCode::Dereg);
-        }
-        if self.ctx.writer.insert(vec![relay(row.id)]).await {
-            Ok(ServerCommand::Ok)
-        } else {
-            Err(ErrorCode::Server)
-        }
+        let account = match accounts.get(&m.to) {
+            Some(known) => *known,
+            None => {
+                let found = self
+                    .user_row(&m.to, ErrorCode::Server)
+                    .await
+                    .and_then(|row| row.pubkey.map(|_| row.id).ok_or(ErrorCode::Dereg));
+                accounts.insert(m.to.clone(), found);
+                found
+            }
+        };
+        Ok(Route::Store(relay(account?), None))
     }
 
     /// Hands a message to an online peer's connection, or to the store when
@@ -368,11 +444,17 @@ impl<R: Runtime> Connection<R> {
         match peer.offer(relay) {
             Offer::Queued => true,
             Offer::Spill(relay, spilled) => {
-                let stored = self.ctx.writer.insert(vec![relay]).await;
+                let spills = vec![(0, peer.clone())];
+                let stored = self.ctx.writer.insert_noting(vec![relay], spills).await;
                 drop(spilled);
                 stored
             }
-            Offer::Gone(relay) => self.ctx.writer.insert(vec![relay]).await,
+            // Noted as spilled: the connection, on its way out, stores what
+            // it still had ahead of this.
+            Offer::Gone(relay) => {
+                let spills = vec![(0, peer.clone())];
+                self.ctx.writer.insert_noting(vec![relay], spills).await
+            }
         }
     }
 

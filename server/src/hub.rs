@@ -110,6 +110,10 @@ struct Delivery {
     stored: u64,
     /// An [`Outbound::Stored`] notice is on its way to the connection.
     stored_notice: bool,
+    /// The lowest store id of a message spilled since the peer began
+    /// spilling: messages still queued when the connection ends are stored
+    /// ahead of the rows from here on, which were sent after them.
+    spill_floor: Option<i64>,
 }
 
 /// A logged-in user, as the rest of the server sees it.
@@ -227,8 +231,22 @@ impl Peer {
         let mut d = lock(&self.delivery);
         if d.storing == 0 && d.stored == mark {
             d.spilling = false;
+            d.spill_floor = None;
         }
         !d.spilling
+    }
+
+    /// A spilled message was stored with `id` (called by the writer before
+    /// the sender hears of it).
+    pub fn note_spilled(&self, id: i64) {
+        let mut d = lock(&self.delivery);
+        d.spill_floor = Some(d.spill_floor.map_or(id, |f| f.min(id)));
+    }
+
+    /// The lowest store id of the messages spilled since the peer began
+    /// spilling, if any were.
+    pub fn spill_floor(&self) -> Option<i64> {
+        lock(&self.delivery).spill_floor
     }
 
     /// Queues a hook for this peer unless its queue is full (a subscriber

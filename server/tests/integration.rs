@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use common::*;
 use gochat_proto::crypto;
 use gochat_proto::{
@@ -214,6 +214,68 @@ async fn messages_online_offline_and_catch_up<R: Runtime>(rt: R, settings: Setti
         })
     );
     // Delivered messages are gone.
+    assert_eq!(b.call(ClientCommand::Reciv).await, err(ErrorCode::Empty));
+    server.shutdown();
+    server.wait().await;
+}
+
+/// MSGs written in one go are answered together (one insert for those
+/// stored): every answer is the one it gets alone, in request order, and the
+/// stored ones are caught up in sending order.
+async fn pipelined_messages<R: Runtime>(rt: R, settings: Settings) {
+    let server = start_server(&rt, &settings).await;
+    let (mut a, _) = RawClient::connect(&rt, server.tcp_addr()).await;
+    let (mut b, _) = RawClient::connect(&rt, server.tcp_addr()).await;
+    let (mut c, _) = RawClient::connect(&rt, server.tcp_addr()).await;
+    a.register_and_login("alice").await;
+    assert_eq!(b.register("bob").await, ServerCommand::Ok);
+    c.register_and_login("carol").await;
+    let (mut d, _) = RawClient::connect(&rt, server.tcp_addr()).await;
+    d.register_and_login("dave").await;
+    assert_eq!(d.call(ClientCommand::Dereg).await, ServerCommand::Ok);
+    let mut wire = BytesMut::new();
+    let mut expected = Vec::new();
+    for i in 0..600u16 {
+        let (cmd, answer) = match i {
+            10 => (msg("nobody", 1, b"x"), err(ErrorCode::NotFound)),
+            20 => (msg("alice", 1, b"me"), err(ErrorCode::Invalid)),
+            30 => (msg("carol", 7, b"live"), ServerCommand::Ok),
+            40 => (msg("dave", 1, b"gone"), err(ErrorCode::Dereg)),
+            _ => (
+                msg("bob", i64::from(i), &i.to_be_bytes()),
+                ServerCommand::Ok,
+            ),
+        };
+        let id = i % 1000 + 1;
+        cmd.encode(id, &mut wire).unwrap();
+        expected.push((id, answer));
+    }
+    a.write_raw(&wire).await;
+    for (id, answer) in expected {
+        assert_eq!(a.next_reply().await, (id, answer), "request {id}");
+    }
+    assert_eq!(
+        c.push(TIMEOUT).await,
+        Some(ServerCommand::Reciv {
+            sender: user("alice"),
+            stamp: 7,
+            ciphertext: Bytes::from_static(b"live")
+        })
+    );
+    let (reply, _) = b.login("bob").await;
+    assert_eq!(reply, ServerCommand::Ok);
+    assert_eq!(b.call(ClientCommand::Reciv).await, ServerCommand::Ok);
+    for i in (0..600u16).filter(|i| ![10, 20, 30, 40].contains(i)) {
+        assert_eq!(
+            b.push(TIMEOUT).await,
+            Some(ServerCommand::Reciv {
+                sender: user("alice"),
+                stamp: i64::from(i),
+                ciphertext: Bytes::copy_from_slice(&i.to_be_bytes())
+            }),
+            "message {i}"
+        );
+    }
     assert_eq!(b.call(ClientCommand::Reciv).await, err(ErrorCode::Empty));
     server.shutdown();
     server.wait().await;
@@ -910,6 +972,7 @@ scenario_tests!(
     hello_and_registration,
     login_and_session_rules,
     messages_online_offline_and_catch_up,
+    pipelined_messages,
     stored_messages_survive_a_restart,
     hooks,
     lists_keys_and_deregistration,

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_lite::FutureExt;
-use gochat_server::store::{Backend, CreateUserError, Store, StoreError, StoredMessage, UserRow};
+use gochat_server::store::{
+    Backend, CreateUserError, NewMessage, Store, StoreError, StoredMessage, UserRow,
+};
 use sqlx::{AssertSqlSafe, Connection};
 
 /// The MariaDB server the tests use (root without password).
@@ -445,6 +447,62 @@ async fn message_queue(url: String) {
     store.close().await;
 }
 
+/// `store_messages` returns the ids in the order given (ids that page and
+/// delete), and `store_messages_ahead` puts its messages before the rows
+/// from the floor on, keeping the order of both and leaving older rows and
+/// other recipients alone.
+async fn messages_ahead(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let alice = register(&store, "alice", 1).await;
+    let bob = register(&store, "bob", 2).await;
+    let carol = register(&store, "carol", 3).await;
+    let texts: Vec<Vec<u8>> = (0..600u16).map(|i| i.to_be_bytes().to_vec()).collect();
+    let new = |dst, range: std::ops::Range<usize>| -> Vec<NewMessage<'_>> {
+        texts[range]
+            .iter()
+            .map(|t| NewMessage {
+                src: alice,
+                dst,
+                stamp: 1,
+                ciphertext: t,
+            })
+            .collect()
+    };
+    // Backlog 0..10, then "spilled" 300..600 (more than one INSERT chunk),
+    // carol's rows between.
+    let old = store.store_messages(&new(bob, 0..10)).await.unwrap();
+    store.store_messages(&new(carol, 10..20)).await.unwrap();
+    let spilled = store.store_messages(&new(bob, 300..600)).await.unwrap();
+    assert_eq!(spilled.len(), 300);
+    assert!(spilled.windows(2).all(|w| w[0] < w[1]));
+    assert!(old.iter().all(|id| *id < spilled[0]));
+    let page = store.pending_messages(bob, 0, 1000).await.unwrap();
+    let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [old.clone(), spilled.clone()].concat());
+    // What was queued (10..300) goes ahead of the spilled rows.
+    store
+        .store_messages_ahead(bob, spilled[0], &new(bob, 10..300))
+        .await
+        .unwrap();
+    let page = store.pending_messages(bob, 0, 1000).await.unwrap();
+    let got: Vec<Vec<u8>> = page.iter().map(|m| m.ciphertext.clone()).collect();
+    // Backlog 0..10, queued 10..300, spilled 300..600: all in sending order.
+    assert_eq!(got, texts);
+    assert_eq!(page[..10].iter().map(|m| m.id).collect::<Vec<_>>(), old);
+    let carols = store.pending_messages(carol, 0, 1000).await.unwrap();
+    assert_eq!(carols.len(), 10);
+    // Without rows from the floor on, it is a plain insert.
+    let top = page.last().unwrap().id;
+    store
+        .store_messages_ahead(bob, top + 1_000_000, &new(bob, 0..1))
+        .await
+        .unwrap();
+    let page = store.pending_messages(bob, top, 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].ciphertext, texts[0]);
+    store.close().await;
+}
+
 async fn settings(url: String) {
     let store = Store::open(&url).await.unwrap();
     assert_eq!(store.setting("motd").await.unwrap(), None);
@@ -603,6 +661,11 @@ async fn permissions_and_user_list() {
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_in_order_paging_and_deletion() {
     on_both(message_queue).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_stored_ahead_of_spilled_ones() {
+    on_both(messages_ahead).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{MAX_CIPHERTEXT_LEN, Store, StoreError, StoredMessage, check_len, insert, inserted_id};
+use super::{
+    Backend, MAX_CIPHERTEXT_LEN, Store, StoreError, StoredMessage, check_len, insert, inserted_id,
+};
 
 const INSERT_MESSAGE_SQLITE: &str = "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
      VALUES (?, ?, ?, ?) RETURNING id";
@@ -34,8 +36,9 @@ pub struct NewMessage<'a> {
     pub ciphertext: &'a [u8],
 }
 
-/// The statement inserting `rows` messages at once.
-fn multi_insert_sql(rows: usize) -> String {
+/// The statement inserting `rows` messages at once (returning their ids on
+/// SQLite, whose driver does not report them otherwise).
+fn multi_insert_sql(rows: usize, backend: Backend) -> String {
     let mut sql = String::with_capacity(70 + rows * 15);
     sql.push_str("INSERT INTO messages (src_user, dst_user, stamp, ciphertext) VALUES ");
     for i in 0..rows {
@@ -43,6 +46,9 @@ fn multi_insert_sql(rows: usize) -> String {
             sql.push_str(", ");
         }
         sql.push_str("(?, ?, ?, ?)");
+    }
+    if backend == Backend::Sqlite {
+        sql.push_str(" RETURNING id");
     }
     sql
 }
@@ -77,36 +83,87 @@ impl Store {
 
     /// Caches many messages in one transaction, in the order given (their ids
     /// grow in that order), with multi-row INSERTs: all of them are stored,
-    /// or none (a transient failure retries the whole transaction).
-    pub async fn store_messages(&self, messages: &[NewMessage<'_>]) -> Result<(), StoreError> {
+    /// or none (a transient failure retries the whole transaction). Returns
+    /// the id of each message, in the order given.
+    ///
+    /// The ids of one multi-row INSERT are consecutive: SQLite has one
+    /// writer at a time, and InnoDB hands a statement whose row count is known
+    /// one consecutive range (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's
+    /// default; with mode 2 and concurrent writers they still grow).
+    pub async fn store_messages(
+        &self,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<i64>, StoreError> {
         const OP: &str = "store messages";
+        for m in messages {
+            check_len("ciphertext", m.ciphertext.len(), MAX_CIPHERTEXT_LEN)?;
+        }
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (pool, backend) = (&self.pool, self.backend);
+        let full: Arc<str> = multi_insert_sql(INSERT_CHUNK.min(messages.len()), backend).into();
+        self.run(OP, || {
+            let full = Arc::clone(&full);
+            async move {
+                let mut tx = pool.begin().await?;
+                let ids = insert_chunks(&mut tx, backend, &full, messages).await?;
+                tx.commit().await?;
+                Ok(ids)
+            }
+        })
+        .await
+    }
+
+    /// Caches `messages` for account `dst` ahead of its cached messages with
+    /// an id of `floor` or above: in one transaction the messages are
+    /// inserted, then those rows are copied after them (in their order) and
+    /// the originals deleted. Used when a connection whose queue overflowed
+    /// ends: what it still had queued was sent before what overflowed to the
+    /// store (from `floor` on), and catch-up reads in id order.
+    pub async fn store_messages_ahead(
+        &self,
+        dst: i64,
+        floor: i64,
+        messages: &[NewMessage<'_>],
+    ) -> Result<(), StoreError> {
+        const OP: &str = "store messages ahead of spilled ones";
         for m in messages {
             check_len("ciphertext", m.ciphertext.len(), MAX_CIPHERTEXT_LEN)?;
         }
         if messages.is_empty() {
             return Ok(());
         }
-        let pool = &self.pool;
-        let full: Arc<str> = multi_insert_sql(INSERT_CHUNK.min(messages.len())).into();
+        let (pool, backend) = (&self.pool, self.backend);
+        let full: Arc<str> = multi_insert_sql(INSERT_CHUNK.min(messages.len()), backend).into();
         self.run(OP, || {
             let full = Arc::clone(&full);
             async move {
                 let mut tx = pool.begin().await?;
-                for chunk in messages.chunks(INSERT_CHUNK) {
-                    let sql = if chunk.len() == INSERT_CHUNK.min(messages.len()) {
-                        Arc::clone(&full)
-                    } else {
-                        multi_insert_sql(chunk.len()).into()
-                    };
-                    let mut query = sqlx::query(AssertSqlSafe(sql));
-                    for m in chunk {
-                        query = query
-                            .bind(m.src)
-                            .bind(m.dst)
-                            .bind(m.stamp)
-                            .bind(m.ciphertext);
-                    }
-                    query.execute(&mut *tx).await?;
+                let top: Option<i64> =
+                    sqlx::query("SELECT MAX(id) FROM messages WHERE dst_user = ?")
+                        .bind(dst)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
+                insert_chunks(&mut tx, backend, &full, messages).await?;
+                if let Some(top) = top.filter(|&top| top >= floor) {
+                    sqlx::query(
+                        "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
+                         SELECT src_user, dst_user, stamp, ciphertext FROM messages \
+                         WHERE dst_user = ? AND id >= ? AND id <= ? ORDER BY id",
+                    )
+                    .bind(dst)
+                    .bind(floor)
+                    .bind(top)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM messages WHERE dst_user = ? AND id >= ? AND id <= ?")
+                        .bind(dst)
+                        .bind(floor)
+                        .bind(top)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await
             }
@@ -189,6 +246,58 @@ impl Store {
             .await?;
         Ok(result.rows_affected())
     }
+}
+
+/// Inserts `messages` in multi-row INSERTs of [`INSERT_CHUNK`] rows (`full`
+/// is the statement for a whole chunk) inside `tx`; the ids, in order.
+async fn insert_chunks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    full: &Arc<str>,
+    messages: &[NewMessage<'_>],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(messages.len());
+    for chunk in messages.chunks(INSERT_CHUNK) {
+        let sql = if chunk.len() == INSERT_CHUNK.min(messages.len()) {
+            Arc::clone(full)
+        } else {
+            multi_insert_sql(chunk.len(), backend).into()
+        };
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for m in chunk {
+            query = query
+                .bind(m.src)
+                .bind(m.dst)
+                .bind(m.stamp)
+                .bind(m.ciphertext);
+        }
+        match backend {
+            Backend::Sqlite => {
+                // RETURNING lists the rows in no set order; their ids grow in
+                // the order of the VALUES.
+                let start = ids.len();
+                for row in query.fetch_all(&mut **tx).await? {
+                    ids.push(row.try_get::<i64, _>(0)?);
+                }
+                ids[start..].sort_unstable();
+            }
+            Backend::MySql => {
+                // MySQL reports the first row's id.
+                let first = query
+                    .execute(&mut **tx)
+                    .await?
+                    .last_insert_id()
+                    .ok_or_else(|| {
+                        sqlx::Error::Protocol(
+                            "the database reported no id for inserted messages".into(),
+                        )
+                    })?;
+                let n = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+                ids.extend((0..n).map(|i| first + i));
+            }
+        }
+    }
+    Ok(ids)
 }
 
 fn decode_message(row: &AnyRow) -> Result<StoredMessage, sqlx::Error> {

@@ -363,6 +363,25 @@ impl<R: Runtime> RawClient<R> {
         }
     }
 
+    /// The next packet with an id (a reply), with that id; null-id packets
+    /// met on the way go to the inbox.
+    pub async fn next_reply(&mut self) -> (u16, ServerCommand) {
+        if let Some(pos) = self.inbox.iter().position(|p| !p.is_null_id()) {
+            let p = self.inbox.remove(pos).unwrap();
+            return (p.id(), ServerCommand::from_packet(&p).unwrap());
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.next_packet(deadline).await {
+                Some(p) if !p.is_null_id() => {
+                    return (p.id(), ServerCommand::from_packet(&p).unwrap());
+                }
+                Some(p) => self.inbox.push_back(p),
+                None => panic!("no reply came (connection closed or timed out)"),
+            }
+        }
+    }
+
     /// Sends and waits for the reply.
     pub async fn call(&mut self, cmd: ClientCommand) -> ServerCommand {
         let id = self.send(&cmd).await;
