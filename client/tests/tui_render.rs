@@ -10,6 +10,7 @@ use gochat_client::tui::clock::TimeZone;
 use gochat_client::tui::commands::{self, Command, ParseError, UsersQuery};
 use gochat_client::tui::model::{Focus, Link, UiConfig};
 use gochat_client::tui::msg::Secret;
+use gochat_client::tui::popup::Popup;
 use gochat_client::tui::{Ctx, Effect, Model, Msg, Outcome, Tag, Task, render, update};
 use gochat_client::{ChatMessage, ClientEvent, ServerRecord};
 use gochat_proto::{AdminCommand, Hook, Username};
@@ -1083,4 +1084,107 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
     enter(&mut m, "/export alice");
     key(&mut m, KeyCode::Esc);
     assert_typing_reaches_the_input(&mut m, "password, Esc");
+}
+
+/// The screen of `model` at `width` x `height`.
+fn screen_at(model: &mut Model, width: u16, height: u16) -> String {
+    update(model, Msg::Resize(width, height));
+    screen(model)
+}
+
+#[test]
+fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
+    let mut m = new_model();
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'x');
+    let Some(Popup::Confirm(c)) = &m.popup else {
+        panic!("no confirm: {:?}", m.popup)
+    };
+    assert!(!c.yes, "opens on No");
+    assert_eq!(c.hint(), "Enter = No, y = Yes, n/Esc = No, Tab = switch");
+    let s = screen(&m);
+    for line in [
+        "Do you want to permanently",
+        "delete this server?",
+        "All information about this server will be lost!",
+        "> No <",
+        "Yes",
+        "Enter = No, y = Yes, n/Esc = No, Tab = switch",
+    ] {
+        assert!(s.contains(line), "missing {line:?} in\n{s}");
+    }
+    // Tab moves the highlight, and the hint follows it.
+    key(&mut m, KeyCode::Tab);
+    let s = screen(&m);
+    assert!(s.contains("> Yes <") && s.contains("Enter = Yes,"), "{s}");
+    key(&mut m, KeyCode::Tab);
+    // Enter on No closes it and deletes nothing.
+    assert!(tasks(key(&mut m, KeyCode::Enter)).is_empty());
+    assert!(m.popup.is_none());
+    assert_eq!(m.server().name(), "test");
+    // n says no; y says yes at once, whatever is highlighted.
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'x');
+    assert!(tasks(key(&mut m, KeyCode::Char('n'))).is_empty());
+    assert!(m.popup.is_none());
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'x');
+    let t = tasks(key(&mut m, KeyCode::Char('y')));
+    assert!(
+        t.iter()
+            .any(|(_, t)| matches!(t, Task::DeleteServer { name } if name == "test")),
+        "{t:?}"
+    );
+
+    // On a narrow screen the text wraps instead of being cut.
+    let mut m = new_model();
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'x');
+    let s = screen_at(&mut m, 36, 20);
+    // Whole words on each row; the hint keeps each `key = answer` whole.
+    let rows: Vec<String> = s
+        .lines()
+        .filter_map(|l| l.split_once('│').map(|(_, r)| r))
+        .filter_map(|r| r.rsplit_once('│').map(|(r, _)| r.trim().to_owned()))
+        .collect();
+    for item in ["Enter = No", "y = Yes", "n/Esc = No", "Tab = switch"] {
+        assert!(
+            rows.iter().any(|r| r.contains(item)),
+            "{item:?} cut in
+{s}"
+        );
+    }
+    let text = rows.join(" ");
+    for line in [
+        "All information about this server",
+        "will be lost!",
+        "Enter = No, y = Yes, n/Esc = No, Tab = switch",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{s}");
+    }
+    // A screen too small for it draws what fits, without panicking.
+    for (w, h) in [(1, 1), (8, 3), (20, 5)] {
+        screen_at(&mut m, w, h);
+    }
+
+    // The delete-buffer confirm has the same hint and keys.
+    let mut m = new_model();
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "notes");
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'x');
+    let s = screen(&m);
+    assert!(
+        s.contains("delete this buffer?") && s.contains("Enter = No, y = Yes, n/Esc = No"),
+        "{s}"
+    );
+    key(&mut m, KeyCode::Enter);
+    assert!(m.server().find("notes").is_some(), "Enter on No keeps it");
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'x');
+    key(&mut m, KeyCode::Char('Y'));
+    assert!(m.server().find("notes").is_none(), "Y deletes it");
 }

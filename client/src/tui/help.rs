@@ -39,6 +39,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Up, Down (in a list)", "Previous / next item"),
     ("Enter, Space, Esc (in a list)", "Back to the input"),
     (
+        "y, n, Esc, Tab, Enter (confirm)",
+        "Yes / No / No / move the highlight / the highlighted answer (No at first)",
+    ),
+    (
         "Esc, Shift-Esc (messages)",
         "Scroll to the end / to the beginning",
     ),

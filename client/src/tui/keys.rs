@@ -12,6 +12,11 @@ use super::render::layout;
 use super::render::lists::from_shortcut;
 use super::switcher::Switcher;
 
+/// The delete-buffer question (the original's text).
+pub const DELETE_BUFFER: &str = "Do you want to permanently\ndelete this buffer?";
+/// The delete-server question (the original's text).
+pub const DELETE_SERVER: &str = "Do you want to permanently\ndelete this server?\nAll information about this server will be lost!";
+
 fn ctrl(k: &KeyEvent) -> bool {
     k.modifiers.contains(KeyModifiers::CONTROL)
 }
@@ -230,11 +235,10 @@ fn buffers_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
             if system {
                 model.set_error("performing action on system buffer");
             } else {
-                model.popup = Some(Popup::Confirm(Confirm {
-                    text: "Do you want to permanently\ndelete this buffer?".to_owned(),
-                    yes: false,
-                    action: ConfirmAction::DeleteBuffer(key, name),
-                }));
+                model.popup = Some(Popup::Confirm(Confirm::new(
+                    DELETE_BUFFER,
+                    ConfirmAction::DeleteBuffer(key, name),
+                )));
             }
         }
         KeyCode::Up => actions::cycle_buffer(model, -1),
@@ -270,11 +274,10 @@ fn servers_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
             if model.server().is_local() {
                 model.set_error("performing action on local server");
             } else {
-                model.popup = Some(Popup::Confirm(Confirm {
-                    text: "Do you want to permanently\ndelete this server?\nAll information about this server will be lost!".to_owned(),
-                    yes: false,
-                    action: ConfirmAction::DeleteServer(model.server().key),
-                }));
+                model.popup = Some(Popup::Confirm(Confirm::new(
+                    DELETE_SERVER,
+                    ConfirmAction::DeleteServer(model.server().key),
+                )));
             }
         }
         KeyCode::Up => actions::cycle_server(model, -1, fx),

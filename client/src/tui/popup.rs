@@ -105,6 +105,37 @@ pub struct Confirm {
     pub action: ConfirmAction,
 }
 
+impl Confirm {
+    /// A question whose highlighted answer is "No".
+    pub fn new(text: &str, action: ConfirmAction) -> Self {
+        Confirm {
+            text: text.to_owned(),
+            yes: false,
+            action,
+        }
+    }
+
+    /// The answer Enter gives now.
+    pub fn enter_answer(&self) -> &'static str {
+        if self.yes { "Yes" } else { "No" }
+    }
+
+    /// The keys the popup takes, one `key = answer` item each.
+    pub fn hint_items(&self) -> [String; 4] {
+        [
+            format!("Enter = {}", self.enter_answer()),
+            "y = Yes".to_owned(),
+            "n/Esc = No".to_owned(),
+            "Tab = switch".to_owned(),
+        ]
+    }
+
+    /// The keys the popup takes, shown under its buttons.
+    pub fn hint(&self) -> String {
+        self.hint_items().join(", ")
+    }
+}
+
 /// What a confirmation does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfirmAction {

@@ -6,11 +6,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
+use super::messages::{str_width, wrap};
 use super::panels::input_rows;
 use crate::tui::help;
 use crate::tui::input::Input;
 use crate::tui::model::Model;
-use crate::tui::popup::Popup;
+use crate::tui::popup::{Confirm, Popup};
 use crate::tui::switcher;
 
 /// Draws the help page in `area`.
@@ -71,38 +72,7 @@ pub fn draw_popup(model: &Model, frame: &mut Frame, area: Rect) {
             frame.render_widget(block, rect);
             draw_field(frame, inner, &p.input, p.masked, None);
         }
-        Popup::Confirm(c) => {
-            let lines = c.text.lines().count() as u16;
-            let rect = boxed(area, 44, lines + 4);
-            frame.render_widget(Clear, rect);
-            let block = Block::bordered()
-                .title(" Confirm ")
-                .border_style(Style::new().fg(Color::Red));
-            let selected = Style::new()
-                .fg(Color::Black)
-                .bg(Color::White)
-                .add_modifier(Modifier::BOLD);
-            let (yes, no) = if c.yes {
-                (selected, Style::new())
-            } else {
-                (Style::new(), selected)
-            };
-            let mut text: Vec<Line> = c
-                .text
-                .lines()
-                .map(|l| Line::raw(l.to_owned()).centered())
-                .collect();
-            text.push(Line::raw(""));
-            text.push(
-                Line::from(vec![
-                    Span::styled("[ Yes ]", yes),
-                    Span::raw("   "),
-                    Span::styled("[ No ]", no),
-                ])
-                .centered(),
-            );
-            frame.render_widget(Paragraph::new(text).block(block), rect);
-        }
+        Popup::Confirm(c) => draw_confirm(c, frame, area),
         Popup::Switcher(s) => {
             let rect = boxed(area, 44, 3);
             frame.render_widget(Clear, rect);
@@ -120,4 +90,94 @@ pub fn draw_popup(model: &Model, frame: &mut Frame, area: Rect) {
             draw_field(frame, inner, &s.input, false, hint);
         }
     }
+}
+
+/// The Yes and No buttons: the one Enter takes is marked `> <` and
+/// highlighted, so it shows without colours too.
+fn confirm_buttons(c: &Confirm) -> Line<'static> {
+    let selected = Style::new()
+        .fg(Color::Black)
+        .bg(Color::White)
+        .add_modifier(Modifier::BOLD);
+    let button = |label: &str, on: bool| {
+        if on {
+            Span::styled(format!("> {label} <"), selected)
+        } else {
+            Span::raw(format!("  {label}  "))
+        }
+    };
+    Line::from(vec![
+        button("Yes", c.yes),
+        Span::raw("   "),
+        button("No", !c.yes),
+    ])
+    .centered()
+}
+
+/// `text` cut into rows of at most `width` columns at spaces, each centred.
+fn centred_rows(text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+    text.lines()
+        .flat_map(|l| wrap(l, width, width))
+        .map(|r| Line::styled(r.trim_end().to_owned(), style).centered())
+        .collect()
+}
+
+/// The confirmation's lines for an inner width of `width` columns: the
+/// question (wrapped, never cut), a blank line, the buttons, the key hint.
+pub fn confirm_lines(c: &Confirm, width: usize) -> Vec<Line<'static>> {
+    let mut lines = centred_rows(&c.text, width, Style::new());
+    lines.push(Line::raw(""));
+    lines.push(confirm_buttons(c));
+    let hint = Style::new().fg(Color::DarkGray);
+    lines.extend(
+        pack(&c.hint_items(), ", ", width)
+            .into_iter()
+            .flat_map(|row| centred_rows(&row, width, hint)),
+    );
+    lines
+}
+
+/// `items` joined with `sep` into rows of at most `width` columns, an item
+/// split only when it is wider than a row on its own.
+fn pack(items: &[String], sep: &str, width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for item in items {
+        match rows.last_mut() {
+            Some(row) if str_width(row) + str_width(sep) + str_width(item) <= width => {
+                row.push_str(sep);
+                row.push_str(item);
+            }
+            Some(row) => {
+                row.push_str(sep.trim_end());
+                rows.push(item.clone());
+            }
+            None => rows.push(item.clone()),
+        }
+    }
+    rows
+}
+
+/// Draws a yes/no question, sized to its text (as wide as its longest line,
+/// at most the screen; longer lines wrap).
+fn draw_confirm(c: &Confirm, frame: &mut Frame, area: Rect) {
+    let widest = c
+        .text
+        .lines()
+        .chain(std::iter::once(c.hint().as_str()))
+        .map(str_width)
+        .max()
+        .unwrap_or(0)
+        .max(confirm_buttons(c).width());
+    let width = u16::try_from(widest + 4)
+        .unwrap_or(u16::MAX)
+        .min(area.width);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let lines = confirm_lines(c, inner);
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let rect = boxed(area, width, height);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(" Confirm ")
+        .border_style(Style::new().fg(Color::Red));
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
