@@ -147,11 +147,18 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
     assert_eq!(contact.pubkey_pem.trim(), public_pem("alice").trim());
 
     // A text of about 1000 bytes goes as three MSGs and arrives as three
-    // messages, in order.
+    // messages, in order, each cut after a space (no word split).
     let long = "Grüße aus dem Süden! ".repeat(42);
     assert_eq!(long.len(), 1008);
     let parts = alice.send_text("bob", &long).await.unwrap();
     assert_eq!(parts.len(), 3);
+    let whole_words = |text: &str| {
+        text.ends_with(' ')
+            && text
+                .split_whitespace()
+                .all(|w| ["Grüße", "aus", "dem", "Süden!"].contains(&w))
+    };
+    assert!(parts.iter().all(|p| whole_words(&p.text)), "{parts:?}");
     assert!(parts.iter().all(|p| p.text.len() <= crypto::MAX_PLAINTEXT));
     assert!(parts.windows(2).all(|w| w[0].stamp < w[1].stamp));
     assert_eq!(
@@ -167,6 +174,7 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
         got.iter().map(|m| m.text.as_str()).collect::<String>(),
         long
     );
+    assert!(got.iter().all(|m| whole_words(&m.text)), "{got:?}");
     assert_eq!(
         got.iter().map(|m| m.stamp).collect::<Vec<_>>(),
         parts.iter().map(|p| p.stamp).collect::<Vec<_>>()

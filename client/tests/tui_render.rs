@@ -1188,3 +1188,59 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
     key(&mut m, KeyCode::Char('Y'));
     assert!(m.server().find("notes").is_none(), "Y deletes it");
 }
+
+/// The rows of the input box's text (right of the ` > ` label) on the
+/// screen of `model`, without trailing spaces.
+fn input_box_rows(model: &Model) -> Vec<String> {
+    use gochat_client::tui::render::layout::areas;
+    use ratatui::layout::Rect;
+    let (w, h) = model.size;
+    let area = areas(model, Rect::new(0, 0, w, h)).input.unwrap();
+    let s = screen(model);
+    let lines: Vec<Vec<char>> = s.lines().map(|l| l.chars().collect()).collect();
+    let label = 3;
+    (area.y + 1..area.y + area.height)
+        .map(|y| {
+            let row = &lines[usize::from(y)];
+            let from = usize::from(area.x) + label;
+            let to = usize::from(area.x + area.width).min(row.len());
+            row[from..to]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_input_box_wraps_at_word_boundaries() {
+    let mut m = new_model();
+    update(&mut m, Msg::Resize(60, 20));
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "notes");
+    let text = "gochat keeps every word of a long line whole when the input box wraps it";
+    type_text(&mut m, text);
+    let rows = input_box_rows(&m);
+    let shown: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(String::as_str)
+        .collect();
+    assert!(shown.len() >= 2, "the text wraps: {rows:?}");
+    assert_eq!(
+        shown.join(" "),
+        text,
+        "every row holds whole words: {rows:?}"
+    );
+    let s = screen(&m);
+    assert!(s.contains(" > gochat keeps"), "{s}");
+
+    // A word longer than a row is still cut where the row is full.
+    m.input.take();
+    let long = "x".repeat(70);
+    type_text(&mut m, &long);
+    let rows = input_box_rows(&m);
+    assert_eq!(rows.concat(), long, "{rows:?}");
+}

@@ -186,11 +186,12 @@ impl Connection {
     ///
     /// A recipient with no known key is asked for first (REQ, stored as a
     /// contact). A text longer than one RSA block (446 bytes) goes as several
-    /// MSGs, split on character boundaries and sent in order with increasing
-    /// stamps. Every ciphertext is re-encrypted until it holds no CRLF, so
-    /// that peers splitting on CRLF read it. Each part is stored after the
-    /// server's OK; if a part fails, the error is returned and the parts
-    /// before it stay sent and stored.
+    /// MSGs, split at whitespace (a word too long for one block on character
+    /// boundaries), sent in order with increasing stamps. Every ciphertext
+    /// is re-encrypted until it holds no CRLF, so that peers splitting on
+    /// CRLF read it. Each part is stored after the server's OK; if a part
+    /// fails, the error is returned and the parts before it stay sent and
+    /// stored.
     pub async fn send_text(&self, to: &str, text: &str) -> Result<Vec<ChatMessage>, ClientError> {
         let me = self.logged_in()?;
         let to = parse_username(to)?;

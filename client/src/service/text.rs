@@ -1,24 +1,20 @@
-//! Texts longer than one RSA block: splitting on character boundaries, and
+//! Texts longer than one RSA block: splitting at whitespace (on character
+//! boundaries inside a word too long for one block), and
 //! the stamps their parts are sent with.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Splits `text` into pieces of at most `max` bytes, cutting only on
-/// character boundaries, in order; concatenated they give `text` back. An
-/// empty text gives no piece. A character longer than `max` (only possible
-/// with `max < 4`) becomes a piece of its own.
+/// Splits `text` into pieces of at most `max` bytes, in order;
+/// concatenated they give `text` back. A piece ends after the last
+/// whitespace that fits (the whitespace stays at the end of the piece), so
+/// that words are not cut; a word longer than a piece is cut on a character
+/// boundary. An empty text gives no piece. A character longer than `max`
+/// (only possible with `max < 4`) becomes a piece of its own.
 pub fn split_text(text: &str, max: usize) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut rest = text;
     while rest.len() > max {
-        let mut cut = max;
-        while cut > 0 && !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        if cut == 0 {
-            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
-        }
-        let (head, tail) = rest.split_at(cut);
+        let (head, tail) = rest.split_at(cut_point(rest, max));
         parts.push(head);
         rest = tail;
     }
@@ -26,6 +22,28 @@ pub fn split_text(text: &str, max: usize) -> Vec<&str> {
         parts.push(rest);
     }
     parts
+}
+
+/// Where to cut `text` (longer than `max` bytes) for a first piece of at
+/// most `max` bytes: after its last whitespace, or where a word ends
+/// exactly at `max`; else at the last character boundary; at least one
+/// whole character.
+fn cut_point(text: &str, max: usize) -> usize {
+    let mut hard = max.min(text.len());
+    while hard > 0 && !text.is_char_boundary(hard) {
+        hard -= 1;
+    }
+    if hard == 0 {
+        return text.chars().next().map_or(text.len(), char::len_utf8);
+    }
+    if text[hard..].starts_with(char::is_whitespace) {
+        return hard;
+    }
+    text[..hard]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(hard, |(i, c)| i + c.len_utf8())
 }
 
 /// The current Unix time in seconds.
@@ -72,6 +90,32 @@ mod tests {
             parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
             [446, 446, 108]
         );
+    }
+
+    #[test]
+    fn splits_at_whitespace_keeping_words_whole() {
+        assert_eq!(split_text("aaa bbb ccc", 6), ["aaa ", "bbb ", "ccc"]);
+        assert_eq!(split_text("aaa bbb ccc", 7), ["aaa bbb", " ccc"]);
+        assert_eq!(split_text("aaa\nbbb", 5), ["aaa\n", "bbb"]);
+        // A word longer than a piece is cut where the piece is full.
+        assert_eq!(split_text("aa bbbbbbbbbb", 6), ["aa ", "bbbbbb", "bbbb"]);
+        assert_eq!(split_text("ééé ééé", 5), ["éé", "é ", "éé", "é"]);
+
+        // The case: many short words at the real size of a part.
+        let words: Vec<String> = (0..200).map(|i| format!("word{i:03}")).collect();
+        let text = words.join(" ");
+        let parts = split_text(&text, 446);
+        assert!(parts.len() > 2);
+        assert_eq!(parts.concat(), text);
+        for (n, p) in parts.iter().enumerate() {
+            assert!(p.len() <= 446);
+            if n + 1 < parts.len() {
+                assert!(p.ends_with(' '), "part {n} ends inside a word: {p:?}");
+            }
+            for w in p.split_whitespace() {
+                assert!(words.iter().any(|x| x == w), "part {n} cuts a word: {w:?}");
+            }
+        }
     }
 
     #[test]
