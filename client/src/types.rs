@@ -164,6 +164,18 @@ pub enum ClientError {
     /// A TLS setup problem.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The TLS handshake got an answer that is not TLS: most likely a
+    /// plain-TCP server (TLS is on for a server that does not speak it).
+    #[error(
+        "the server at {endpoint} does not seem to speak TLS on that port (the TLS handshake \
+         failed: {detail})"
+    )]
+    NotTls {
+        /// `address:port` of the server.
+        endpoint: String,
+        /// What the TLS library said.
+        detail: String,
+    },
     /// A key or encryption problem.
     #[error("crypto: {0}")]
     Crypto(String),

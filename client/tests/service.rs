@@ -778,6 +778,38 @@ async fn export_import_recover<R: Runtime>(_rt: R, _transport: Transport) {
     ));
 }
 
+/// TLS on for a server that speaks plain TCP on that port: the connection
+/// fails at once with [`ClientError::NotTls`], which says so in plain words
+/// (and still names what the TLS library saw).
+async fn tls_to_a_plain_server<R: Runtime>(rt: R, _transport: Transport) {
+    let server = start_server(&rt, &settings()).await;
+    let port = server.tcp_addr().port();
+    let mut c = Client::new(server.tcp_addr(), Transport::Tcp).await;
+    c.server.tls = true;
+    let started = Instant::now();
+    let err = c
+        .service
+        .connect(&rt, &c.server, &options())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::NotTls { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "the server at 127.0.0.1:{port} does not seem to speak TLS on that port \
+             (the TLS handshake failed: "
+        )),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{text}");
+    // The same record with TLS off connects.
+    c.server.tls = false;
+    let conn = c.service.connect(&rt, &c.server, &options()).await.unwrap();
+    conn.disconnect().await;
+    server.shutdown();
+    server.wait().await;
+}
+
 macro_rules! variants {
     ($scenario:ident: $($test:ident => $rt:ident, $transport:ident);+ $(;)?) => {
         mod $scenario {
@@ -819,4 +851,8 @@ variants!(register_and_deregister:
 );
 variants!(export_import_recover:
     tokio => tokio_rt, Tcp;
+);
+variants!(tls_to_a_plain_server:
+    tokio => tokio_rt, Tcp;
+    smol => smol_rt, Tcp;
 );

@@ -88,6 +88,50 @@ fn servers_connection_and_crash_cases() {
     });
 }
 
+/// CONN with TLS on to a plain-TCP server: the error says in plain words that
+/// the server does not seem to speak TLS there and names the SETSERVER that
+/// turns TLS off; after it, CONN connects.
+#[test]
+fn conn_with_tls_to_a_plain_server_says_how_to_turn_tls_off() {
+    run(smol_rt(), |rt| async move {
+        let server = start_server(&rt, &settings()).await;
+        let port = server.tcp_addr().port();
+        let text = format!(
+            "REGSERVER plain 127.0.0.1 {port} -tls\n\
+             CONN plain\n\
+             SETSERVER plain Server.TLS false\n\
+             CONN plain\n"
+        );
+        let (status, out) = script(&rt, service().await, &client_settings(), &text).await;
+        assert_eq!(status, 1, "one command failed\n{out}");
+        let errors = lines_with(&out, "[ERROR] ");
+        assert_eq!(errors.len(), 1, "{out}");
+        assert!(
+            errors[0].starts_with(&format!(
+                "[ERROR] CONN: the server at 127.0.0.1:{port} does not seem to speak TLS on \
+                 that port"
+            )),
+            "{out}"
+        );
+        assert!(
+            errors[0].ends_with(
+                "If it is a plain TCP server, turn TLS off for it: SETSERVER plain Server.TLS \
+                 false, then CONN plain again"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("[OK] successfully changed Server.TLS to false\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("[OK] successfully connected to the server"),
+            "{out}"
+        );
+        server.shutdown();
+    });
+}
+
 /// Two shells: IMPORT with an absolute path, LOGIN (catch-up, hooks, online
 /// users), MSG to a user never requested, the receiver printing it, HISTORY,
 /// REQ, USRS (with permissions), PERMS, SUB/UNSUB and hook lines.

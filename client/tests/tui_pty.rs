@@ -7,6 +7,7 @@
 mod common;
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use common::{
 };
 use gochat_client::ClientEvent;
 use gochat_runtime::Runtime;
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 
 const WAIT: Duration = Duration::from_secs(40);
 
@@ -64,6 +65,77 @@ impl Pty {
     }
 }
 
+/// Starts the TUI binary in `dir` in a pseudo-terminal of 40 rows and `cols`
+/// columns (trusting the test certificate), with a reader thread keeping
+/// the screen current.
+fn spawn_tui(dir: &Path, cols: u16) -> (Pty, Box<dyn Child + Send + Sync>) {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gochat-client"));
+    cmd.args(["--config", "config.json", "--db", "client.db"]);
+    cmd.arg("--ca-file");
+    cmd.arg(&test_cert().cert_file);
+    cmd.cwd(dir);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("TZ", "UTC");
+    let child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+
+    let pty = Pty {
+        screen: Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZero::new(40).unwrap(),
+            std::num::NonZero::new(cols).unwrap(),
+            0,
+        ))),
+        writer: Arc::new(Mutex::new(pair.master.take_writer().unwrap())),
+    };
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let (screen, writer) = (pty.screen.clone(), pty.writer.clone());
+    std::thread::spawn(move || {
+        // Keeps the master (and so the terminal) open while the child runs.
+        let _master = pair.master;
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let bytes = &buf[..n];
+            // Answer the primary device attributes query as a VT220 would.
+            if bytes.windows(3).any(|w| w == b"\x1b[c") {
+                let mut w = writer.lock().unwrap();
+                let _ = w.write_all(b"\x1b[?62;22c");
+                let _ = w.flush();
+            }
+            screen.lock().unwrap().process(bytes);
+        }
+    });
+    (pty, child)
+}
+
+/// Ctrl-Q: the TUI quits with success and gives the terminal back.
+fn quit(pty: &Pty, child: &mut (dyn Child + Send + Sync)) {
+    pty.send("\x11");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the TUI did not quit:\n{}",
+            pty.contents()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
+
 #[test]
 fn tui_chats_with_a_second_client() {
     let rt = smol_rt();
@@ -82,61 +154,19 @@ fn tui_chats_with_a_second_client() {
     let key_file = dir.join("alice.pem");
     std::fs::write(&key_file, private_pem("alice")).unwrap();
 
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 40,
-            cols: 120,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gochat-client"));
-    cmd.args(["--config", "config.json", "--db", "client.db"]);
-    cmd.arg("--ca-file");
-    cmd.arg(&test_cert().cert_file);
-    cmd.cwd(&dir);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("TZ", "UTC");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-
-    let pty = Pty {
-        screen: Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZero::new(40).unwrap(),
-            std::num::NonZero::new(120).unwrap(),
-            0,
-        ))),
-        writer: Arc::new(Mutex::new(pair.master.take_writer().unwrap())),
-    };
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let (screen, writer) = (pty.screen.clone(), pty.writer.clone());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let bytes = &buf[..n];
-            // Answer the primary device attributes query as a VT220 would.
-            if bytes.windows(3).any(|w| w == b"\x1b[c") {
-                let mut w = writer.lock().unwrap();
-                let _ = w.write_all(b"\x1b[?62;22c");
-                let _ = w.flush();
-            }
-            screen.lock().unwrap().process(bytes);
-        }
-    });
+    let (pty, mut child) = spawn_tui(&dir, 120);
 
     pty.wait_for(&["Welcome to gochat!", "Buffers", "Servers", "Local"]);
 
-    // Add the server (Ctrl-S, Ctrl-N): name, then address:port (TLS by default).
+    // Add the server (Ctrl-S, Ctrl-N): name, then address:port (TLS on, as
+    // the popup shows).
     pty.send("\x13");
     pty.send("\x0e");
     pty.wait_for(&["Enter server name..."]);
     pty.line("test");
-    pty.wait_for(&["Enter server address and port"]);
+    pty.wait_for(&["Enter server address and port", "TLS: on"]);
     pty.line(&format!("localhost:{}", tls.port()));
-    pty.wait_for(&["Default @ test", "Use /connect"]);
+    pty.wait_for(&["Default @ test", "Use /connect", "TLS on"]);
 
     pty.line("/connect");
     pty.wait_for(&[
@@ -199,23 +229,60 @@ fn tui_chats_with_a_second_client() {
         "logs never reach the screen:\n{screen}"
     );
 
-    // Ctrl-Q quits and gives the terminal back.
-    pty.send("\x11");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the TUI did not quit:\n{}",
-            pty.contents()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit status {status:?}");
+    quit(&pty, child.as_mut());
 
     rt.block_on(bob_conn.disconnect());
+    server.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// TLS is on (the add-server popup's default) for a server that speaks
+/// plain TCP: /connect says so in plain words with the command that turns
+/// TLS off, and after that command /connect works.
+#[test]
+fn tui_connect_with_tls_to_a_plain_server_says_how_to_turn_it_off() {
+    let rt = smol_rt();
+    let server = rt.block_on(start_server(&rt, &settings()));
+    let port = server.tcp_addr().port();
+    let dir = temp_dir("gochat_tui_pty_plain");
+    // Wide enough for the whole error on one row of the messages view.
+    let (pty, mut child) = spawn_tui(&dir, 500);
+    pty.wait_for(&["Welcome to gochat!"]);
+
+    pty.send("\x13");
+    pty.send("\x0e");
+    pty.wait_for(&["Enter server name..."]);
+    pty.line("plain");
+    pty.wait_for(&["TLS: on (Tab turns it off, for a plain TCP server)"]);
+    pty.line(&format!("127.0.0.1:{port}"));
+    pty.wait_for(&[
+        "Default @ plain",
+        &format!("TLS 127.0.0.1:{port}"),
+        &format!("Server plain added: 127.0.0.1:{port}, TLS on."),
+    ]);
+
+    pty.line("/connect");
+    pty.wait_for(&[&format!(
+        "Running connect: the server at 127.0.0.1:{port} does not seem to speak TLS on that \
+         port (the TLS handshake failed: "
+    )]);
+    pty.wait_for(&[
+        "If it is a plain TCP server, turn TLS off for it with /set Server.TLS false, then \
+         /connect again",
+    ]);
+    let screen = pty.contents();
+    assert!(!screen.contains("● plain"), "not connected:\n{screen}");
+
+    pty.line("/set Server.TLS false");
+    pty.wait_for(&["successfully changed the settings of plain"]);
+    pty.line("/connect");
+    pty.wait_for(&[
+        "successfully connected to the server",
+        "Welcome to the test server!",
+        "● plain",
+    ]);
+
+    quit(&pty, child.as_mut());
     server.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }

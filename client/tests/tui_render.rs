@@ -1244,3 +1244,95 @@ fn the_input_box_wraps_at_word_boundaries() {
     let rows = input_box_rows(&m);
     assert_eq!(rows.concat(), long, "{rows:?}");
 }
+
+#[test]
+fn adding_a_server_asks_about_tls_and_shows_the_choice() {
+    let mut m = new_model();
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "plain");
+    let s = screen(&m);
+    assert!(
+        s.contains("Enter server address and port as 'address:port':")
+            && s.contains("TLS: on (Tab turns it off, for a plain TCP server)"),
+        "the toggle shows, on as in the original\n{s}"
+    );
+    type_text(&mut m, "127.0.0.1:9999");
+    key(&mut m, KeyCode::Tab);
+    let s = screen(&m);
+    assert!(s.contains("TLS: off, plain TCP (Tab turns it on)"), "{s}");
+    assert!(s.contains("127.0.0.1:9999"), "the address stays typed\n{s}");
+    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
+    assert_eq!(
+        task,
+        Task::AddServer {
+            name: "plain".into(),
+            address: "127.0.0.1".into(),
+            port: 9999,
+            tls: false
+        }
+    );
+    let plain = ServerRecord {
+        id: 2,
+        name: "plain".into(),
+        address: "127.0.0.1".into(),
+        port: 9999,
+        tls: false,
+    };
+    done(&mut m, ctx, Outcome::Server(plain));
+    assert_eq!(m.server().name(), "plain");
+    let s = screen(&m);
+    assert!(
+        s.contains("Server plain added: 127.0.0.1:9999, TLS off (plain TCP).")
+            && s.contains("/set Server.TLS true turns it on"),
+        "{s}"
+    );
+    assert!(s.contains("TCP 127.0.0.1:9999"), "{s}");
+
+    // Left as it opens, the toggle adds a TLS server, marked in the list
+    // before its address (a narrow list cuts the port, not the mark).
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "secure");
+    let (ctx, task) = only_task(enter(&mut m, "chat.example.org:8037"));
+    assert!(
+        matches!(task, Task::AddServer { tls: true, .. }),
+        "{task:?}"
+    );
+    let secure = ServerRecord {
+        id: 3,
+        name: "secure".into(),
+        address: "chat.example.org".into(),
+        port: 8037,
+        tls: true,
+    };
+    done(&mut m, ctx, Outcome::Server(secure));
+    let s = screen(&m);
+    assert!(
+        s.contains("TLS chat.example.org")
+            && s.contains("TLS on.")
+            && s.contains("/set Server.TLS false turns it off"),
+        "{s}"
+    );
+
+    // A wrong or taken address keeps the popup open, toggle and all.
+    ctrl(&mut m, 's');
+    ctrl(&mut m, 'n');
+    enter(&mut m, "third");
+    key(&mut m, KeyCode::Tab);
+    assert!(tasks(enter(&mut m, "no port here")).is_empty());
+    let s = screen(&m);
+    assert!(
+        s.contains("Error: address of server is not valid!") && s.contains("TLS: off, plain TCP"),
+        "{s}"
+    );
+    for _ in 0.."no port here".len() {
+        key(&mut m, KeyCode::Backspace);
+    }
+    assert!(tasks(enter(&mut m, "127.0.0.1:9999")).is_empty());
+    assert!(screen(&m).contains("Error: item already exists!"));
+    assert!(m.popup.is_some());
+    key(&mut m, KeyCode::Esc);
+    assert!(m.popup.is_none());
+    assert_eq!(m.focus, Focus::Input);
+}

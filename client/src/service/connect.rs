@@ -75,7 +75,7 @@ impl Service {
             let handshake = rt.tls_connect(config, name, tcp);
             let tls = gochat_runtime::with_deadline(rt, deadline, handshake)
                 .await
-                .map_err(|e| ClientError::Tls(e.to_string()))?;
+                .map_err(|e| handshake_error(server, &e))?;
             rt.spawn(link.run(tls));
         } else {
             rt.spawn(link.run(tcp));
@@ -152,6 +152,29 @@ async fn dial<R: Runtime>(
     Err(ClientError::Io(
         last.unwrap_or_else(|| "no address to connect to".to_owned()),
     ))
+}
+
+/// The error of a failed TLS handshake with `server`: [`ClientError::NotTls`]
+/// when what came back was not TLS at all (a plain-TCP server greets with
+/// its HELLO packet, which TLS reads as a corrupt record) or the server
+/// hung up on the handshake; [`ClientError::Tls`] otherwise.
+fn handshake_error(server: &ServerRecord, e: &std::io::Error) -> ClientError {
+    let not_tls = match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidMessage(_)) => true,
+        Some(_) => false,
+        None => e.kind() == std::io::ErrorKind::UnexpectedEof,
+    };
+    if not_tls {
+        ClientError::NotTls {
+            endpoint: format!("{}:{}", server.address, server.port),
+            detail: e.to_string(),
+        }
+    } else {
+        ClientError::Tls(e.to_string())
+    }
 }
 
 /// A random first request id, as the original client draws one.

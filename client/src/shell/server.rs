@@ -28,6 +28,17 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// `e`, with `how` to turn TLS off added when the server does not seem to
+/// speak TLS.
+fn with_tls_hint(e: ClientError, how: &str) -> ClientError {
+    match e {
+        ClientError::NotTls { .. } => ClientError::Invalid(format!(
+            "{e}. If it is a plain TCP server, turn TLS off for it: {how}"
+        )),
+        e => e,
+    }
+}
+
 impl<R: Runtime> Shell<R> {
     /// CONN <address> <port> | <server name>, with -keep and -noverify anywhere.
     pub(super) async fn cmd_conn(&mut self, line: &Line<'_>) -> Result<(), ClientError> {
@@ -60,7 +71,15 @@ impl<R: Runtime> Shell<R> {
             }
             _ => return Err(too_many(usage)),
         };
-        self.open(server, f.has("-keep"), f.has("-noverify")).await
+        let name = server.name.clone();
+        self.open(server, f.has("-keep"), f.has("-noverify"))
+            .await
+            .map_err(|e| {
+                with_tls_hint(
+                    e,
+                    &format!("SETSERVER {name} Server.TLS false, then CONN {name} again"),
+                )
+            })
     }
 
     /// Connects to `server` and prints the greeting.
@@ -142,7 +161,12 @@ impl<R: Runtime> Shell<R> {
             },
         };
         let noverify = auto.tls && !auto.verify;
-        self.open(server, false, noverify).await
+        self.open(server, false, noverify).await.map_err(|e| {
+            with_tls_hint(
+                e,
+                "set \"use_tls\": false under \"shell_server\" in the configuration file",
+            )
+        })
     }
 
     /// DISCN.

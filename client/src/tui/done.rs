@@ -274,10 +274,12 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
             match model.by_key(record.id) {
                 Some(s) => s.record = Some(record),
                 None => {
+                    let (key, note) = (record.id, added_note(&record));
                     let wall = model.wall;
                     model.servers.push(Server::remote(record, wall));
                     let last = model.servers.len() - 1;
                     actions::switch_server(model, last, fx);
+                    model.note(key, DEFAULT_BUFFER, note);
                 }
             }
             if ctx.cmd == "set" {
@@ -288,6 +290,23 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
             }
         }
     }
+}
+
+/// What the Default buffer of a server just added says: where it is and
+/// whether TLS is on, and how to change that.
+fn added_note(record: &crate::types::ServerRecord) -> String {
+    let (state, change) = if record.tls {
+        (
+            "on",
+            "/set Server.TLS false turns it off (for a plain TCP server)",
+        )
+    } else {
+        ("off (plain TCP)", "/set Server.TLS true turns it on")
+    };
+    format!(
+        "Server {} added: {}:{}, TLS {state}. While offline, {change}.",
+        record.name, record.address, record.port
+    )
 }
 
 fn history(model: &mut Model, ctx: &Ctx, page: Vec<crate::types::ChatMessage>) {

@@ -33,6 +33,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Up, Down (empty input)", "Walk through the command history"),
     ("Esc (input)", "Clear the input"),
     ("Ctrl-N (in a list)", "New buffer / new server"),
+    (
+        "Tab (new server's address)",
+        "Turn TLS on or off for it (on at first)",
+    ),
     ("Ctrl-W (in a list)", "Hide the buffer / server"),
     ("Ctrl-X (in a list)", "Delete the buffer / server"),
     ("1-9, a-z (in a list)", "Jump to a buffer / server"),

@@ -52,10 +52,13 @@ impl std::fmt::Debug for Prompt {
 pub enum Purpose {
     /// The name of a server to add or show again.
     ServerName,
-    /// The `address:port` of the new server `name`.
+    /// The `address:port` of the new server `name`, and whether it is
+    /// reached over TLS (Tab toggles it; on at first, as in the original).
     ServerAddress {
         /// Its name.
         name: String,
+        /// Connect over TLS.
+        tls: bool,
     },
     /// The name of a buffer to open.
     BufferName,
@@ -148,7 +151,31 @@ pub enum ConfirmAction {
 /// The error every cancelled or empty prompt shows (as the original).
 pub const NO_TEXT: &str = "no text has been given";
 
+/// The title of the add-server address prompt.
+pub const ADDRESS_TITLE: &str = "Enter server address and port as 'address:port':";
+
 impl Prompt {
+    /// The line under the field that shows and explains a toggle, for the
+    /// prompts that have one (the new server's TLS).
+    pub fn toggle_line(&self) -> Option<String> {
+        match self.purpose {
+            Purpose::ServerAddress { tls: true, .. } => {
+                Some("TLS: on (Tab turns it off, for a plain TCP server)".to_owned())
+            }
+            Purpose::ServerAddress { tls: false, .. } => {
+                Some("TLS: off, plain TCP (Tab turns it on)".to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// Tab: flips the prompt's toggle, if it has one.
+    fn toggle(&mut self) {
+        if let Purpose::ServerAddress { tls, .. } = &mut self.purpose {
+            *tls = !*tls;
+        }
+    }
+
     /// A prompt, as an open popup.
     pub fn popup(title: &str, masked: bool, purpose: Purpose) -> Popup {
         Popup::Prompt(Prompt {
@@ -203,6 +230,10 @@ fn popup_key(model: &mut Model, popup: Popup, key: KeyEvent, fx: &mut Vec<Effect
                 }
             }
             KeyCode::Enter => submit_prompt(model, p, fx),
+            KeyCode::Tab | KeyCode::BackTab => {
+                p.toggle();
+                model.popup = Some(Popup::Prompt(p));
+            }
             _ => {
                 edit(&mut p.input, key);
                 model.popup = Some(Popup::Prompt(p));
@@ -263,14 +294,19 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
                 return;
             }
             model.popup = Some(Prompt::popup(
-                "Enter server address and port as 'address:port':",
+                ADDRESS_TITLE,
                 false,
-                Purpose::ServerAddress { name: text },
+                Purpose::ServerAddress {
+                    name: text,
+                    tls: true,
+                },
             ));
         }
-        Purpose::ServerAddress { name } => {
+        Purpose::ServerAddress { ref name, tls } => {
+            // A wrong address keeps the popup open, to be corrected.
             let Some((address, port)) = parse_endpoint(&text) else {
                 model.set_error("address of server is not valid");
+                model.popup = Some(Popup::Prompt(p));
                 return;
             };
             let taken = model
@@ -280,8 +316,10 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
                 .any(|r| r.address == address && r.port == port);
             if taken {
                 model.set_error("item already exists");
+                model.popup = Some(Popup::Prompt(p));
                 return;
             }
+            let name = name.clone();
             if model.visible_servers().count() >= MAX_SERVERS {
                 model.set_error("too many servers shown: hide one first");
                 return;
@@ -295,7 +333,7 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
                     name,
                     address,
                     port,
-                    tls: true,
+                    tls,
                 },
             );
         }

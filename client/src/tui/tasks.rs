@@ -21,6 +21,20 @@ type Conns = Arc<Mutex<HashMap<i64, (u64, Connection)>>>;
 /// Where exported keys and recovered data go.
 const EXPORT_DIR: &str = "export";
 
+/// How to turn TLS off for the server on screen, said when it does not
+/// speak TLS.
+pub const TLS_OFF_HINT: &str = "If it is a plain TCP server, turn TLS off for it with \
+                                /set Server.TLS false, then /connect again";
+
+/// What a failed `/connect` shows: the error, and when the server does not
+/// seem to speak TLS, how to turn TLS off for it.
+fn connect_error(e: &ClientError) -> String {
+    match e {
+        ClientError::NotTls { .. } => format!("{e}. {TLS_OFF_HINT}"),
+        _ => e.to_string(),
+    }
+}
+
 /// Runs tasks for the update loop.
 #[derive(Clone)]
 pub struct Executor<R: Runtime> {
@@ -91,7 +105,7 @@ impl<R: Runtime> Executor<R> {
             Err(e) => {
                 let _ = self.tx.send(Msg::Done {
                     ctx,
-                    result: Err(e.to_string()),
+                    result: Err(connect_error(&e)),
                 });
                 return;
             }
@@ -275,5 +289,29 @@ impl<R: Runtime> Executor<R> {
                 Outcome::Done
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_without_tls_gets_the_way_to_turn_it_off() {
+        let e = ClientError::NotTls {
+            endpoint: "127.0.0.1:9037".into(),
+            detail: "received corrupt message of type InvalidContentType".into(),
+        };
+        let text = connect_error(&e);
+        assert!(
+            text.starts_with(
+                "the server at 127.0.0.1:9037 does not seem to speak TLS on that port"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(TLS_OFF_HINT), "{text}");
+        assert!(TLS_OFF_HINT.contains("/set Server.TLS false"));
+        let other = ClientError::Tls("bad certificate".into());
+        assert_eq!(connect_error(&other), "TLS: bad certificate");
     }
 }

@@ -83,8 +83,8 @@ pub fn draw_buffers(model: &Model, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-/// Draws the Servers list: name, and `address:port` below it; connected
-/// servers are green and marked `●`.
+/// Draws the Servers list: name, and `TLS address:port` (or `TCP ...`)
+/// below it; connected servers are green and marked `●`.
 pub fn draw_servers(model: &Model, frame: &mut Frame, area: Rect) {
     let mut selected = None;
     let items: Vec<ListItem> = model
@@ -108,10 +108,14 @@ pub fn draw_servers(model: &Model, frame: &mut Frame, area: Rect) {
                 Link::Connecting => Span::styled("… ", Style::new().fg(Color::Yellow)),
                 Link::Offline => Span::raw("  "),
             };
-            let secondary = s
-                .record
-                .as_ref()
-                .map_or_else(|| "System Server".to_owned(), |r| r.endpoint());
+            // The transport goes first, where a narrow list does not cut it.
+            let secondary = s.record.as_ref().map_or_else(
+                || "System Server".to_owned(),
+                |r| {
+                    let transport = if r.tls { "TLS" } else { "TCP" };
+                    format!("{transport} {}:{}", r.address, r.port)
+                },
+            );
             ListItem::new(vec![
                 Line::from(vec![
                     Span::styled(

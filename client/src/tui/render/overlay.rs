@@ -11,7 +11,7 @@ use super::panels::input_rows;
 use crate::tui::help;
 use crate::tui::input::Input;
 use crate::tui::model::Model;
-use crate::tui::popup::{Confirm, Popup};
+use crate::tui::popup::{Confirm, Popup, Prompt};
 use crate::tui::switcher;
 
 /// Draws the help page in `area`.
@@ -61,17 +61,7 @@ fn draw_field(frame: &mut Frame, area: Rect, input: &Input, masked: bool, hint: 
 pub fn draw_popup(model: &Model, frame: &mut Frame, area: Rect) {
     let Some(popup) = &model.popup else { return };
     match popup {
-        Popup::Prompt(p) => {
-            let width = (p.title.chars().count() as u16 + 4).max(44);
-            let rect = boxed(area, width, 3);
-            frame.render_widget(Clear, rect);
-            let block = Block::bordered()
-                .title(format!(" {} ", p.title))
-                .border_style(Style::new().fg(Color::Cyan));
-            let inner = block.inner(rect);
-            frame.render_widget(block, rect);
-            draw_field(frame, inner, &p.input, p.masked, None);
-        }
+        Popup::Prompt(p) => draw_prompt(p, frame, area),
         Popup::Confirm(c) => draw_confirm(c, frame, area),
         Popup::Switcher(s) => {
             let rect = boxed(area, 44, 3);
@@ -90,6 +80,41 @@ pub fn draw_popup(model: &Model, frame: &mut Frame, area: Rect) {
             draw_field(frame, inner, &s.input, false, hint);
         }
     }
+}
+
+/// Draws a text prompt: the question as its title, the field, and under it
+/// the prompt's toggle when it has one (the new server's TLS).
+fn draw_prompt(p: &Prompt, frame: &mut Frame, area: Rect) {
+    let toggle = p.toggle_line();
+    let widest = toggle
+        .as_deref()
+        .map_or(0, str_width)
+        .max(str_width(&p.title));
+    let width = u16::try_from(widest + 4).unwrap_or(u16::MAX).max(44);
+    let height = if toggle.is_some() { 4 } else { 3 };
+    let rect = boxed(area, width, height);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(format!(" {} ", p.title))
+        .border_style(Style::new().fg(Color::Cyan));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let field = Rect {
+        height: inner.height.min(1),
+        ..inner
+    };
+    if let Some(text) = toggle
+        && inner.height > 1
+    {
+        let row = Rect {
+            y: inner.y + 1,
+            height: 1,
+            ..inner
+        };
+        let line = Line::styled(text, Style::new().fg(Color::Yellow));
+        frame.render_widget(Paragraph::new(line), row);
+    }
+    draw_field(frame, field, &p.input, p.masked, None);
 }
 
 /// The Yes and No buttons: the one Enter takes is marked `> <` and
