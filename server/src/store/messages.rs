@@ -15,6 +15,24 @@ const INSERT_MESSAGE_SQLITE: &str = "INSERT INTO messages (src_user, dst_user, s
 const INSERT_MESSAGE_MYSQL: &str = "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
      VALUES (?, ?, ?, ?)";
 
+/// A page of cached messages for one recipient, in id order.
+const PENDING_SQLITE: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
+     FROM messages m JOIN users u ON u.id = m.src_user \
+     WHERE m.dst_user = ? AND m.id > ? \
+     ORDER BY m.id \
+     LIMIT ?";
+
+/// As [`PENDING_SQLITE`], with the plan fixed: right after a burst of
+/// inserts InnoDB's statistics still describe a small table, and the
+/// optimizer then reads `users` first and sorts every cached message of the
+/// sender (280 ms for 100,000 instead of 1 to 8 ms).
+const PENDING_MYSQL: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
+     FROM messages m FORCE INDEX (ix_messages_dst_id) \
+     STRAIGHT_JOIN users u ON u.id = m.src_user \
+     WHERE m.dst_user = ? AND m.id > ? \
+     ORDER BY m.id \
+     LIMIT ?";
+
 /// How many ids one DELETE names; far below every backend's placeholder limit.
 const DELETE_CHUNK: usize = 1000;
 
@@ -183,15 +201,10 @@ impl Store {
         const OP: &str = "read cached messages";
         let pool = &self.pool;
         let limit = i64::from(limit);
+        let sql = self.pick(PENDING_SQLITE, PENDING_MYSQL);
         let rows = self
             .run(OP, move || {
-                sqlx::query(
-                    "SELECT m.id, u.username, m.stamp, m.ciphertext \
-                     FROM messages m JOIN users u ON u.id = m.src_user \
-                     WHERE m.dst_user = ? AND m.id > ? \
-                     ORDER BY m.id \
-                     LIMIT ?",
-                )
+                sqlx::query(sql)
                 .bind(dst)
                 .bind(after_id)
                 .bind(limit)
