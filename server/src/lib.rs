@@ -4,19 +4,18 @@
 //! TLS, on tokio or smol, with SQLite (default) or MariaDB/MySQL storage.
 //!
 //! - [`server`]: listeners, accept loops, graceful shutdown ([`run_blocking`], [`start`]).
-//! - `conn`: one task per connection driving a `gochat_proto::ServerSession`.
-//! - `handlers`, `admin`: the answer to every request.
-//! - [`hub`]: who is online, tokens, MOTD, hook fan-out.
+//! - `conn`: one task per connection driving a `gochat_proto::ServerSession`:
+//!   it moves bytes, runs the storage calls, and asks the core what to do.
+//! - [`core`]: what requests do, with no sockets, runtime or database: who is
+//!   online, tokens, MOTD, hook fan-out, the routing of messages, every check.
+//! - [`writer`]: the one task that writes messages to the store.
 //! - [`slots`]: the `max_clients` waiting line.
 //! - [`store`]: SQLite / MariaDB storage through sqlx.
 //! - [`config`], [`logging`], [`shell`]: settings, logs, the admin shell.
 
-mod admin;
-mod catchup;
 pub mod config;
 mod conn;
-mod handlers;
-pub mod hub;
+pub mod core;
 pub mod limits;
 pub mod logging;
 pub mod nofile;

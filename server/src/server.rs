@@ -10,12 +10,12 @@ use gochat_proto::ServerConfig;
 use gochat_runtime::Runtime;
 use tracing::{info, warn};
 
-use crate::admin::MOTD_SETTING;
 use crate::config::{RuntimeKind, Settings};
-use crate::hub::Hub;
+use crate::conn::{Ctx, deadline_after};
+use crate::core::Hub;
 use crate::limits::IpLimits;
 use crate::slots::Slots;
-use crate::store::Store;
+use crate::store::{MOTD_SETTING, Store};
 use crate::writer::Writer;
 
 /// Why the server could not start or run.
@@ -38,43 +38,6 @@ pub enum ServerError {
     /// The runtime could not start.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
-}
-
-/// The instant `after` from now; a duration the clock cannot represent (a
-/// configuration may ask for one) gives a century.
-pub(crate) fn deadline_after(after: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(after)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
-        .unwrap_or(now)
-}
-
-/// What every connection task shares.
-pub struct Ctx<R: Runtime> {
-    /// The runtime.
-    pub rt: R,
-    /// Shared state.
-    pub hub: Hub,
-    /// Storage.
-    pub store: Store,
-    /// Session timeouts.
-    pub session_config: ServerConfig,
-    /// Deadline of a TLS handshake.
-    pub tls_handshake_timeout: Duration,
-    /// The waiting line.
-    pub slots: Arc<Slots>,
-    /// The task that writes messages to the store.
-    pub writer: Writer,
-    /// Bytes of messages one connection may have queued (`max_queued_bytes`).
-    pub queue_limit: usize,
-    /// How long a write may make no progress (`None`: forever).
-    pub write_timeout: Option<Duration>,
-    /// Connections and REG/LOGIN rates per address.
-    pub ip_limits: Arc<IpLimits>,
-    /// Once the server stops, how long a write may still wait for its peer
-    /// (half of `shutdown_grace`): a stalled reader then has its queue stored
-    /// while the store is still open.
-    pub stop_write_grace: Duration,
 }
 
 /// A setting's duration, with 0 meaning "never" (as the settings document).
@@ -174,9 +137,11 @@ pub async fn start<R: Runtime>(
         None => None,
     };
     let writer = Writer::start(&rt, store.clone());
+    let hub = Arc::new(Hub::new(Bytes::from(motd), settings.token_lifetime));
     let ctx = Arc::new(Ctx {
         rt: rt.clone(),
-        hub: Hub::new(Bytes::from(motd), settings.token_lifetime),
+        hub: hub.clone(),
+        router: hub,
         store,
         session_config: ServerConfig {
             idle_timeout: settings.idle_timeout,
@@ -306,7 +271,7 @@ fn spawn_accept_loop<R: Runtime>(
 /// the stop, which closes every connection after what is queued for it.
 fn stop_now(hub: &Hub) {
     if !hub.shutdown.is_triggered() {
-        hub.announce_shutdown(crate::handlers::unix_now());
+        hub.announce_shutdown(crate::conn::unix_now());
     }
     hub.shutdown.trigger();
 }

@@ -17,7 +17,7 @@ use tracing::{error, warn};
 
 use std::sync::Arc;
 
-use crate::hub::{Peer, Relay};
+use crate::core::{Peer, Relay};
 use crate::store::{NewMessage, Store};
 
 /// Rows of an insert that overflowed a peer's queue: the row's index and

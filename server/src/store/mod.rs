@@ -30,6 +30,7 @@ use std::future::Future;
 
 pub use error::{CreateUserError, StoreError};
 pub use messages::NewMessage;
+pub use settings::MOTD_SETTING;
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

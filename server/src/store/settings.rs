@@ -1,5 +1,8 @@
 //! The small key/value settings table (the MOTD lives there).
 
+/// Key of the persisted MOTD.
+pub const MOTD_SETTING: &str = "motd";
+
 use sqlx::Row;
 
 use super::{MAX_SETTING_NAME_LEN, Store, StoreError, check_len};

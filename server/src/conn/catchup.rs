@@ -26,8 +26,8 @@ use gochat_proto::{ErrorCode, ServerCommand, Username};
 use gochat_runtime::Runtime;
 use tracing::warn;
 
-use crate::conn::Connection;
-use crate::hub::Peer;
+use super::Connection;
+use crate::core::Peer;
 use crate::store::{StoreError, StoredMessage};
 use crate::writer::Pending;
 

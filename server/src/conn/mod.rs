@@ -21,11 +21,19 @@ use gochat_runtime::io::{Timer, poll_read_with};
 use gochat_runtime::{Runtime, Stream};
 use tracing::{debug, info};
 
-use crate::catchup::{CatchUp, Page};
-use crate::handlers::MsgRequest;
-use crate::hub::{ConnId, Outbound, Peer, Relay};
-use crate::server::Ctx;
+use crate::core::{ConnId, Outbound, Peer, Relay};
 use crate::slots::{SlotGuard, Ticket};
+use catchup::{CatchUp, Page};
+use requests::MsgRequest;
+
+mod admin;
+mod catchup;
+mod ctx;
+mod requests;
+
+pub use ctx::Ctx;
+pub(crate) use ctx::deadline_after;
+pub(crate) use requests::unix_now;
 
 /// Marker tokens with this bit belong to relayed messages; the others are
 /// ids of stored messages written by a catch-up.
@@ -116,7 +124,7 @@ pub(crate) async fn serve_tcp<R: Runtime>(
             None => refuse(&ctx, stream, addr).await,
         },
         Some(config) => {
-            let deadline = crate::server::deadline_after(ctx.tls_handshake_timeout);
+            let deadline = deadline_after(ctx.tls_handshake_timeout);
             let accept = ctx.rt.tls_accept(config, stream);
             match gochat_runtime::with_deadline(&ctx.rt, deadline, accept).await {
                 Ok(s) => match place {
@@ -363,7 +371,7 @@ impl<R: Runtime> Connection<R> {
         }
         let stopped = async {
             self.ctx.hub.shutdown.wait().await;
-            let grace = crate::server::deadline_after(self.ctx.stop_write_grace);
+            let grace = deadline_after(self.ctx.stop_write_grace);
             self.ctx.rt.sleep_until(grace).await;
             Err(io::Error::other(
                 "the server stopped while the peer was not reading",
@@ -377,7 +385,7 @@ impl<R: Runtime> Connection<R> {
         match self.ctx.write_timeout {
             None => step.await,
             Some(after) => {
-                let deadline = crate::server::deadline_after(after);
+                let deadline = deadline_after(after);
                 gochat_runtime::with_deadline(&self.ctx.rt, deadline, step)
                     .await
                     .inspect_err(|e| {

@@ -1,23 +1,20 @@
-//! ADMIN operations (ORIGINAL.md §12.3), in the original's check order. The
-//! session has already refused plain users, unknown operations, missing
-//! arguments and levels below the operation's.
+//! ADMIN operations: storage calls around the core's checks
+//! (`crate::core::rules`), in the original's check order. The session has
+//! already refused plain users, unknown operations, missing arguments and
+//! levels below the operation's.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use gochat_proto::crypto;
-use gochat_proto::{AdminCommand, ErrorCode, HookEvent, Permission, ServerCommand};
+use gochat_proto::{AdminCommand, ErrorCode, ServerCommand};
 use gochat_runtime::Runtime;
 use tracing::{info, warn};
 
-use crate::conn::Connection;
-use crate::handlers::{Answer, unix_now};
-use crate::hub::{Outbound, Relay};
-
-/// Text put before every broadcast.
-pub const BROADCAST_PREFIX: &str = "ADMINISTRATIVE BROADCAST:\n";
-/// Key of the persisted MOTD in the store's settings.
-pub const MOTD_SETTING: &str = "motd";
+use super::Connection;
+use super::requests::{Answer, unix_now};
+use crate::core::{Relay, rules};
+use crate::store::MOTD_SETTING;
 
 impl<R: Runtime> Connection<R> {
     pub(crate) async fn admin(&mut self, command: AdminCommand) -> Answer {
@@ -25,60 +22,36 @@ impl<R: Runtime> Connection<R> {
         let my_level = me.permission();
         match command {
             AdminCommand::Shutdown { stamp } => {
-                let now = unix_now();
-                if stamp < now {
-                    return Err(ErrorCode::Args);
-                }
-                self.ctx.hub.announce_shutdown(stamp);
-                let delay = Duration::from_secs(u64::try_from(stamp - now).unwrap_or(0));
-                // A stamp too far away for the clock to represent is refused.
-                let at = Instant::now().checked_add(delay).ok_or(ErrorCode::Args)?;
+                let hub = &self.ctx.hub;
+                let at = rules::schedule_shutdown(hub, stamp, unix_now(), Instant::now())?;
                 let rt = self.ctx.rt.clone();
-                let hub = self.ctx.clone();
+                let ctx = self.ctx.clone();
                 self.ctx.rt.spawn(async move {
-                    futures_lite::future::or(rt.sleep_until(at), hub.hub.shutdown.wait()).await;
-                    hub.hub.shutdown.trigger();
+                    futures_lite::future::or(rt.sleep_until(at), ctx.hub.shutdown.wait()).await;
+                    ctx.hub.shutdown.trigger();
                 });
                 info!(
                     "{} scheduled a server shutdown in {}s",
                     me.username,
-                    delay.as_secs()
+                    at.saturating_duration_since(Instant::now()).as_secs()
                 );
-                tracing::info!(target: "gochat::notice", "server shutdown on {stamp}");
+                info!(target: "gochat::notice", "server shutdown on {stamp}");
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Dereg { username } => {
                 let row = self.user_row(&username, ErrorCode::Server).await?;
-                if row_level(&row) >= my_level {
-                    return Err(ErrorCode::Perms);
-                }
+                rules::check_dereg(&row, my_level)?;
                 self.ctx
                     .store
                     .deregister(username.as_str())
                     .await
                     .map_err(|_| ErrorCode::Server)?;
-                if let Some(peer) = self.ctx.hub.peer(&username) {
-                    let _ = peer.send(Outbound::Kick);
-                }
+                rules::after_dereg(&self.ctx.hub, &username);
                 info!("{} deregistered {username}", me.username);
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Broadcast { text } => {
-                if !self.secure {
-                    return Err(ErrorCode::NoSecure);
-                }
-                let mut plain = BROADCAST_PREFIX.as_bytes().to_vec();
-                plain.extend_from_slice(&text);
-                if plain.len() > crypto::MAX_PLAINTEXT {
-                    return Err(ErrorCode::Args);
-                }
-                let targets: Vec<_> = self
-                    .ctx
-                    .hub
-                    .peers()
-                    .into_iter()
-                    .filter(|p| p.conn != self.id)
-                    .collect();
+                let (plain, targets) = rules::broadcast(&self.ctx.hub, &me, &text, self.secure)?;
                 let keys: Vec<_> = targets.iter().map(|p| p.pubkey.clone()).collect();
                 let ciphers = self
                     .ctx
@@ -117,19 +90,9 @@ impl<R: Runtime> Connection<R> {
                 username,
                 permission,
             } => {
-                if username == me.username {
-                    return Err(ErrorCode::Invalid);
-                }
+                rules::check_change_target(&me, &username)?;
                 let row = self.user_row(&username, ErrorCode::Server).await?;
-                if permission > Permission::Owner.code() {
-                    return Err(ErrorCode::Args);
-                }
-                if permission >= my_level || row_level(&row) >= my_level {
-                    return Err(ErrorCode::Perms);
-                }
-                if row_level(&row) == permission {
-                    return Err(ErrorCode::Invalid);
-                }
+                rules::check_change_permission(&row, permission, my_level)?;
                 match self
                     .ctx
                     .store
@@ -140,13 +103,7 @@ impl<R: Runtime> Connection<R> {
                     Ok(false) => return Err(ErrorCode::NotFound),
                     Err(_) => return Err(ErrorCode::Server),
                 }
-                if let Some(peer) = self.ctx.hub.peer(&username) {
-                    peer.set_permission(permission);
-                    self.ctx.hub.notify(&HookEvent::PermsChg {
-                        username: username.clone(),
-                        permission,
-                    });
-                }
+                rules::after_change_permission(&self.ctx.hub, &username, permission);
                 info!(
                     "{} set the permission of {username} to {permission}",
                     me.username
@@ -154,11 +111,7 @@ impl<R: Runtime> Connection<R> {
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Kick { username } => {
-                let peer = self.ctx.hub.peer(&username).ok_or(ErrorCode::NotFound)?;
-                if peer.permission() >= my_level {
-                    return Err(ErrorCode::Perms);
-                }
-                let _ = peer.send(Outbound::Kick);
+                rules::kick(&self.ctx.hub, &username, my_level)?;
                 info!("{} kicked {username}", me.username);
                 Ok(ServerCommand::Ok)
             }
@@ -174,8 +127,4 @@ impl<R: Runtime> Connection<R> {
             }
         }
     }
-}
-
-fn row_level(row: &crate::store::UserRow) -> u8 {
-    u8::try_from(row.permission).unwrap_or(u8::MAX)
 }

@@ -1,5 +1,6 @@
-//! The answer to every client request, in the original's check order
-//! (ORIGINAL.md §10-11, PROTOCOL.md §6), minus its bugs.
+//! The answer to every client request: each handler reads what it needs
+//! from the store, asks the core's rules (`crate::core::rules`) what to do,
+//! and applies it. The check order is the original's (docs/PROTOCOL.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,16 +8,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use gochat_proto::crypto::{self, Challenge};
-use gochat_proto::{
-    ClientCommand, ErrorCode, Hook, HookEvent, Permission, ServerCommand, UserEntry, UserList,
-    Username,
-};
+use gochat_proto::{ClientCommand, ErrorCode, Hook, ServerCommand, UserList, Username};
 use gochat_runtime::Runtime;
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::conn::Connection;
-use crate::hub::{Offer, Peer, Relay, Spilled};
+use super::Connection;
+use crate::core::{Peer, Relay, Route, rules};
 use crate::limits::Attempt;
 use crate::store::{CreateUserError, UserRow};
 
@@ -29,19 +26,10 @@ pub(crate) struct MsgRequest {
     pub ciphertext: Bytes,
 }
 
-/// Where a MSG went.
-enum Route {
-    /// Queued for the recipient's connection.
-    Queued,
-    /// To be stored; with the peer whose queue it overflowed (and the guard
-    /// to drop once it is stored) when the recipient is online.
-    Store(Relay, Option<(Arc<Peer>, Option<Spilled>)>),
-}
-
 /// The outcome of a handler: a reply, or an error code for the request.
 pub(crate) type Answer = Result<ServerCommand, ErrorCode>;
 
-/// Unix seconds now.
+/// Unix seconds now (the wall clock).
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -49,22 +37,8 @@ pub(crate) fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// A stored user's key and level, or the error the original gives.
-pub(crate) fn live_key(
-    row: &UserRow,
-    corrupt: ErrorCode,
-) -> Result<(crypto::RsaPublicKey, u8), ErrorCode> {
-    let pem = row.pubkey.as_deref().ok_or(ErrorCode::Dereg)?;
-    let level = u8::try_from(row.permission).map_err(|_| corrupt)?;
-    if level > Permission::Owner.code() {
-        return Err(corrupt);
-    }
-    let key = crypto::public_key_from_pem(pem.as_bytes()).map_err(|_| corrupt)?;
-    Ok((key, level))
-}
-
 impl<R: Runtime> Connection<R> {
-    fn answer(&mut self, id: u16, answer: Answer) {
+    pub(crate) fn answer(&mut self, id: u16, answer: Answer) {
         let result = match answer {
             Ok(reply) => match self.session.reply(id, &reply) {
                 Err(gochat_proto::ServerSessionError::Encode(_)) => {
@@ -79,22 +53,29 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
-    /// The stored account of `username`: ERR NOTFOUND when there is none,
-    /// `failure` when the store fails (ERR LOGIN during a login, ERR SERVER
-    /// elsewhere, as the original answers).
+    /// The stored account of `username`, if any; `failure` when the store
+    /// fails (ERR LOGIN during a login, ERR SERVER elsewhere, as the
+    /// original answers).
+    async fn account(
+        &self,
+        username: &Username,
+        failure: ErrorCode,
+    ) -> Result<Option<UserRow>, ErrorCode> {
+        self.ctx.store.user(username.as_str()).await.map_err(|e| {
+            warn!("looking up {username} failed: {e}");
+            failure
+        })
+    }
+
+    /// The stored account of `username`: ERR NOTFOUND when there is none.
     pub(crate) async fn user_row(
         &self,
         username: &Username,
         failure: ErrorCode,
     ) -> Result<UserRow, ErrorCode> {
-        match self.ctx.store.user(username.as_str()).await {
-            Ok(Some(row)) => Ok(row),
-            Ok(None) => Err(ErrorCode::NotFound),
-            Err(e) => {
-                warn!("looking up {username} failed: {e}");
-                Err(failure)
-            }
-        }
+        self.account(username, failure)
+            .await?
+            .ok_or(ErrorCode::NotFound)
     }
 
     /// Whether this address may make one more attempt of `kind` now.
@@ -164,13 +145,7 @@ impl<R: Runtime> Connection<R> {
     }
 
     async fn register(&mut self, username: Username, pem: &[u8]) -> Answer {
-        let key = crypto::public_key_from_pem(pem).map_err(|_| ErrorCode::Args)?;
-        if crypto::key_bits(&key) != crypto::KEY_BITS {
-            return Err(ErrorCode::Args);
-        }
-        let canonical = crypto::public_key_to_pem(&key).map_err(|_| ErrorCode::Args)?;
-        let (_, der) = crypto::pem_decode(canonical.as_bytes()).map_err(|_| ErrorCode::Args)?;
-        let fingerprint: [u8; 32] = Sha256::digest(&der).into();
+        let (canonical, fingerprint) = rules::registration_key(pem)?;
         match self
             .ctx
             .store
@@ -195,12 +170,9 @@ impl<R: Runtime> Connection<R> {
         &mut self,
         username: &Username,
     ) -> Result<(UserRow, crypto::RsaPublicKey, u8), ErrorCode> {
-        if let Some(existing) = self.ctx.hub.peer(username) {
-            self.ctx.hub.notify_dupsess(&existing, self.ip);
-            return Err(ErrorCode::DupSess);
-        }
+        rules::check_no_session(&self.ctx.hub, username, self.ip)?;
         let row = self.user_row(username, ErrorCode::Login).await?;
-        let (key, level) = live_key(&row, ErrorCode::Login)?;
+        let (key, level) = rules::live_key(&row, ErrorCode::Login)?;
         Ok((row, key, level))
     }
 
@@ -230,10 +202,7 @@ impl<R: Runtime> Connection<R> {
         token: &[u8],
     ) -> Result<(), ErrorCode> {
         let (row, key, level) = self.resolve_login(&username).await?;
-        if !self.secure {
-            return Err(ErrorCode::NoSecure);
-        }
-        self.ctx.hub.check_token(&username, token, Instant::now())?;
+        rules::check_token_login(&self.ctx.hub, &username, token, self.secure, Instant::now())?;
         self.go_online(id, username, row.id, key, level)
     }
 
@@ -241,7 +210,7 @@ impl<R: Runtime> Connection<R> {
         let fresh = async {
             // The account may have changed since LOGIN: read it again.
             let row = self.user_row(&username, ErrorCode::Login).await?;
-            let (key, level) = live_key(&row, ErrorCode::Login)?;
+            let (key, level) = rules::live_key(&row, ErrorCode::Login)?;
             Ok((row, key, level))
         }
         .await;
@@ -277,10 +246,7 @@ impl<R: Runtime> Connection<R> {
             self.tx.clone(),
             self.ctx.queue_limit,
         ));
-        if let Err(existing) = self.ctx.hub.go_online(peer.clone()) {
-            self.ctx.hub.notify_dupsess(&existing, self.ip);
-            return Err(ErrorCode::DupSess);
-        }
+        rules::go_online(&self.ctx.hub, peer.clone())?;
         if self
             .session
             .complete_login(id, username.clone(), level)
@@ -289,12 +255,9 @@ impl<R: Runtime> Connection<R> {
             self.ctx.hub.go_offline(&username, self.id);
             return Err(ErrorCode::Invalid);
         }
-        self.me = Some(peer);
         info!("{username} logged in from {}", self.ip);
-        self.ctx.hub.notify(&HookEvent::NewLogin {
-            username,
-            permission: level,
-        });
+        rules::announce_login(&self.ctx.hub, &peer);
+        self.me = Some(peer);
         Ok(())
     }
 
@@ -317,7 +280,7 @@ impl<R: Runtime> Connection<R> {
 
     async fn request_key(&mut self, username: Username) -> Answer {
         let row = self.user_row(&username, ErrorCode::Server).await?;
-        let (key, permission) = live_key(&row, ErrorCode::Corrupted)?;
+        let (key, permission) = rules::live_key(&row, ErrorCode::Corrupted)?;
         let pem = crypto::public_key_to_pem(&key).map_err(|_| ErrorCode::Corrupted)?;
         Ok(ServerCommand::Req {
             username,
@@ -328,7 +291,7 @@ impl<R: Runtime> Connection<R> {
 
     async fn user_list(&mut self, list: UserList) -> Answer {
         let entries = if list.online_only() {
-            self.ctx.hub.online_list(list.with_permissions())
+            rules::online_list(&self.ctx.hub, list.with_permissions())?
         } else {
             let rows = self
                 .ctx
@@ -336,23 +299,8 @@ impl<R: Runtime> Connection<R> {
                 .users()
                 .await
                 .map_err(|_| ErrorCode::Server)?;
-            rows.into_iter()
-                .filter_map(|(name, perm)| {
-                    Some(UserEntry {
-                        name: Username::parse(name.as_bytes()).ok()?,
-                        permission: if list.with_permissions() {
-                            Some(u8::try_from(perm).unwrap_or(u8::MAX))
-                        } else {
-                            None
-                        },
-                    })
-                })
-                .collect()
+            rules::account_list(rows, list.with_permissions())?
         };
-        if entries.is_empty() {
-            // As the original: an empty list is ERR OPTION.
-            return Err(ErrorCode::Option);
-        }
         Ok(ServerCommand::Usrs(entries))
     }
 
@@ -368,11 +316,10 @@ impl<R: Runtime> Connection<R> {
         let mut guards = Vec::new();
         let mut accounts: HashMap<Username, Result<i64, ErrorCode>> = HashMap::new();
         for m in batch {
-            let route = self.route_message(&m, &mut accounts).await;
-            let answer = match route {
+            let answer = match self.route_message(&m, &mut accounts).await {
                 Err(code) => Some(Err(code)),
-                Ok(Route::Queued) => Some(Ok(ServerCommand::Ok)),
-                Ok(Route::Store(relay, spilled)) => {
+                Ok(None) => Some(Ok(ServerCommand::Ok)),
+                Ok(Some((relay, spilled))) => {
                     if let Some((peer, guard)) = spilled {
                         spills.push((rows.len(), peer));
                         guards.extend(guard);
@@ -396,17 +343,16 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
-    /// Where one MSG goes, in the original's check order; `accounts` keeps
-    /// the recipients looked up in this run.
+    /// Routes one MSG: `None` when it was queued for its recipient, else the
+    /// message to store (with the peer whose queue it overflowed, and the
+    /// guard to drop once it is stored). `accounts` keeps the recipients
+    /// looked up in this run.
     async fn route_message(
         &self,
         m: &MsgRequest,
         accounts: &mut HashMap<Username, Result<i64, ErrorCode>>,
-    ) -> Result<Route, ErrorCode> {
-        let me = self.me.as_ref().ok_or(ErrorCode::NoSess)?;
-        if m.to == me.username {
-            return Err(ErrorCode::Invalid);
-        }
+    ) -> Result<Option<ToStore>, ErrorCode> {
+        let me = rules::check_message(self.me.as_ref(), &m.to)?;
         let relay = |recipient_id| Relay {
             sender: me.username.clone(),
             sender_id: me.user_id,
@@ -414,57 +360,48 @@ impl<R: Runtime> Connection<R> {
             stamp: m.stamp,
             ciphertext: m.ciphertext.clone(),
         };
-        if let Some(peer) = self.ctx.hub.peer(&m.to) {
-            return Ok(match peer.offer(relay(peer.user_id)) {
-                Offer::Queued => Route::Queued,
-                Offer::Spill(relay, guard) => Route::Store(relay, Some((peer, Some(guard)))),
-                // Noted as spilled: the connection, on its way out, stores
-                // what it still had ahead of this.
-                Offer::Gone(relay) => Route::Store(relay, Some((peer, None))),
-            });
-        }
-        let account = match accounts.get(&m.to) {
-            Some(known) => *known,
-            None => {
-                let found = self
-                    .user_row(&m.to, ErrorCode::Server)
-                    .await
-                    .and_then(|row| row.pubkey.map(|_| row.id).ok_or(ErrorCode::Dereg));
-                accounts.insert(m.to.clone(), found);
-                found
+        match self.ctx.router.route(&m.to, &relay) {
+            Route::Queued => Ok(None),
+            Route::Store { relay, peer, guard } => Ok(Some((relay, Some((peer, guard))))),
+            Route::Offline => {
+                let account = match accounts.get(&m.to) {
+                    Some(known) => *known,
+                    None => {
+                        let row = self.account(&m.to, ErrorCode::Server).await?;
+                        let found = rules::storable_account(row.as_ref());
+                        accounts.insert(m.to.clone(), found);
+                        found
+                    }
+                };
+                Ok(Some((relay(account?), None)))
             }
-        };
-        Ok(Route::Store(relay(account?), None))
+        }
     }
 
     /// Hands a message to an online peer's connection, or to the store when
-    /// its queue is full or it is leaving; whether the message is now safe
-    /// (queued or stored).
+    /// it cannot take it now; whether the message is now safe (queued or
+    /// stored).
     pub(crate) async fn deliver(&self, peer: &Arc<Peer>, relay: Relay) -> bool {
-        match peer.offer(relay) {
-            Offer::Queued => true,
-            Offer::Spill(relay, spilled) => {
-                let spills = vec![(0, peer.clone())];
-                let stored = self.ctx.writer.insert_noting(vec![relay], spills).await;
-                drop(spilled);
-                stored
-            }
-            // Noted as spilled: the connection, on its way out, stores what
-            // it still had ahead of this.
-            Offer::Gone(relay) => {
-                let spills = vec![(0, peer.clone())];
-                self.ctx.writer.insert_noting(vec![relay], spills).await
-            }
-        }
+        let to = peer.username.clone();
+        let relay_for = |_| relay.clone();
+        let (relay, spilled) = match self.ctx.router.route(&to, &relay_for) {
+            Route::Queued => return true,
+            Route::Store { relay, peer, guard } => (relay, Some((peer, guard))),
+            // Gone meanwhile: stored for its account.
+            Route::Offline => (relay.clone(), None),
+        };
+        let spills = spilled.map(|(p, g)| (vec![(0, p)], g)).unwrap_or_default();
+        let stored = self.ctx.writer.insert_noting(vec![relay], spills.0).await;
+        drop(spills.1);
+        stored
     }
 
     fn subscription(&mut self, hook: Hook, subscribe: bool) -> Answer {
-        let me = self.me.as_ref().ok_or(ErrorCode::NoSess)?;
-        if subscribe {
-            me.subscribe(hook)?;
-        } else {
-            me.unsubscribe(hook)?;
-        }
+        rules::subscription(self.me.as_ref(), hook, subscribe)?;
         Ok(ServerCommand::Ok)
     }
 }
+
+/// A message to store, with the online peer whose queue it overflowed and
+/// the guard to drop once it is stored.
+type ToStore = (Relay, Option<(Arc<Peer>, Option<crate::core::Spilled>)>);
