@@ -269,6 +269,60 @@ fn mysql_url_from_parts_is_encoded() {
         err.contains("Missing configuration option database.db_name"),
         "{err}"
     );
+    // An empty password is no password; without a user, sqlx's default (root).
+    let path = write_config(
+        "no-password",
+        r#"{"database": {"address": "10.0.0.2", "port": 3307, "password": "", "db_name": "my db"}}"#,
+    );
+    assert_eq!(
+        with_config(&path, &[]).database_url,
+        "mysql://root@10.0.0.2:3307/my%20db"
+    );
+    // database.url wins over the original's keys, which are then not needed whole.
+    let path = write_config(
+        "url-and-parts",
+        r#"{"database": {"url": "sqlite://a.db", "address": "db"}}"#,
+    );
+    assert_eq!(with_config(&path, &[]).database_url, "sqlite://a.db");
+}
+
+#[test]
+fn mysql_keys_that_make_no_url_name_the_key() {
+    for (database, key, found) in [
+        (
+            r#"{"address": "db host", "db_name": "x"}"#,
+            "database.address",
+            r#"string "db host""#,
+        ),
+        (
+            r#"{"address": "db", "user": "a/b", "db_name": "x"}"#,
+            "database.user",
+            r#"string "a/b""#,
+        ),
+        (
+            r#"{"address": "db", "user": "a%41", "db_name": "x"}"#,
+            "database.user",
+            r#"string "a%41""#,
+        ),
+        (
+            r#"{"address": "db", "user": "a", "db_name": "x%41"}"#,
+            "database.db_name",
+            r#"string "x%41""#,
+        ),
+        (
+            r#"{"address": "db", "enable_logs": "no", "db_name": "x"}"#,
+            "database.enable_logs",
+            r#"string "no""#,
+        ),
+    ] {
+        let path = write_config("bad-mysql", &format!(r#"{{"database": {database}}}"#));
+        let err = settings_error(&["--config", path.to_str().unwrap()]);
+        let prefix = format!("{}: configuration option {key} must be ", path.display());
+        assert!(
+            err.starts_with(&prefix) && err.ends_with(&format!(", found {found}")),
+            "{database}: {err}"
+        );
+    }
 }
 
 #[test]
