@@ -1,8 +1,8 @@
 //! Logging set-up in the original server's style, on `tracing`.
 //!
-//! Each line reads `YYYY/MM/DD HH:MM:SS <tag> <message>` (UTC), with the original's
-//! tags. Log with these `tracing` levels so that each original log level shows what
-//! it used to:
+//! Each line reads `YYYY/MM/DD HH:MM:SS <tag> <message>` (UTC, formatted with
+//! `jiff`), with the original's tags. Log with these `tracing` levels so that each
+//! original log level shows what it used to:
 //!
 //! | tracing macro | tag | shown at level |
 //! |---|---|---|
@@ -15,21 +15,28 @@
 //! Other crates' events (sqlx, rustls…) carry their target and are capped at
 //! `info`. When `RUST_LOG` is set, its directives replace the level mapping
 //! (notices stay on).
+//!
+//! Lines go to stdout, or are appended to the log file, through
+//! `tracing-appender`'s non-blocking writer: a background thread does the
+//! writing, so a slow disk does not hold up the server (past 128,000 queued lines,
+//! new ones are dropped), and [`LogGuard`] writes out what is queued when dropped.
+//! With [`LogRotation::Daily`] the file starts afresh each day (UTC), the date
+//! inserted before its extension.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use jiff::Timestamp;
 use tracing::{Event, Level, Subscriber};
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::config::{LogLevel, Settings};
+use crate::config::{LogLevel, LogRotation, Settings};
 
 /// Target of the original's `[*]` notices (sockets up, shutdown), shown at every
 /// level: `tracing::info!(target: NOTICE_TARGET, "Running TCP Socket on port {port}...")`.
@@ -68,21 +75,12 @@ pub enum LoggingError {
     AlreadyInitialised(String),
 }
 
-/// Keeps the log output alive; flushes the log file to disk when dropped. Hold it
-/// until the server stops.
+/// Keeps the background log writer running; when dropped, it writes out every
+/// line still queued. Hold it until the server stops.
 #[derive(Debug)]
-#[must_use = "logging output is flushed when the guard is dropped"]
+#[must_use = "queued log lines are written out when the guard is dropped"]
 pub struct LogGuard {
-    file: Option<Arc<File>>,
-}
-
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        if let Some(file) = &self.file {
-            // Nothing useful can be done if this fails at exit.
-            let _ = file.sync_data();
-        }
-    }
+    _writer: WorkerGuard,
 }
 
 /// The `EnvFilter` directives for a level: our crates (`gochat*`) at the mapped
@@ -98,7 +96,8 @@ pub fn filter_directives(level: LogLevel) -> String {
 }
 
 /// Installs the global `tracing` subscriber for `settings.log_level`, writing to
-/// stdout or appending to `settings.log_file` (whose folders are created).
+/// stdout or appending to `settings.log_file` (whose folders are created), rotated
+/// as `settings.log_rotation` says.
 pub fn init(settings: &Settings) -> Result<LogGuard, LoggingError> {
     let directives = match std::env::var("RUST_LOG") {
         Ok(custom) if !custom.trim().is_empty() => format!("{custom},{NOTICE_TARGET}=trace"),
@@ -108,26 +107,9 @@ pub fn init(settings: &Settings) -> Result<LogGuard, LoggingError> {
         .parse(&directives)
         .map_err(|e| LoggingError::Filter(e.to_string()))?;
 
-    let (writer, file) = match &settings.log_file {
-        None => (BoxMakeWriter::new(std::io::stdout), None),
-        Some(path) => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|source| LoggingError::CreateDir {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|source| LoggingError::Open {
-                    path: path.clone(),
-                    source,
-                })?;
-            let file = Arc::new(file);
-            (BoxMakeWriter::new(Arc::clone(&file)), Some(file))
-        }
+    let (writer, guard) = match &settings.log_file {
+        None => tracing_appender::non_blocking(std::io::stdout()),
+        Some(path) => tracing_appender::non_blocking(log_file(path, settings.log_rotation)?),
     };
 
     tracing_subscriber::fmt()
@@ -137,7 +119,48 @@ pub fn init(settings: &Settings) -> Result<LogGuard, LoggingError> {
         .event_format(OriginalFormat)
         .try_init()
         .map_err(|e| LoggingError::AlreadyInitialised(e.to_string()))?;
-    Ok(LogGuard { file })
+    Ok(LogGuard { _writer: guard })
+}
+
+/// The log file at `path`, opened for appending, its folders created. Rotated
+/// daily, `logs/server.log` is written as `logs/server.2025-06-30.log`.
+fn log_file(path: &Path, rotation: LogRotation) -> Result<RollingFileAppender, LoggingError> {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(folder) = folder {
+        std::fs::create_dir_all(folder).map_err(|source| LoggingError::CreateDir {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+    }
+    let Some(file_name) = path.file_name().map(Path::new) else {
+        return Err(LoggingError::Open {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+        });
+    };
+    let text = |part: &std::ffi::OsStr| part.to_string_lossy().into_owned();
+    let builder = RollingFileAppender::builder();
+    let builder = match rotation {
+        LogRotation::Never => builder
+            .rotation(Rotation::NEVER)
+            .filename_prefix(text(file_name.as_os_str())),
+        LogRotation::Daily => {
+            let stem = file_name.file_stem().unwrap_or(file_name.as_os_str());
+            let builder = builder
+                .rotation(Rotation::DAILY)
+                .filename_prefix(text(stem));
+            match file_name.extension() {
+                Some(extension) => builder.filename_suffix(text(extension)),
+                None => builder,
+            }
+        }
+    };
+    builder
+        .build(folder.unwrap_or(Path::new(".")))
+        .map_err(|e| LoggingError::Open {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        })
 }
 
 /// The original's first start-up line:
@@ -153,70 +176,24 @@ pub fn startup_banner(settings: &Settings) -> String {
 
 /// Formats a time like Go's `time.RFC822` in UTC: `02 Jan 06 15:04 UTC`.
 pub fn rfc822(time: SystemTime) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let t = Civil::from(time);
-    let month = MONTHS
-        .get(usize::from(t.month).saturating_sub(1))
-        .copied()
-        .unwrap_or("???");
-    format!(
-        "{:02} {month} {:02} {:02}:{:02} UTC",
-        t.day,
-        t.year.rem_euclid(100),
-        t.hour,
-        t.minute
-    )
+    timestamp(time).strftime("%d %b %y %H:%M UTC").to_string()
 }
 
 /// Formats a time like Go's `log` prefix, in UTC: `2006/01/02 15:04:05`.
 pub fn log_timestamp(time: SystemTime) -> String {
-    let t = Civil::from(time);
-    format!(
-        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    )
+    timestamp(time).strftime(LOG_STAMP).to_string()
 }
 
-/// A UTC calendar time, to the second.
-struct Civil {
-    year: i64,
-    month: u8,
-    day: u8,
-    hour: u8,
-    minute: u8,
-    second: u8,
-}
+/// The `strftime` layout of the stamp that starts each log line.
+const LOG_STAMP: &str = "%Y/%m/%d %H:%M:%S";
 
-impl From<SystemTime> for Civil {
-    fn from(time: SystemTime) -> Self {
-        let secs = match time.duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-        };
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        let small = |v: i64| u8::try_from(v).unwrap_or(0);
-        Self {
-            year,
-            month: small(month),
-            day: small(day),
-            hour: small(rem / 3600),
-            minute: small(rem % 3600 / 60),
-            second: small(rem % 60),
-        }
-    }
+/// `time` as a jiff timestamp, clamped to the years jiff knows (-9999 to 9999).
+fn timestamp(time: SystemTime) -> Timestamp {
+    Timestamp::try_from(time).unwrap_or(if time < UNIX_EPOCH {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// Event formatter producing the original's line layout.
@@ -234,7 +211,7 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        write!(writer, "{} ", log_timestamp(SystemTime::now()))?;
+        write!(writer, "{} ", Timestamp::now().strftime(LOG_STAMP))?;
         let tag = if meta.target() == NOTICE_TARGET {
             "[*] Notification:"
         } else {

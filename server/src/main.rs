@@ -39,7 +39,9 @@ fn run(cli: &Cli) -> Result<(), String> {
 }
 
 fn serve(settings: Settings) -> Result<(), String> {
-    let _guard = logging::init(&settings).map_err(|e| e.to_string())?;
+    // Held until the server stops: dropping it writes out the log lines the
+    // background writer still has queued.
+    let _log = logging::init(&settings).map_err(|e| e.to_string())?;
     println!("{}", logging::startup_banner(&settings));
     // Best effort: the banner is informative only.
     let _ = std::io::stdout().flush();

@@ -10,11 +10,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use clap::CommandFactory;
 use gochat_server::config::{
-    AdminCommand, Cli, Command, LogLevel, RuntimeKind, Settings, TlsSettings, normalize_args,
-    redact_url,
+    AdminCommand, Cli, Command, LogLevel, LogRotation, RuntimeKind, Settings, TlsSettings,
+    normalize_args, redact_url,
 };
 use gochat_server::limits::IpLimitConfig;
-use gochat_server::logging::{rfc822, startup_banner};
+use gochat_server::logging::{self, NOTICE_TARGET, log_timestamp, rfc822, startup_banner};
 
 /// The original's `config/server_example.json`, as described in ORIGINAL.md §6.2.
 const ORIGINAL_EXAMPLE: &str = r#"{
@@ -122,6 +122,7 @@ fn defaults() {
     assert_eq!(s.tls, None);
     assert_eq!(s.log_level, LogLevel::Info);
     assert_eq!(s.log_file, None);
+    assert_eq!(s.log_rotation, LogRotation::Never);
     assert_eq!(s.default_motd, "");
     assert_eq!(s.runtime, RuntimeKind::Tokio);
     assert_eq!(s.idle_timeout, Duration::from_secs(25 * 60));
@@ -894,7 +895,9 @@ fn help_documents_every_flag() {
         "--max-connections-per-ip",
         "--registrations-per-minute",
         "--logins-per-minute",
+        "--log-rotation",
         "GOCHAT_PORT",
+        "GOCHAT_LOG_ROTATION",
         "GOCHAT_MAX_CONNECTIONS_PER_IP",
         "shell",
         "admin",
@@ -913,8 +916,126 @@ fn redaction() {
 }
 
 #[test]
+fn log_rotation_setting() {
+    assert_eq!(
+        settings(&["--log-rotation", "daily"]).log_rotation,
+        LogRotation::Daily
+    );
+    assert!(Cli::try_parse_args_from(["p", "--log-rotation", "weekly"]).is_err());
+    let path = write_config(
+        "rotation",
+        r#"{"server": {"logs": {"log_file": "logs/server.log", "rotation": " Daily "}}}"#,
+    );
+    let s = with_config(&path, &[]);
+    assert_eq!(s.log_rotation, LogRotation::Daily);
+    assert_eq!(s.log_file, Some(PathBuf::from("logs/server.log")));
+    assert_eq!(
+        with_config(&path, &["--log-rotation", "never"]).log_rotation,
+        LogRotation::Never
+    );
+    let path = write_config(
+        "rotation-wrong",
+        r#"{"server": {"logs": {"rotation": "weekly"}}}"#,
+    );
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "{}: configuration option server.logs.rotation must be \"never\" or \"daily\", \
+             found string \"weekly\"",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn log_rotation_environment_variable() {
+    if is_child() {
+        assert_eq!(settings(&[]).log_rotation, LogRotation::Daily);
+        return;
+    }
+    run_in_child(
+        "log_rotation_environment_variable",
+        &temp_dir("rotation-env"),
+        &[("GOCHAT_LOG_ROTATION", "daily")],
+    );
+}
+
+/// In a child process (the subscriber is global): logs two lines through
+/// `logging::init` to `logs/server.log` under the working directory, rotated as
+/// `rotation` says.
+fn log_two_lines(rotation: &str) {
+    let settings = settings(&["--log-file", "logs/server.log", "--log-rotation", rotation]);
+    let guard = logging::init(&settings).unwrap();
+    tracing::info!(target: NOTICE_TARGET, "Running TCP Socket on port 9037...");
+    tracing::warn!(target: "gochat_server::test", "session checking for 127.0.0.1");
+    // Dropping the guard writes out what the background writer still holds.
+    drop(guard);
+}
+
+/// Checks that `text` ends with the two lines of `log_two_lines`, in the
+/// original's layout.
+fn assert_ends_with_two_lines(text: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "{text}");
+    let tails = [
+        " [*] Notification: Running TCP Socket on port 9037...",
+        " [E] session checking for 127.0.0.1",
+    ];
+    for (line, tail) in lines[lines.len() - 2..].iter().zip(tails) {
+        let (stamp, rest) = line.split_at(19);
+        assert_eq!(rest, tail, "{text}");
+        let shape: String = stamp
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '9' } else { c })
+            .collect();
+        assert_eq!(shape, "9999/99/99 99:99:99", "{text}");
+    }
+}
+
+#[test]
+fn log_file_without_rotation_is_appended_to() {
+    if is_child() {
+        log_two_lines("never");
+        return;
+    }
+    let dir = temp_dir("log-never");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("logs/server.log"), "an earlier line\n").unwrap();
+    run_in_child("log_file_without_rotation_is_appended_to", &dir, &[]);
+    let text = std::fs::read_to_string(dir.join("logs/server.log")).unwrap();
+    assert!(text.starts_with("an earlier line\n"), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_ends_with_two_lines(&text);
+    let files = std::fs::read_dir(dir.join("logs")).unwrap().count();
+    assert_eq!(files, 1, "one file, named as configured");
+}
+
+#[test]
+fn daily_log_file_is_dated() {
+    if is_child() {
+        log_two_lines("daily");
+        return;
+    }
+    let day = || jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let before = day();
+    let dir = temp_dir("log-daily");
+    run_in_child("daily_log_file_is_dated", &dir, &[]);
+    let after = day();
+    let read = |day: &str| std::fs::read_to_string(dir.join(format!("logs/server.{day}.log")));
+    let text = read(&before).or_else(|_| read(&after)).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert_ends_with_two_lines(&text);
+}
+
+#[test]
 fn startup_banner_matches_the_original() {
     assert_eq!(rfc822(UNIX_EPOCH), "01 Jan 70 00:00 UTC");
+    assert_eq!(log_timestamp(UNIX_EPOCH), "1970/01/01 00:00:00");
+    assert_eq!(
+        log_timestamp(UNIX_EPOCH + Duration::from_secs(1_751_300_000)),
+        "2025/06/30 16:13:20"
+    );
     assert_eq!(
         rfc822(UNIX_EPOCH + Duration::from_secs(1_751_300_000)),
         "30 Jun 25 16:13 UTC"

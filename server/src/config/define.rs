@@ -95,7 +95,7 @@ macro_rules! define_settings {
         /// says nothing.
         ///
         /// clap fills it from the command line and the `GOCHAT_*` variables (a flag
-        /// beats its variable); [`Options::from_file`] from the configuration file.
+        /// beats its variable); `Options::from_file` from the configuration file.
         #[derive(Debug, Clone, Default, ::clap::Args)]
         pub struct Options {
             $(

@@ -1,4 +1,4 @@
-//! The settings that are a choice among names: runtime, log level.
+//! The settings that are a choice among names: runtime, log level, log rotation.
 //!
 //! Each parses from a flag or a `GOCHAT_*` variable (clap) and from the file
 //! (serde), and prints as the name it is set with.
@@ -98,6 +98,40 @@ impl fmt::Display for LogLevel {
 impl<'de> Deserialize<'de> for LogLevel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(|text| Self::parse(&text))
+    }
+}
+
+/// When the log file starts afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogRotation {
+    /// One file, appended to for ever (default, as the original).
+    #[default]
+    Never,
+    /// A new file each day (UTC), the date inserted before the file's extension:
+    /// `logs/server.log` is written as `logs/server.2025-06-30.log`.
+    Daily,
+}
+
+impl LogRotation {
+    /// Lower-case name, as accepted by `--log-rotation` and `server.logs.rotation`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::Daily => "daily",
+        }
+    }
+}
+
+impl fmt::Display for LogRotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// In the file, any case and surrounding spaces: `"Daily"`.
+impl<'de> Deserialize<'de> for LogRotation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_name(deserializer)
     }
 }
 

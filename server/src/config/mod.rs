@@ -75,7 +75,7 @@ pub use cli::{AdminCommand, Cli, Command, normalize_args};
 pub use database::redact_url;
 pub use error::ConfigError;
 pub use file::DEFAULT_CONFIG_FILE;
-pub use kinds::{LogLevel, RuntimeKind};
+pub use kinds::{LogLevel, LogRotation, RuntimeKind};
 pub use settings::{DEFAULT_DATABASE_URL, DEFAULT_PORT, Options, Settings};
 pub use tls::{DEFAULT_TLS_PORT, TlsSettings};
 pub use value::{Address, Input, Seconds, Value};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::database::redact_url;
 use super::define::define_settings;
-use super::kinds::{LogLevel, RuntimeKind};
+use super::kinds::{LogLevel, LogRotation, RuntimeKind};
 use super::tls::{self, TlsSettings};
 
 /// Default TCP port of the plain listener.
@@ -57,6 +57,12 @@ define_settings! {
             key: "server.logs.log_file",
             help: "Append the log to this file (parent folders are created) instead of stdout",
             arg: (long, env = "GOCHAT_LOG_FILE", value_name = "PATH"),
+        }
+        /// Whether the log file starts afresh each day (only with `log_file`).
+        log_rotation: LogRotation = LogRotation::Never => {
+            key: "server.logs.rotation",
+            help: "Start a new log file each day (UTC), dated before its extension (server.2025-06-30.log); only with --log-file [default: never]",
+            arg: (long, env = "GOCHAT_LOG_ROTATION", value_name = "WHEN", value_enum),
         }
         /// Message of the day sent in HELLO until an owner changes it.
         default_motd: String = String::new() => {

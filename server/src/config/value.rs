@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 
-use super::kinds::{LogLevel, RuntimeKind};
+use super::kinds::{LogLevel, LogRotation, RuntimeKind};
 
 /// The raw form of a setting: what a flag, a variable or a file key holds.
 pub trait Input: Clone + Send + Sync + 'static + DeserializeOwned {
@@ -59,6 +59,7 @@ plain_values! {
     PathBuf => "a string",
     LogLevel => "a string",
     RuntimeKind => "\"tokio\" or \"smol\"",
+    LogRotation => "\"never\" or \"daily\"",
 }
 
 /// An optional path: an empty one means none (e.g. `log_file` "" logs to stdout).
