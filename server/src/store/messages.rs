@@ -205,10 +205,10 @@ impl Store {
         let rows = self
             .run(OP, move || {
                 sqlx::query(sql)
-                .bind(dst)
-                .bind(after_id)
-                .bind(limit)
-                .fetch_all(pool)
+                    .bind(dst)
+                    .bind(after_id)
+                    .bind(limit)
+                    .fetch_all(pool)
             })
             .await?;
         rows.iter()
