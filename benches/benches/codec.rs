@@ -13,6 +13,10 @@
 //!
 //! Two groups run the same cases: `codec_bytes` reports bytes/s
 //! (`Throughput::Bytes`), `codec_packets` packets/s (`Throughput::Elements`).
+//! A third, `codec_parsers`, times single parsers on their own: the header
+//! frame of each packet (`parse_header`), a current stamp (`decode_stamp`), a
+//! USRS reply of 150 users (`ServerCommand::from_packet`) and a public key
+//! PEM (`crypto::pem_decode`).
 //! Run with `cargo bench -p gochat-benches --bench codec`; results are in
 //! `docs/PERFORMANCE.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -24,8 +28,10 @@ use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
-use gochat_benches::codec::{BATCH, cases, read_view};
-use gochat_proto::{ClientCommand, Decoder, Direction};
+use gochat_benches::codec::{BATCH, cases, parsers, read_view};
+use gochat_proto::decoder::parse_header;
+use gochat_proto::header::HEADER_FRAME_LEN;
+use gochat_proto::{ClientCommand, Decoder, Direction, ServerCommand, crypto, decode_stamp};
 
 /// Registers every case in `group`; `unit(packets, bytes)` is the
 /// throughput of one iteration.
@@ -126,5 +132,26 @@ fn codec_packets(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, codec_bytes, codec_packets);
+fn codec_parsers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("codec_parsers");
+    for case in cases() {
+        let frame = &case.wire[..HEADER_FRAME_LEN];
+        group.bench_function(BenchmarkId::new("parse_header", case.name), |b| {
+            b.iter(|| black_box(parse_header(black_box(frame), Direction::ToServer)))
+        });
+    }
+    let inputs = parsers();
+    group.bench_function("decode_stamp", |b| {
+        b.iter(|| black_box(decode_stamp(black_box(&inputs.stamp))))
+    });
+    group.bench_function("usrs", |b| {
+        b.iter(|| black_box(ServerCommand::from_packet(black_box(&inputs.usrs))))
+    });
+    group.bench_function("pem_decode", |b| {
+        b.iter(|| black_box(crypto::pem_decode(black_box(inputs.pem.as_bytes()))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, codec_bytes, codec_packets, codec_parsers);
 criterion_main!(benches);

@@ -5,7 +5,8 @@ use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use gochat_proto::{ClientCommand, PacketRef, Username};
+use gochat_proto::crypto::{PUBLIC_KEY_LABEL, pem_encode};
+use gochat_proto::{ClientCommand, Packet, PacketRef, ServerCommand, UserEntry, Username};
 
 /// Packets per chunk in the batched variants.
 pub const BATCH: usize = 64;
@@ -64,12 +65,17 @@ pub fn ciphertext() -> Bytes {
     Bytes::from(no_crlf_bytes(0x9E37_79B9_7F4A_7C15, 512))
 }
 
+/// The current Unix time in seconds, as a client stamps a MSG.
+pub fn now_stamp() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1_764_000_000, |d| d.as_secs() as i64)
+}
+
 /// The MSG case (recipient `bob`, the current stamp, a 512-byte
 /// ciphertext: 536 bytes on the wire) and the KEEP case (10 bytes).
 pub fn cases() -> [Case; 2] {
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1_764_000_000, |d| d.as_secs() as i64);
+    let stamp = now_stamp();
     let msg = match Username::new("bob") {
         Ok(to) => ClientCommand::Msg {
             to,
@@ -91,5 +97,49 @@ pub fn read_view(packet: &PacketRef<'_>) {
     black_box((packet.action(), packet.id()));
     for arg in packet.args() {
         black_box(arg);
+    }
+}
+
+/// Users in the USRS reply of [`Parsers::usrs`].
+pub const USRS_ENTRIES: usize = 150;
+
+/// Bytes of the DER body in [`Parsers::pem`]: the size of an RSA-4096
+/// SubjectPublicKeyInfo.
+pub const PEM_DER_LEN: usize = 550;
+
+/// Inputs of the cases that time one parser of the codec on its own.
+pub struct Parsers {
+    /// The current stamp's encoding (5 bytes), for `decode_stamp`.
+    pub stamp: Vec<u8>,
+    /// A USRS reply (with permissions) of [`USRS_ENTRIES`] users named
+    /// `user0000`... in one argument, for `ServerCommand::from_packet`.
+    pub usrs: Packet,
+    /// A public key PEM as sent at REG ([`PEM_DER_LEN`] bytes of DER in
+    /// 64-character lines), for `crypto::pem_decode`.
+    pub pem: String,
+}
+
+/// The inputs of the single-parser cases.
+pub fn parsers() -> Parsers {
+    let entries = (0..USRS_ENTRIES)
+        .map(|i| match Username::new(&format!("user{i:04}")) {
+            Ok(name) => UserEntry {
+                name,
+                permission: Some((i % 3) as u8),
+            },
+            Err(e) => unreachable!("`user{i:04}` is a valid username: {e}"),
+        })
+        .collect();
+    let usrs = match ServerCommand::Usrs(entries).to_packet(1) {
+        Ok(packet) => packet,
+        Err(e) => unreachable!("the benchmark user list does not encode: {e}"),
+    };
+    Parsers {
+        stamp: gochat_proto::encode_stamp(now_stamp()),
+        usrs,
+        pem: pem_encode(
+            PUBLIC_KEY_LABEL,
+            &no_crlf_bytes(0x2545_F491_4F6C_DD1D, PEM_DER_LEN),
+        ),
     }
 }

@@ -17,8 +17,10 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use clap::{Parser, ValueEnum};
-use gochat_benches::codec::{Case, cases, read_view};
-use gochat_proto::{ClientCommand, Decoder, Direction};
+use gochat_benches::codec::{Case, cases, parsers, read_view};
+use gochat_proto::decoder::parse_header;
+use gochat_proto::header::HEADER_FRAME_LEN;
+use gochat_proto::{ClientCommand, Decoder, Direction, ServerCommand, crypto, decode_stamp};
 
 /// What one iteration does, as in the `codec` bench.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -33,6 +35,15 @@ enum Op {
     DecodeTyped,
     /// `ClientCommand::encode` into a cleared, reused `BytesMut`.
     Encode,
+    /// `parse_header` on the packet's first 10 bytes.
+    ParseHeader,
+    /// `decode_stamp` on the current stamp (the packet is not used).
+    Stamp,
+    /// `ServerCommand::from_packet` on a USRS reply of 150 users (the
+    /// packet is not used).
+    Usrs,
+    /// `crypto::pem_decode` on a public key PEM (the packet is not used).
+    Pem,
 }
 
 /// Which packet.
@@ -67,6 +78,7 @@ fn main() -> ExitCode {
         Packet::Keep => &keep,
     };
     let wire = &case.wire[..];
+    let inputs = parsers();
     let mut decoder = Decoder::new(Direction::ToServer);
     let mut dst = BytesMut::with_capacity(wire.len());
     let started = Instant::now();
@@ -124,6 +136,28 @@ fn main() -> ExitCode {
                     })
                     .map_err(|e| e.to_string())
             }
+            Op::ParseHeader => {
+                parse_header(black_box(&wire[..HEADER_FRAME_LEN]), Direction::ToServer)
+                    .map(|header| {
+                        black_box(header);
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            Op::Stamp => decode_stamp(black_box(&inputs.stamp))
+                .map(|stamp| {
+                    black_box(stamp);
+                })
+                .map_err(|e| e.to_string()),
+            Op::Usrs => ServerCommand::from_packet(black_box(&inputs.usrs))
+                .map(|command| {
+                    black_box(command);
+                })
+                .map_err(|e| e.to_string()),
+            Op::Pem => crypto::pem_decode(black_box(inputs.pem.as_bytes()))
+                .map(|block| {
+                    black_box(block);
+                })
+                .map_err(|e| e.to_string()),
         };
         if let Err(e) = done {
             eprintln!("gochat-codec-count: {e}");
