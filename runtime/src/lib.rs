@@ -5,10 +5,12 @@
 //! (`gochat-runtime-smol`) with the same code. Streams are futures-io
 //! [`AsyncRead`] + [`AsyncWrite`]; TLS is rustls, set up by [`tls`].
 //!
-//! [`io`] holds the pieces every driver loop needs: reading into a per-thread
+//! [`driver`] is the loop every connection runs over its sans-IO session,
+//! server side and client side; [`io`] holds the pieces it needs: reading into a per-thread
 //! scratch buffer (so an idle connection owns no read buffer), writing whole
 //! chunks, and a re-armable timer.
 
+pub mod driver;
 pub mod io;
 pub mod socket;
 pub mod stream;

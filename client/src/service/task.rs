@@ -7,11 +7,10 @@
 //! [`Push`]es. Nothing slow runs here: no message decryption, no database.
 
 use std::collections::HashMap;
-use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,7 +21,7 @@ use gochat_proto::{
     Action, ClientCloseReason, ClientCommand, ClientSession, ClientSessionError, HookEvent,
     RequestError, ServerCommand, Username,
 };
-use gochat_runtime::io::{Timer, poll_read_with};
+use gochat_runtime::driver::{Driven, End, drive};
 use gochat_runtime::{Runtime, Stream};
 
 use super::text::unix_now;
@@ -105,13 +104,11 @@ pub(crate) fn lock(state: &Mutex<LinkState>) -> std::sync::MutexGuard<'_, LinkSt
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// What woke the loop up.
-enum Wake {
-    Input,
-    Eof,
-    Failed(io::Error),
-    Timer,
+/// What the rest of the client hands the IO task.
+pub(crate) enum Wake {
+    /// A command from a handle or the inbox.
     Command(Command),
+    /// Every handle is gone.
     HandlesGone,
 }
 
@@ -187,87 +184,25 @@ impl<R: Runtime> Link<R> {
     /// Drives the connection until it ends, then reports why.
     pub(crate) async fn run<S: Stream>(mut self, mut stream: S) {
         lock(&self.state).connected = true;
-        let mut timer = Timer::new();
-        loop {
-            // 1. Write everything the session has for the server.
-            if let Err(e) = self.flush(&mut stream).await {
-                self.fail(format!("connection problem: {e}"));
-            }
-            // 2. Act on its events; they may queue more output.
-            let mut acted = false;
-            while let Some(event) = self.session.poll_event() {
-                acted = true;
-                self.on_event(event);
-            }
-            if acted {
-                continue;
-            }
-            if self.session.is_closed() {
-                break;
-            }
-            // 3. Wait for input, a command or the timer.
-            timer.set(&self.rt, self.session.poll_timeout().map(|(at, _)| at));
-            match self.wait(&mut stream, &mut timer).await {
-                Wake::Input => {}
-                Wake::Eof => self.fail("server closed the connection".to_owned()),
-                Wake::Failed(e) => self.fail(format!("connection problem: {e}")),
-                Wake::Timer => self.session.handle_timeout(Instant::now()),
-                Wake::HandlesGone => self.fail("disconnected".to_owned()),
-                Wake::Command(cmd) => {
-                    self.on_command(cmd);
-                    for _ in 0..COMMAND_BUDGET {
-                        match self.commands.try_recv() {
-                            Ok(cmd) => self.on_command(cmd),
-                            Err(_) => break,
-                        }
-                    }
-                }
-            }
+        let rt = self.rt.clone();
+        match drive(&rt, &mut self, &mut stream).await {
+            End::Done => {}
+            End::Eof => self.fail("server closed the connection".to_owned()),
+            End::Failed(e) => self.fail(format!("connection problem: {e}")),
         }
+        // What closing the session produced (replies to fail, the reason).
+        self.act_on_session();
         self.finish(stream).await;
     }
 
-    async fn flush<S: Stream>(&mut self, stream: &mut S) -> io::Result<()> {
-        let mut wrote = false;
-        while let Some(chunk) = self.session.poll_transmit() {
-            stream.write_all(&chunk).await?;
-            wrote = true;
+    /// Acts on every event the session has; whether there was any.
+    fn act_on_session(&mut self) -> bool {
+        let mut acted = false;
+        while let Some(event) = self.session.poll_event() {
+            acted = true;
+            self.on_session_event(event);
         }
-        if wrote {
-            stream.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn wait<S: Stream>(&mut self, stream: &mut S, timer: &mut Timer) -> Wake {
-        let session = &mut self.session;
-        let commands = &mut self.commands;
-        let internal = &mut self.internal;
-        poll_fn(|cx| {
-            match commands.poll_next(cx) {
-                Poll::Ready(Some(cmd)) => return Poll::Ready(Wake::Command(cmd)),
-                Poll::Ready(None) => return Poll::Ready(Wake::HandlesGone),
-                Poll::Pending => {}
-            }
-            if let Some(rx) = internal.as_mut() {
-                match rx.poll_next(cx) {
-                    Poll::Ready(Some(cmd)) => return Poll::Ready(Wake::Command(cmd)),
-                    Poll::Ready(None) => *internal = None,
-                    Poll::Pending => {}
-                }
-            }
-            match poll_read_with(stream, cx, |b| session.handle_input(b, Instant::now())) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Wake::Eof),
-                Poll::Ready(Ok(_)) => return Poll::Ready(Wake::Input),
-                Poll::Ready(Err(e)) => return Poll::Ready(Wake::Failed(e)),
-                Poll::Pending => {}
-            }
-            if timer.poll_fire(cx).is_ready() {
-                return Poll::Ready(Wake::Timer);
-            }
-            Poll::Pending
-        })
-        .await
+        acted
     }
 
     /// Closes the session locally with `reason` (the first reason wins).
@@ -322,7 +257,7 @@ impl<R: Runtime> Link<R> {
         }
     }
 
-    fn on_event(&mut self, event: SessionEvent) {
+    fn on_session_event(&mut self, event: SessionEvent) {
         match event {
             SessionEvent::Hello { motd } => {
                 if let Some(hello) = self.hello.take() {
@@ -478,6 +413,66 @@ fn session_error(e: ClientSessionError) -> ClientError {
         },
         ClientSessionError::Handshake(action) => {
             ClientError::Protocol(format!("{action} belongs to the login handshake"))
+        }
+    }
+}
+
+impl<R: Runtime> Driven for Link<R> {
+    type Event = Wake;
+    type Session = ClientSession;
+
+    fn session(&self) -> &ClientSession {
+        &self.session
+    }
+
+    fn session_mut(&mut self) -> &mut ClientSession {
+        &mut self.session
+    }
+
+    async fn transmit<S: Stream>(&mut self, stream: &mut S) -> io::Result<()> {
+        let mut wrote = false;
+        while let Some(chunk) = self.session.poll_transmit() {
+            stream.write_all(&chunk).await?;
+            wrote = true;
+        }
+        if wrote {
+            stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn act(&mut self) -> bool {
+        self.act_on_session()
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        match self.commands.poll_next(cx) {
+            Poll::Ready(Some(cmd)) => return Poll::Ready(Wake::Command(cmd)),
+            Poll::Ready(None) => return Poll::Ready(Wake::HandlesGone),
+            Poll::Pending => {}
+        }
+        if let Some(rx) = self.internal.as_mut() {
+            match rx.poll_next(cx) {
+                Poll::Ready(Some(cmd)) => return Poll::Ready(Wake::Command(cmd)),
+                Poll::Ready(None) => self.internal = None,
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    }
+
+    async fn on_event(&mut self, event: Wake) {
+        match event {
+            Wake::HandlesGone => self.fail("disconnected".to_owned()),
+            Wake::Command(cmd) => {
+                self.on_command(cmd);
+                for _ in 0..COMMAND_BUDGET {
+                    match self.commands.try_recv() {
+                        Ok(cmd) => self.on_command(cmd),
+                        Err(_) => break,
+                    }
+                }
+            }
         }
     }
 }

@@ -11,13 +11,14 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_lite::{AsyncWriteExt, StreamExt};
 use gochat_proto::session::server::{ServerEvent, ServerSession};
 use gochat_proto::{ClientCommand, ErrorCode, ServerCommand, Username};
-use gochat_runtime::io::{Timer, poll_read_with};
+use gochat_runtime::driver::{Driven, End, drive};
+use gochat_runtime::io::poll_read_with;
 use gochat_runtime::{Runtime, Stream};
 use tracing::{debug, info};
 
@@ -49,13 +50,12 @@ const MSG_BATCH: usize = 256;
 /// failing database before they are given up (and logged as lost).
 const KEEP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
-enum Wake {
-    Input,
-    Eof,
+/// What the rest of the server hands a connection.
+pub(crate) enum Event {
+    /// Something from its mailbox.
     Outbound(Outbound),
+    /// A page of stored messages its catch-up asked for, and the size asked.
     Page(Page, u32),
-    Timer,
-    Failed(io::Error),
 }
 
 /// A session event, with MSG requests taken apart (they are answered in
@@ -201,10 +201,11 @@ impl<R: Runtime> Connection<R> {
         }
         self.ctx.hub.register_conn(self.id, self.tx.clone());
         let motd = self.ctx.hub.motd();
-        if self.session.admit(&motd, Instant::now()).is_ok()
-            && let Err(e) = self.serve(&mut stream).await
-        {
-            debug!("connection {} from {}: {e}", self.id, self.ip);
+        if self.session.admit(&motd, Instant::now()).is_ok() {
+            let rt = self.ctx.rt.clone();
+            if let End::Failed(e) = drive(&rt, &mut self, &mut stream).await {
+                debug!("connection {} from {}: {e}", self.id, self.ip);
+            }
         }
         Box::pin(self.finish()).await;
         let close = async {
@@ -246,100 +247,50 @@ impl<R: Runtime> Connection<R> {
         .await
     }
 
-    async fn serve<S: Stream>(&mut self, stream: &mut S) -> io::Result<()> {
-        let mut timer = Timer::new();
-        loop {
-            // 1. Write everything the session has for the peer.
-            let mut wrote = false;
-            while let Some(chunk) = self.session.poll_transmit() {
-                self.write(stream, &chunk).await?;
-                wrote = true;
-            }
-            if wrote {
-                self.flush(stream).await?;
-            }
-            // 2. Act on its events; they may queue more output.
-            let mut acted = false;
-            let mut next = self.session.poll_event();
-            while let Some(event) = next.take() {
-                acted = true;
-                // Boxed: the handlers' futures (store queries) are large, and an
-                // idle connection should not carry their space.
-                match step(event) {
-                    Step::Msg(first) => {
-                        // MSGs that arrived together are answered together.
-                        let mut batch = vec![first];
-                        while batch.len() < MSG_BATCH {
-                            match self.session.poll_event().map(step) {
-                                Some(Step::Msg(m)) => batch.push(m),
-                                Some(Step::Other(other)) => {
-                                    next = Some(other);
-                                    break;
-                                }
-                                None => break,
+    /// Acts on every event the session has; MSGs that arrived together are
+    /// answered together. Whether there was any.
+    async fn act_on_session(&mut self) -> bool {
+        let mut acted = false;
+        let mut next = self.session.poll_event();
+        while let Some(event) = next.take() {
+            acted = true;
+            // Boxed: the handlers' futures (store queries) are large, and an
+            // idle connection should not carry their space.
+            match step(event) {
+                Step::Msg(first) => {
+                    let mut batch = vec![first];
+                    while batch.len() < MSG_BATCH {
+                        match self.session.poll_event().map(step) {
+                            Some(Step::Msg(m)) => batch.push(m),
+                            Some(Step::Other(other)) => {
+                                next = Some(other);
+                                break;
                             }
-                        }
-                        Box::pin(self.messages(batch)).await;
-                    }
-                    Step::Other(event) => Box::pin(self.on_event(event)).await,
-                }
-                if next.is_none() {
-                    next = self.session.poll_event();
-                }
-            }
-            if acted {
-                continue;
-            }
-            if self.session.is_closed() || self.closing {
-                return Ok(());
-            }
-            // 3. Messages that went to the store while the queue was full
-            // come back once it has drained.
-            self.maybe_refill();
-            self.session.release_buffers();
-            // 4. Wait for input, a hub message, a page of stored messages or a timer.
-            timer.set(&self.ctx.rt, self.session.poll_timeout().map(|(at, _)| at));
-            let wake = {
-                let session = &mut self.session;
-                let rx = &mut self.rx;
-                let catchup = &mut self.catchup;
-                poll_fn(|cx| {
-                    if let Poll::Ready(Some(out)) = rx.poll_next(cx) {
-                        return Poll::Ready(Wake::Outbound(out));
-                    }
-                    if let Some((page, limit)) = catchup.as_mut().and_then(|c| c.poll_page(cx)) {
-                        return Poll::Ready(Wake::Page(page, limit));
-                    }
-                    match poll_read_with(stream, cx, |b| session.handle_input(b, Instant::now())) {
-                        Poll::Ready(Ok(0)) => return Poll::Ready(Wake::Eof),
-                        Poll::Ready(Ok(_)) => return Poll::Ready(Wake::Input),
-                        Poll::Ready(Err(e)) => return Poll::Ready(Wake::Failed(e)),
-                        Poll::Pending => {}
-                    }
-                    if timer.poll_fire(cx).is_ready() {
-                        return Poll::Ready(Wake::Timer);
-                    }
-                    Poll::Pending
-                })
-                .await
-            };
-            match wake {
-                Wake::Input => {}
-                Wake::Eof => return Ok(()),
-                Wake::Failed(e) => return Err(e),
-                Wake::Timer => self.session.handle_timeout(Instant::now()),
-                Wake::Page(page, limit) => self.on_page(page, limit).await,
-                Wake::Outbound(out) => {
-                    self.on_outbound(out).await;
-                    for _ in 0..OUTBOUND_BUDGET {
-                        match self.rx.try_recv() {
-                            Ok(out) => self.on_outbound(out).await,
-                            Err(_) => break,
+                            None => break,
                         }
                     }
+                    Box::pin(self.messages(batch)).await;
                 }
+                Step::Other(event) => Box::pin(self.on_session_event(event)).await,
+            }
+            if next.is_none() {
+                next = self.session.poll_event();
             }
         }
+        acted
+    }
+
+    /// Writes everything the session has for the peer, then flushes.
+    async fn write_out<S: Stream>(&mut self, stream: &mut S) -> io::Result<()> {
+        let mut wrote = false;
+        while let Some(chunk) = self.session.poll_transmit() {
+            self.write(stream, &chunk).await?;
+            wrote = true;
+        }
+        if wrote {
+            self.flush(stream).await?;
+        }
+        Ok(())
     }
 
     /// Writes `buf` whole; fails with `TimedOut` when the peer accepts no
@@ -444,7 +395,7 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
-    async fn on_event(&mut self, event: ServerEvent) {
+    async fn on_session_event(&mut self, event: ServerEvent) {
         match event {
             ServerEvent::Request { id, command } => self.on_request(id, command).await,
             ServerEvent::Verified {
@@ -564,5 +515,62 @@ impl<R: Runtime> Connection<R> {
     /// The username of the logged-in user.
     pub(crate) fn my_name(&self) -> Option<&Username> {
         self.me.as_ref().map(|m| &m.username)
+    }
+}
+
+impl<R: Runtime> Driven for Connection<R> {
+    type Event = Event;
+    type Session = ServerSession;
+
+    fn session(&self) -> &ServerSession {
+        &self.session
+    }
+
+    fn session_mut(&mut self) -> &mut ServerSession {
+        &mut self.session
+    }
+
+    async fn transmit<S: Stream>(&mut self, stream: &mut S) -> io::Result<()> {
+        self.write_out(stream).await
+    }
+
+    async fn act(&mut self) -> bool {
+        self.act_on_session().await
+    }
+
+    fn is_done(&self) -> bool {
+        self.session.is_closed() || self.closing
+    }
+
+    fn before_wait(&mut self) {
+        // Messages that went to the store while the queue was full come
+        // back once it has drained.
+        self.maybe_refill();
+        self.session.release_buffers();
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        if let Poll::Ready(Some(out)) = self.rx.poll_next(cx) {
+            return Poll::Ready(Event::Outbound(out));
+        }
+        match self.catchup.as_mut().and_then(|c| c.poll_page(cx)) {
+            Some((page, limit)) => Poll::Ready(Event::Page(page, limit)),
+            None => Poll::Pending,
+        }
+    }
+
+    async fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Page(page, limit) => self.on_page(page, limit).await,
+            Event::Outbound(out) => {
+                self.on_outbound(out).await;
+                for _ in 0..OUTBOUND_BUDGET {
+                    match self.rx.try_recv() {
+                        Ok(out) => self.on_outbound(out).await,
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
     }
 }
