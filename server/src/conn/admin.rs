@@ -116,12 +116,14 @@ impl<R: Runtime> Connection<R> {
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Motd { text } => {
-                self.ctx.hub.set_motd(text.clone());
+                // Saved first: a MOTD that could not be saved is not shown
+                // either (the requester gets ERR SERVER and nothing changed).
                 let value = String::from_utf8_lossy(&text).into_owned();
                 if let Err(e) = self.ctx.store.set_setting(MOTD_SETTING, &value).await {
                     warn!("could not persist the MOTD: {e}");
                     return Err(ErrorCode::Server);
                 }
+                self.ctx.hub.set_motd(text);
                 info!("{} changed the MOTD", me.username);
                 Ok(ServerCommand::Ok)
             }
