@@ -1,5 +1,5 @@
 //! Passwords and private keys at rest, compatible with the original Go client
-//! (ORIGINAL.md §5.2, §5.3).
+//! (docs/PROTOCOL.md §11.1).
 //!
 //! - Passwords are kept as bcrypt hashes of cost 12 ([`hash_password`]); the
 //!   original's `$2a$` hashes verify as well as the `$2b$` ones written here.

@@ -1,7 +1,7 @@
 //! A database written by the ORIGINAL Go client is migrated in place on first
 //! open: every server, account (its key still opens), contact and message,
 //! dangling accounts included. The fixture is built here from the exact
-//! CREATE TABLE statements the original writes (ORIGINAL.md §5.1).
+//! CREATE TABLE statements the original writes (docs/PROTOCOL.md §11.2).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ const CAROL_PUB: &str = include_str!("../../proto-core/tests/fixtures/carol.pub.
 const HASH: &str = "$2a$12$ujBR0neQ7D30WlVx58WrN.YJB/4LqhXrvGBi.Y9Q0v94VgLcaInDa";
 const PASSWORD: &str = "correct horse";
 
-/// The schema the original client really writes (ORIGINAL.md §5.1).
+/// The schema the original client really writes (docs/PROTOCOL.md §11.2).
 const ORIGINAL_SCHEMA: [&str; 5] = [
     "CREATE TABLE `servers` (`address` text NOT NULL,`port` integer NOT NULL,`tls` numeric NOT NULL,`server_id` integer NOT NULL,`name` text NOT NULL,PRIMARY KEY (`address`,`port`),CONSTRAINT `fk_users_server` FOREIGN KEY (`server_id`) REFERENCES `users`(`server_id`) ON DELETE CASCADE,CONSTRAINT `uni_servers_name` UNIQUE (`name`))",
     "CREATE TABLE `users` (`user_id` integer NOT NULL,`server_id` integer NOT NULL,`username` text NOT NULL,PRIMARY KEY (`server_id`,`username`),CONSTRAINT `fk_local_users_user` FOREIGN KEY (`user_id`) REFERENCES `local_users`(`user_id`),CONSTRAINT `fk_external_users_user` FOREIGN KEY (`user_id`) REFERENCES `external_users`(`user_id`))",

@@ -16,7 +16,7 @@ use gochat_server::config::{
 use gochat_server::limits::IpLimitConfig;
 use gochat_server::logging::{self, NOTICE_TARGET, log_timestamp, rfc822, startup_banner};
 
-/// The original's `config/server_example.json`, as described in ORIGINAL.md §6.2.
+/// The original's `config/server_example.json`, as described in docs/PROTOCOL.md §11.4.
 const ORIGINAL_EXAMPLE: &str = r#"{
     "database": {
         "address": "mariadb",

@@ -1,5 +1,5 @@
 //! One-time import of a database written by the ORIGINAL Go client (GORM
-//! tables, ORIGINAL.md §5.1) into this store's schema, in place.
+//! tables, docs/PROTOCOL.md §11.2) into this store's schema, in place.
 //!
 //! Runs inside the opening transaction, after the migrations created the new
 //! tables (whose names differ from the original's). Copies:

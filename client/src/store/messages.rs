@@ -133,7 +133,7 @@ impl LocalStore {
     }
 
     /// Every conversation of `account` on server `server_id` in the original's
-    /// `.msgs` recovery format (ORIGINAL.md §5.4): per peer, in the order the
+    /// `.msgs` recovery format (docs/PROTOCOL.md §11.3): per peer, in the order the
     /// conversations started, `--- CONVERSATION BEGINS ---`, one line
     /// `<RFC850 stamp, UTC> | [<src>] -> [<dst>]: <text>` per message by stamp,
     /// then `--- CONVERSATION FINISH ---`. Empty when there are no messages.

@@ -1,6 +1,6 @@
 //! The answer to every client request: each handler reads what it needs
 //! from the store, asks the core's rules (`crate::core::rules`) what to do,
-//! and applies it. The check order is the original's (docs/PROTOCOL.md).
+//! and applies it. The check order is the original's (docs/PROTOCOL.md §6).
 
 use std::collections::HashMap;
 use std::sync::Arc;

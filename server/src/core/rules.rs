@@ -1,6 +1,7 @@
 //! The checks and decisions of every request, in the original's check
-//! order (docs/PROTOCOL.md), minus its bugs: plain functions over the hub
-//! and the rows the connection read, with the time passed in.
+//! order (docs/PROTOCOL.md §6; the differences are in §10), minus its
+//! bugs: plain functions over the hub and the rows the connection read,
+//! with the time passed in.
 //!
 //! A connection task calls these between its storage calls: for ADMIN DEREG
 //! it reads the target's row, asks [`check_dereg`], deregisters in the
