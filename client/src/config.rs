@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, ValueEnum};
 use serde_json::{Map, Value, json};
 
+use crate::time::TimeZone;
 use crate::types::ClientError;
 
 /// The configuration file read when `--config` is not given.
@@ -126,6 +127,9 @@ pub struct Settings {
     pub debug_buffer: bool,
     /// Ring the terminal bell for a message outside the buffer in view.
     pub bell: bool,
+    /// The zone local times are shown in: the system's (`TZ`, else
+    /// `/etc/localtime`, else UTC).
+    pub zone: TimeZone,
 }
 
 fn defaults() -> Value {
@@ -288,6 +292,7 @@ fn settings_from(root: &Value, file: &Path, cli: &Cli) -> Result<Settings, Clien
         auto_connect,
         debug_buffer: bool_at(root, &["ui_config", "debug_buffer"], file)?.unwrap_or(false),
         bell: bool_at(root, &["ui_config", "bell"], file)?.unwrap_or(true),
+        zone: TimeZone::system(),
     })
 }
 

@@ -6,12 +6,12 @@
 //! stream per connection. Keys are sealed with the password at rest and the
 //! history lives in a local SQLite database ([`store`]).
 
-mod calendar;
 pub mod config;
 pub mod keys;
 pub mod service;
 pub mod shell;
 pub mod store;
+pub mod time;
 pub mod tui;
 pub mod types;
 

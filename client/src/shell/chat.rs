@@ -214,7 +214,7 @@ impl<R: Runtime> Shell<R> {
             self.out.info(&format!("no messages with {peer}"));
         }
         for m in messages.iter().rev() {
-            let text = message_line(&self.out, m);
+            let text = message_line(&self.out, &self.zone, m);
             self.out.plain(&text);
         }
         Ok(())

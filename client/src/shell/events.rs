@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use chrono::{Local, TimeZone};
 use futures_lite::future;
 use gochat_runtime::Runtime;
 
@@ -12,21 +11,20 @@ use super::input::Item;
 use super::output::{CYAN, GREEN, MAGENTA, Out, RED};
 use super::{LINGER_MAX, LINGER_QUIET, Shell};
 use crate::service::HookEvent;
+use crate::time::TimeZone;
 use crate::types::{ChatMessage, ClientEvent};
 
-/// `stamp` (Unix seconds) in local time, `YYYY-MM-DD hh:mm:ss`.
-pub(crate) fn local_time(stamp: i64) -> String {
-    match Local.timestamp_opt(stamp, 0).earliest() {
-        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
-        None => format!("@{stamp}"),
-    }
+/// `stamp` (Unix seconds) in `zone`, `YYYY-MM-DD hh:mm:ss` (`@<stamp>` for
+/// a stamp no calendar date can show).
+pub(crate) fn local_time(zone: &TimeZone, stamp: i64) -> String {
+    zone.date_time(stamp).unwrap_or_else(|| format!("@{stamp}"))
 }
 
 /// `[<local time>] <sender>: <text>` (stamp cyan, sender green on a terminal).
-pub(crate) fn message_line(out: &Out, m: &ChatMessage) -> String {
+pub(crate) fn message_line(out: &Out, zone: &TimeZone, m: &ChatMessage) -> String {
     format!(
         "{} {}: {}",
-        out.paint(CYAN, &format!("[{}]", local_time(m.stamp))),
+        out.paint(CYAN, &format!("[{}]", local_time(zone, m.stamp))),
         out.paint(GREEN, m.sender()),
         m.text
     )
@@ -51,11 +49,18 @@ pub(crate) fn hook_line(out: &Out, hook: &HookEvent) -> String {
     format!("{} {text}", out.paint(MAGENTA, "[HOOK]"))
 }
 
-/// Prints `event`; `server` names the connection's server.
-pub(crate) fn print_event(out: &mut Out, event: &ClientEvent, server: &str, bell: bool) {
+/// Prints `event` with times in `zone`; `server` names the connection's
+/// server.
+pub(crate) fn print_event(
+    out: &mut Out,
+    zone: &TimeZone,
+    event: &ClientEvent,
+    server: &str,
+    bell: bool,
+) {
     match event {
         ClientEvent::Message(m) => {
-            let line = message_line(out, m);
+            let line = message_line(out, zone, m);
             out.notify(&line, bell);
         }
         ClientEvent::Unreadable {
@@ -65,7 +70,7 @@ pub(crate) fn print_event(out: &mut Out, event: &ClientEvent, server: &str, bell
         } => {
             let line = format!(
                 "[ERROR] unreadable message from {sender} at [{}]: {reason}",
-                local_time(*stamp)
+                local_time(zone, *stamp)
             );
             out.notify(&line, bell);
         }
@@ -156,7 +161,7 @@ impl<R: Runtime> Shell<R> {
             self.out.update_prompt(&prompt);
         }
         match event {
-            Some(e) => print_event(&mut self.out, &e, &server, self.bell),
+            Some(e) => print_event(&mut self.out, &self.zone, &e, &server, self.bell),
             None => self
                 .out
                 .notify("[INFO] disconnected from the server", false),
@@ -171,10 +176,37 @@ mod tests {
 
     #[test]
     fn local_time_has_the_layout() {
-        let t = local_time(1_750_000_000);
+        let t = local_time(&TimeZone::utc(), 1_750_000_000);
         assert_eq!(t.len(), 19, "{t}");
         assert_eq!(&t[4..5], "-");
         assert_eq!(&t[13..14], ":");
+        assert_eq!(t, "2025-06-15 15:06:40");
+        assert_eq!(
+            local_time(&TimeZone::fixed(2 * 3600), 1_750_000_000),
+            "2025-06-15 17:06:40"
+        );
+        assert_eq!(
+            local_time(&TimeZone::utc(), i64::MAX),
+            format!("@{}", i64::MAX)
+        );
+    }
+
+    #[test]
+    fn messages_show_the_local_time() {
+        let out = Out::new(Box::new(std::io::sink()), false);
+        let m = ChatMessage {
+            id: 1,
+            server_id: 1,
+            account: "alice".into(),
+            peer: "bob".into(),
+            outgoing: false,
+            stamp: 1_750_000_000,
+            text: "hi".into(),
+        };
+        assert_eq!(
+            message_line(&out, &TimeZone::fixed(-3600), &m),
+            "[2025-06-15 14:06:40] bob: hi"
+        );
     }
 
     #[test]

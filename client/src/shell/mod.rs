@@ -45,6 +45,7 @@ use self::output::Out;
 use crate::config::{RuntimeKind, Settings};
 use crate::service::{Connection, Service};
 use crate::store::LocalStore;
+use crate::time::TimeZone;
 use crate::types::{ClientError, ClientEvent};
 
 /// How long the shell keeps printing at the end of a script once nothing
@@ -114,6 +115,7 @@ pub async fn run_with<R: Runtime>(
         service,
         ca_file: settings.ca_file.clone(),
         bell: settings.bell,
+        zone: settings.zone.clone(),
         conn: None,
         events: None,
         input: Input::spawn(input, options.interactive),
@@ -207,6 +209,8 @@ struct Shell<R: Runtime> {
     service: Service,
     ca_file: Option<PathBuf>,
     bell: bool,
+    /// The zone times are printed in.
+    zone: TimeZone,
     conn: Option<Connection>,
     events: Option<async_channel::Receiver<ClientEvent>>,
     input: Input,

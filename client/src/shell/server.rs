@@ -181,7 +181,7 @@ impl<R: Runtime> Shell<R> {
             let server = conn.server().name.clone();
             while let Ok(event) = rx.try_recv() {
                 if !matches!(event, ClientEvent::Disconnected { .. }) {
-                    events::print_event(&mut self.out, &event, &server, self.bell);
+                    events::print_event(&mut self.out, &self.zone, &event, &server, self.bell);
                 }
             }
         }

@@ -1,10 +1,29 @@
 //! Go time texts: reading the stamps the original client's SQLite driver
 //! wrote (`2026-11-25 17:50:05+00:00`, with optional fractional seconds and
-//! any offset) and writing Go's `time.RFC850` layout for exports.
+//! any offset) and writing Go's `time.RFC850` layout for exports, on jiff.
 
-use crate::calendar::{civil_from_days, days_from_civil, days_in_month};
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::fmt::strtime::{self, BrokenDownTime};
+use jiff::tz::Offset;
 
-const DAY: i64 = 86_400;
+use crate::time::clamped;
+
+/// The date and time layouts a stamp may start with, longest first (the
+/// first whose prefix matches wins; fractional seconds are optional).
+const DATE_TIME_LAYOUTS: [&str; 5] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+];
+
+/// The offset layouts after the time: `±hh:mm`, `±hhmm`, `±hh`.
+const OFFSET_LAYOUTS: [&str; 3] = ["%:z", "%z", "%:::z"];
+
+/// Go's `time.RFC850`, in UTC: `Monday, 02-Jan-06 15:04:05 UTC`.
+const RFC850: &str = "%A, %d-%b-%y %H:%M:%S UTC";
 
 /// Reads a stamp as the original client's go-sqlite3 driver stores a Go
 /// `time.Time` and returns it in Unix seconds (fractions dropped).
@@ -18,137 +37,50 @@ pub fn parse_go_time(text: &str) -> Option<i64> {
     if let Ok(seconds) = s.parse::<i64>() {
         return Some(seconds);
     }
-    let mut p = Cursor {
-        b: s.as_bytes(),
-        i: 0,
-    };
-    let year = p.number(4)?;
-    p.expect(b'-')?;
-    let month = p.number(2)?;
-    p.expect(b'-')?;
-    let day = p.number(2)?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    let (mut hour, mut minute, mut second) = (0, 0, 0);
-    if matches!(p.peek(), Some(b' ' | b'T')) && p.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
-        p.i += 1;
-        hour = p.number(2)?;
-        p.expect(b':')?;
-        minute = p.number(2)?;
-        if p.peek() == Some(b':') {
-            p.i += 1;
-            second = p.number(2)?;
-            if matches!(p.peek(), Some(b'.' | b',')) {
-                p.i += 1;
-                let start = p.i;
-                while p.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    p.i += 1;
-                }
-                if p.i == start {
-                    return None;
-                }
-            }
+    let (civil, rest) = DATE_TIME_LAYOUTS.iter().find_map(|layout| {
+        let (parsed, used) = BrokenDownTime::parse_prefix(layout, s).ok()?;
+        let rest = s.get(used..)?;
+        // A time that is there must be read whole: `2026-11-25 25:00` is
+        // no date at midnight.
+        if parsed.hour().is_none() && starts_with_time(rest) {
+            return None;
         }
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    while p.peek() == Some(b' ') {
-        p.i += 1;
-    }
-    let offset = match p.peek() {
-        Some(sign @ (b'+' | b'-')) => {
-            p.i += 1;
-            let hours = p.number(2)?;
-            if p.peek() == Some(b':') {
-                p.i += 1;
-            }
-            let minutes = if p.peek().is_some_and(|c| c.is_ascii_digit()) {
-                p.number(2)?
-            } else {
-                0
-            };
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            let offset = hours * 3600 + minutes * 60;
-            if sign == b'-' { -offset } else { offset }
-        }
+        Some((date_time(&parsed)?, rest))
+    })?;
+    let rest = rest.trim_start_matches(' ');
+    let offset = if rest.starts_with(['+', '-']) {
+        OFFSET_LAYOUTS
+            .iter()
+            .find_map(|layout| BrokenDownTime::parse_prefix(layout, rest).ok()?.0.offset())?
+    } else {
         // `Z`, a zone name, or nothing: UTC.
-        _ => 0,
+        Offset::UTC
     };
-    let days = days_from_civil(year, month, day);
-    Some(days * DAY + hour * 3600 + minute * 60 + second - offset)
+    offset.to_timestamp(civil).ok().map(Timestamp::as_second)
+}
+
+/// Whether `rest` (what follows a date) starts with a time of day: a space
+/// or `T`, then a digit.
+fn starts_with_time(rest: &str) -> bool {
+    let mut chars = rest.chars();
+    matches!(chars.next(), Some(' ' | 'T')) && chars.next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// The date and time of a parsed prefix (midnight when only the date was
+/// there); `None` for a date or time that does not exist.
+fn date_time(parsed: &BrokenDownTime) -> Option<DateTime> {
+    let date = parsed.to_date().ok()?;
+    if parsed.hour().is_none() {
+        return Some(date.to_datetime(jiff::civil::Time::midnight()));
+    }
+    parsed.to_datetime().ok()
 }
 
 /// Formats Unix seconds in Go's `time.RFC850` layout, in UTC, as the original's
 /// recovery export writes stamps: `Wednesday, 25-Nov-26 17:50:05 UTC`.
 pub fn format_rfc850(stamp: i64) -> String {
-    const WEEKDAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = stamp.div_euclid(DAY);
-    let secs = stamp.rem_euclid(DAY);
-    let (year, month, day) = civil_from_days(days);
-    // 1970-01-01 was a Thursday.
-    let weekday = WEEKDAYS
-        .get(usize::try_from(days.rem_euclid(7)).unwrap_or(0))
-        .copied()
-        .unwrap_or("Thursday");
-    let month_name = MONTHS
-        .get(usize::try_from(month - 1).unwrap_or(0))
-        .copied()
-        .unwrap_or("Jan");
-    format!(
-        "{weekday}, {day:02}-{month_name}-{:02} {:02}:{:02}:{:02} UTC",
-        year.rem_euclid(100),
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn peek_at(&self, ahead: usize) -> Option<u8> {
-        self.b.get(self.i + ahead).copied()
-    }
-
-    fn expect(&mut self, c: u8) -> Option<()> {
-        (self.peek() == Some(c)).then(|| self.i += 1)
-    }
-
-    /// Exactly `len` ASCII digits.
-    fn number(&mut self, len: usize) -> Option<i64> {
-        let digits = self.b.get(self.i..self.i + len)?;
-        let mut n = 0i64;
-        for &d in digits {
-            if !d.is_ascii_digit() {
-                return None;
-            }
-            n = n * 10 + i64::from(d - b'0');
-        }
-        self.i += len;
-        Some(n)
-    }
+    let at = clamped(stamp);
+    strtime::format(RFC850, at).unwrap_or_else(|_| format!("@{stamp}"))
 }
 
 #[cfg(test)]

@@ -181,7 +181,7 @@ pub fn load_page(model: &mut Model, key: i64, name: &str, fx: &mut Vec<Effect>) 
 /// top of what is loaded asks for the next older page.
 pub fn scroll(model: &mut Model, rows: isize, fx: &mut Vec<Effect>) {
     let (width, height) = layout::message_view(model);
-    let (tz, today) = (model.tz.clone(), model.tz.day(model.wall));
+    let (tz, today) = (model.tz.clone(), model.tz.date_of(model.wall));
     let (key, name) = model.here();
     let Some(b) = model.server_mut().buffer_mut() else {
         return;

@@ -32,7 +32,6 @@ pub mod msg;
 mod net;
 mod perform;
 pub mod popup;
-mod posix_tz;
 pub mod render;
 mod runner;
 mod server;

@@ -20,7 +20,6 @@ use gochat_runtime_tokio::TokioRuntime;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-use super::clock::TimeZone;
 use super::model::{Model, UiConfig};
 use super::msg::{Effect, Msg};
 use super::tasks::Executor;
@@ -160,7 +159,7 @@ fn run_on<R: Runtime>(rt: R, settings: &Settings) -> Result<(), ClientError> {
     let mut model = Model::new(
         UiConfig::from_settings(settings),
         records,
-        TimeZone::local(),
+        settings.zone.clone(),
         (size.width, size.height),
         Instant::now(),
         unix_now(),

@@ -3,6 +3,7 @@
 //! marker, wrapping, and scrolling from the bottom. Rows are built from the
 //! newest entry back, only as many as the view shows.
 
+use jiff::civil::Date;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -155,7 +156,7 @@ fn rows_back(
     b: &Buffer,
     width: usize,
     tz: &TimeZone,
-    today: i64,
+    today: Date,
     enough: usize,
 ) -> (Vec<Line<'static>>, bool) {
     let mut out: Vec<Line<'static>> = Vec::new();
@@ -166,8 +167,8 @@ fn rows_back(
         if e.unread && !prev.is_some_and(|p| p.unread) {
             out.push(separator("--- UNREAD ---".to_owned(), ORANGE, false));
         }
-        let day = tz.day(e.stamp);
-        let prev_day = prev.map_or(today, |p| tz.day(p.stamp));
+        let day = tz.date_of(e.stamp);
+        let prev_day = prev.map_or(today, |p| tz.date_of(p.stamp));
         if day != prev_day {
             out.push(separator(
                 format!("--- {} ---", tz.date(e.stamp)),
@@ -183,7 +184,7 @@ fn rows_back(
 }
 
 /// How many rows all of `b` takes at `width` columns.
-pub fn count_rows(b: &Buffer, width: usize, tz: &TimeZone, today: i64) -> usize {
+pub fn count_rows(b: &Buffer, width: usize, tz: &TimeZone, today: Date) -> usize {
     rows_back(b, width, tz, today, usize::MAX).0.len()
 }
 
@@ -194,7 +195,7 @@ pub fn visible_rows(
     width: usize,
     height: usize,
     tz: &TimeZone,
-    today: i64,
+    today: Date,
 ) -> Vec<Line<'static>> {
     let (mut rows, _) = rows_back(b, width, tz, today, b.scroll.saturating_add(height));
     let total = rows.len();
@@ -218,7 +219,7 @@ pub fn draw(model: &Model, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(b) = s.buffer() else { return };
-    let today = model.tz.day(model.wall);
+    let today = model.tz.date_of(model.wall);
     let rows = visible_rows(
         b,
         usize::from(inner.width),
