@@ -82,23 +82,14 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
 
 /// Reads the first PEM block in `text`: its label and DER body. The label is
 /// returned, not checked, as the original ignores it.
+///
+/// The nom parser [`grammar::pem_block`](crate::grammar::pem_block) finds
+/// the block; its body, whitespace removed, is decoded as base64.
 pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), CryptoError> {
-    const BEGIN: &[u8] = b"-----BEGIN ";
-    const DASHES: &[u8] = b"-----";
-    let start = find(text, BEGIN).ok_or(CryptoError::Pem("no BEGIN line"))? + BEGIN.len();
-    let rest = &text[start..];
-    let label_end = find(rest, DASHES).ok_or(CryptoError::Pem("unterminated BEGIN line"))?;
-    let label = &rest[..label_end];
-    if label.contains(&b'\n') {
-        return Err(CryptoError::Pem("unterminated BEGIN line"));
-    }
-    let body_start = label_end + DASHES.len();
-    let mut end_marker = Vec::with_capacity(label.len() + 14);
-    end_marker.extend_from_slice(b"-----END ");
-    end_marker.extend_from_slice(label);
-    end_marker.extend_from_slice(DASHES);
-    let body_len = find(&rest[body_start..], &end_marker).ok_or(CryptoError::Pem("no END line"))?;
-    let body: Vec<u8> = rest[body_start..body_start + body_len]
+    let (_, crate::grammar::PemBlock { label, body }) = crate::grammar::pem_block(text)
+        // Every failure of `pem_block` names its reason.
+        .map_err(|e| CryptoError::Pem(crate::grammar::Reject::reason_or(e, "no BEGIN line")))?;
+    let body: Vec<u8> = body
         .iter()
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
@@ -107,10 +98,6 @@ pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), CryptoError> {
         .decode(&body)
         .map_err(|_| CryptoError::Pem("bad base64 body"))?;
     Ok((String::from_utf8_lossy(label).into_owned(), der))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The wire form of a public key: SPKI DER in a PEM block labelled
@@ -295,7 +282,7 @@ impl core::fmt::Debug for Challenge {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -332,6 +319,89 @@ mod tests {
         assert!(!c.matches(&other));
         assert_eq!(Challenge::from_bytes(c.as_bytes()), Some(c));
         assert_eq!(Challenge::from_bytes(b"short"), None);
+    }
+
+    /// The PEM reader before the nom parser, for the property below.
+    fn reference_pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), &'static str> {
+        fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+            haystack.windows(needle.len()).position(|w| w == needle)
+        }
+        const BEGIN: &[u8] = b"-----BEGIN ";
+        const DASHES: &[u8] = b"-----";
+        let start = find(text, BEGIN).ok_or("no BEGIN line")? + BEGIN.len();
+        let rest = &text[start..];
+        let label_end = find(rest, DASHES).ok_or("unterminated BEGIN line")?;
+        let label = &rest[..label_end];
+        if label.contains(&b'\n') {
+            return Err("unterminated BEGIN line");
+        }
+        let body_start = label_end + DASHES.len();
+        let mut end_marker = Vec::with_capacity(label.len() + 14);
+        end_marker.extend_from_slice(b"-----END ");
+        end_marker.extend_from_slice(label);
+        end_marker.extend_from_slice(DASHES);
+        let body_len = find(&rest[body_start..], &end_marker).ok_or("no END line")?;
+        let body: Vec<u8> = rest[body_start..body_start + body_len]
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let der = STANDARD.decode(&body).map_err(|_| "bad base64 body")?;
+        Ok((String::from_utf8_lossy(label).into_owned(), der))
+    }
+
+    /// Pieces PEM-like text is made of.
+    fn pem_piece() -> impl proptest::strategy::Strategy<Value = &'static [u8]> {
+        proptest::sample::select(vec![
+            &b"-----BEGIN "[..],
+            b"-----END ",
+            b"-----",
+            b"----",
+            b"RSA PUBLIC KEY",
+            b"X",
+            b"AQID",
+            b"AA==",
+            b"A",
+            b"=",
+            b"!",
+            b"\n",
+            b"\r\n",
+            b" ",
+            b"\t",
+            b"\xff",
+        ])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// The nom reader gives what the search-based one gave: the same
+        /// label and body, or the same message.
+        #[test]
+        fn nom_reader_matches_the_search(
+            pieces in proptest::collection::vec(pem_piece(), 0..24),
+        ) {
+            let text = pieces.concat();
+            let got = pem_decode(&text).map_err(|e| match e {
+                CryptoError::Pem(why) => why,
+                other => panic!("{other}"),
+            });
+            proptest::prop_assert_eq!(got, reference_pem_decode(&text));
+        }
+    }
+
+    #[test]
+    fn nom_reader_matches_the_search_on_whole_blocks() {
+        let pem = pem_encode(PUBLIC_KEY_LABEL, &[7; 550]);
+        let bytes = pem.as_bytes();
+        for cut in 0..=bytes.len() {
+            for text in [&bytes[..cut], &bytes[cut..]] {
+                let got = pem_decode(text).map_err(|e| e.to_string());
+                let want =
+                    reference_pem_decode(text).map_err(|why| CryptoError::Pem(why).to_string());
+                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(text));
+            }
+        }
     }
 
     #[test]

@@ -4,18 +4,25 @@
 //! never an error. Once the header and its CRLF are there they are parsed and
 //! checked (version, action, info, id, argument count, length) before any
 //! payload is awaited, so an unchecked length never causes an allocation.
-//! Once header and payload are buffered, exactly that slice is parsed with
-//! nom's complete combinators. [`Decoder::decode_ref`] hands the packet out as
-//! a [`PacketRef`] view still in the buffer; [`Decoder::decode`] splits it off
-//! as one shared [`Bytes`](bytes::Bytes) that its arguments slice.
+//! Once header and payload are buffered, exactly that slice is split into
+//! arguments. [`Decoder::decode_ref`] hands the packet out as a [`PacketRef`]
+//! view still in the buffer; [`Decoder::decode`] splits it off as one shared
+//! [`Bytes`] that its arguments slice.
+//!
+//! The header frame ([`parse_header`]) and the argument split are
+//! hand-tuned: every packet a server relays passes through them, and with
+//! the nom parsers of the same grammar ([`grammar`](crate::grammar)) in
+//! their place the `codec` bench counted about four times the instructions
+//! for a MSG (`docs/PERFORMANCE.md`, "Codec: nom parsers"). Those nom
+//! parsers are the reference: property tests and the fuzz targets check
+//! that this decoder gives the same packets and the same errors as
+//! [`grammar::decode`](crate::grammar::decode).
 
 use bytes::Bytes;
 use bytes::{Buf, BytesMut};
-use nom::IResult;
-use nom::error::{Error as NomError, ErrorKind};
 
 use crate::codes::{Action, ErrorCode};
-use crate::header::{Direction, HEADER_FRAME_LEN, Header, MAX_ARG_LEN, MAX_ARGS};
+use crate::header::{Direction, HEADER_FRAME_LEN, HEADER_LEN, Header, MAX_ARG_LEN, MAX_ARGS};
 use crate::packet::{ArgEnds, Packet};
 
 /// Why bytes are not a valid packet. Every variant is fatal for the stream.
@@ -73,15 +80,14 @@ impl DecodeError {
     }
 }
 
-/// nom parser for the header frame: a big-endian u64 and CRLF.
-#[inline]
-fn header_frame(input: &[u8]) -> IResult<&[u8], u64> {
-    match input {
-        [h0, h1, h2, h3, h4, h5, h6, h7, b'\r', b'\n', rest @ ..] => Ok((
-            rest,
-            u64::from_be_bytes([*h0, *h1, *h2, *h3, *h4, *h5, *h6, *h7]),
-        )),
-        _ => Err(nom::Err::Error(NomError::new(input, ErrorKind::Tag))),
+/// The header word of a frame whose 8 header bytes are followed by CRLF.
+#[inline(always)]
+fn frame_word(frame: &[u8]) -> Option<u64> {
+    match frame {
+        [h0, h1, h2, h3, h4, h5, h6, h7, b'\r', b'\n', ..] => {
+            Some(u64::from_be_bytes([*h0, *h1, *h2, *h3, *h4, *h5, *h6, *h7]))
+        }
+        _ => None,
     }
 }
 
@@ -103,39 +109,24 @@ fn find_crlf(window: &[u8]) -> Option<usize> {
     None
 }
 
-/// nom parser for one argument ended by the first CRLF: the argument and what
-/// follows the CRLF. The search stops at the argument limit: a CRLF further
-/// away is `TooLarge`, none at all `TakeUntil`.
-#[inline(always)]
-fn crlf_terminated(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    let window = &input[..input.len().min(MAX_ARG_LEN + 2)];
-    if let Some(at) = find_crlf(window) {
-        return Ok((&input[at + 2..], &input[..at]));
-    }
-    // Not within an argument's reach: past it (too long) or nowhere (missing).
-    let kind = match memchr::memmem::find(&input[window.len().saturating_sub(1)..], b"\r\n") {
-        Some(_) => ErrorKind::TooLarge,
-        None => ErrorKind::TakeUntil,
-    };
-    Err(nom::Err::Error(NomError::new(input, kind)))
-}
-
 /// Parses and checks a header frame (8 bytes and CRLF).
 ///
-/// Returns the header and its action, or the error a peer answers with.
+/// Returns the header and its action, or the error a peer answers with. A
+/// frame shorter than 10 bytes reads as if zero bytes followed it.
+///
+/// Hand-tuned (the header read as one big-endian word, the checks from one
+/// table lookup); [`grammar::parse_header`](crate::grammar::parse_header)
+/// is its nom reference and gives the same result on every input.
 #[inline(always)]
 pub fn parse_header(frame: &[u8], direction: Direction) -> Result<(Header, Action), DecodeError> {
-    let word = match header_frame(frame) {
-        Ok((_, word)) => word,
-        Err(_) => {
-            // Check the header itself first so that a bad version wins over a bad CRLF.
-            let mut bytes = [0u8; 8];
-            let n = frame.len().min(8);
-            bytes[..n].copy_from_slice(&frame[..n]);
-            let header = Header::from_bytes(bytes);
-            header.check(direction).map_err(DecodeError::Header)?;
-            return Err(DecodeError::MissingHeaderCrlf);
-        }
+    let Some(word) = frame_word(frame) else {
+        // Check the header itself first so that a bad version wins over a bad CRLF.
+        let mut bytes = [0u8; HEADER_LEN];
+        let n = frame.len().min(HEADER_LEN);
+        bytes[..n].copy_from_slice(&frame[..n]);
+        let header = Header::from_bytes(bytes);
+        header.check(direction).map_err(DecodeError::Header)?;
+        return Err(DecodeError::MissingHeaderCrlf);
     };
     let header = Header::from_u64(word);
     let action = header.check(direction).map_err(DecodeError::Header)?;
@@ -192,6 +183,9 @@ fn record_end(low: &mut u64, ends: &mut ArgEnds, i: usize, end: u16) {
 ///
 /// The first n-1 arguments end at the first CRLF; the last one takes the rest
 /// of the payload minus its final CRLF, so binary last arguments may hold CRLF.
+///
+/// Hand-tuned; [`grammar::arguments`](crate::grammar::arguments) is its nom
+/// reference, and a property test below checks that both agree.
 #[inline(always)]
 pub(crate) fn split_payload(
     payload: &[u8],
@@ -228,25 +222,22 @@ pub(crate) fn split_payload(
     }
     for i in found..n - 1 {
         let start = total - rest.len();
-        match crlf_terminated(rest) {
-            Ok((next, arg)) => {
-                // `crlf_terminated` looks no further than an argument's
-                // reach, so `arg` is never longer than MAX_ARG_LEN.
-                let end = (start + arg.len()) as u16;
-                record_end(&mut low, ends, i, end);
-                rest = next;
-            }
-            Err(nom::Err::Error(e)) if e.code == ErrorKind::TooLarge => {
-                let len = memchr::memmem::find(rest, b"\r\n").unwrap_or(rest.len());
-                return Err(DecodeError::ArgTooLong(len));
-            }
-            Err(_) => {
-                return Err(DecodeError::MissingArgs {
+        // The search stops at an argument's reach, so an argument found is
+        // never longer than MAX_ARG_LEN.
+        let window = &rest[..rest.len().min(MAX_ARG_LEN + 2)];
+        let Some(at) = find_crlf(window) else {
+            // Past the reach (too long) or nowhere (missing).
+            let beyond = window.len().saturating_sub(1);
+            return Err(match memchr::memmem::find(&rest[beyond..], b"\r\n") {
+                Some(at) => DecodeError::ArgTooLong(beyond + at),
+                None => DecodeError::MissingArgs {
                     expected: args,
                     found: i as u8,
-                });
-            }
-        }
+                },
+            });
+        };
+        record_end(&mut low, ends, i, (start + at) as u16);
+        rest = &rest[at + 2..];
     }
     let Some(last) = rest.strip_suffix(b"\r\n") else {
         if rest.is_empty() {
@@ -677,9 +668,9 @@ mod tests {
         assert!(!dec.is_mid_packet());
     }
 
-    /// The argument split written plainly: each leading argument ends at
-    /// the first CRLF within its reach, the last takes the rest but its
-    /// final CRLF.
+    /// The argument split written out plainly from PROTOCOL.md §1: each
+    /// leading argument ends at the first CRLF within its reach, the last
+    /// takes the rest but its final CRLF. Checks the nom reference itself.
     fn reference_split(payload: &[u8], args: u8) -> Result<Vec<&[u8]>, DecodeError> {
         let mut out = Vec::new();
         let mut rest = payload;
@@ -723,10 +714,12 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
 
-        /// The split agrees with the plain one on payloads thick with CR and
-        /// LF, around and across the first 16 bytes searched at once.
+        /// The hand-tuned split agrees with the nom reference
+        /// (`grammar::split_arguments`), and both with the plain one, on
+        /// payloads thick with CR and LF, around and across the first 16
+        /// bytes searched at once.
         #[test]
-        fn split_matches_the_plain_reference(
+        fn split_matches_the_nom_reference(
             payload in proptest::collection::vec(
                 proptest::sample::select(vec![b'\r', b'\n', b'a', 0x8D, 0x8A, 0x0C, 0x00]),
                 0..48,
@@ -742,7 +735,39 @@ mod tests {
                     })
                     .collect::<Vec<_>>()
             });
-            proptest::prop_assert_eq!(got, reference_split(&payload, args));
+            let nom = crate::grammar::split_arguments(&payload, args);
+            proptest::prop_assert_eq!(&got, &nom);
+            proptest::prop_assert_eq!(nom, reference_split(&payload, args));
+        }
+
+        /// The same on long payloads with few separators, so that
+        /// arguments run past the 2045-byte limit, and payloads that end
+        /// early or without their CRLF.
+        #[test]
+        fn split_matches_the_nom_reference_near_the_limits(
+            pieces in proptest::collection::vec(
+                (0usize..2200, proptest::sample::select(vec![&b"\r\n"[..], b"\r", b"\n", b""])),
+                0..6,
+            ),
+            args in 0u8..=15,
+        ) {
+            let mut payload = Vec::new();
+            for (len, sep) in pieces {
+                payload.extend(std::iter::repeat_n(b'x', len));
+                payload.extend_from_slice(sep);
+            }
+            let mut ends = ArgEnds::default();
+            let got = split_payload(&payload, args, &mut ends).map(|()| {
+                (0..usize::from(args))
+                    .map(|i| {
+                        let (start, end) = ends.bounds(i);
+                        &payload[start..end]
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let nom = crate::grammar::split_arguments(&payload, args);
+            proptest::prop_assert_eq!(&got, &nom);
+            proptest::prop_assert_eq!(nom, reference_split(&payload, args));
         }
     }
 

@@ -7,12 +7,15 @@
 //! an invariant of the crate breaks:
 //!
 //! - [`decoder_chunked`]: the decoder gives the same packets and the same
-//!   error however the stream is chunked, and every packet re-encodes to its
-//!   exact wire bytes (reserved bits aside).
-//! - [`header`]: `parse_header` in both directions; `Header` round trips.
+//!   error however the stream is chunked, and as its nom reference
+//!   ([`grammar::decode`](crate::grammar::decode)); every packet re-encodes
+//!   to its exact wire bytes (reserved bits aside).
+//! - [`header`]: `parse_header` in both directions, and the same from its
+//!   nom reference; `Header` round trips.
 //! - [`client_command`], [`server_command`]: a parsed command encodes, decodes
 //!   and parses back equal.
-//! - [`stamp`]: `decode_stamp`, and `encode_stamp` round trips.
+//! - [`stamp`]: `decode_stamp`, and the same from its nom reference;
+//!   `encode_stamp` round trips.
 //! - [`pem`]: PEM and key parsing, and their round trips.
 //! - [`client_session`], [`server_session`]: session state machines driven by
 //!   a small instruction language (see their docs), checking that they only
@@ -33,6 +36,7 @@ use bytes::BytesMut;
 use crate::command::{ClientCommand, ServerCommand};
 use crate::crypto;
 use crate::decoder::{DecodeError, Decoder, decode_packet, parse_header};
+use crate::grammar;
 use crate::header::{Direction, HEADER_FRAME_LEN, HEADER_LEN, Header};
 use crate::packet::{Packet, encode_into};
 use crate::stamp::{MAX_STAMP_LEN, decode_stamp, encode_stamp, encode_stamp_into};
@@ -112,6 +116,32 @@ fn decode_chunked(stream: &[u8], direction: Direction, sizes: &[usize]) -> Decod
     }
 }
 
+/// What the nom reference ([`grammar::decode`]) makes of a whole stream.
+fn decode_with_grammar(stream: &[u8], direction: Direction) -> Decoded {
+    let mut packets = Vec::new();
+    let mut rest = stream;
+    loop {
+        match grammar::decode(rest, direction) {
+            Ok(Some((p, len))) => {
+                packets.push(p);
+                rest = &rest[len..];
+            }
+            Ok(None) => {
+                return Decoded {
+                    packets,
+                    end: Ok(rest.len()),
+                };
+            }
+            Err(e) => {
+                return Decoded {
+                    packets,
+                    end: Err(e),
+                };
+            }
+        }
+    }
+}
+
 /// An owned copy of a view's packet, built from its parts (checks that the
 /// view's arguments are where its payload says).
 fn copy_of(view: &crate::decoder::PacketRef<'_>) -> Packet {
@@ -174,6 +204,11 @@ pub fn decoder_chunked(data: &[u8]) {
             whole, bytewise,
             "{direction:?}: byte-wise feeding changed it"
         );
+        assert_eq!(
+            whole,
+            decode_with_grammar(stream, direction),
+            "{direction:?}: the nom reference reads it otherwise"
+        );
 
         let mut offset = 0;
         for p in &whole.packets {
@@ -198,6 +233,11 @@ pub fn decoder_chunked(data: &[u8]) {
 pub fn header(data: &[u8]) {
     for direction in DIRECTIONS {
         let result = parse_header(data, direction);
+        assert_eq!(
+            result,
+            grammar::parse_header(data, direction),
+            "{direction:?}: the nom reference reads the header otherwise"
+        );
         if data.len() >= HEADER_FRAME_LEN {
             assert_eq!(result, parse_header(&data[..HEADER_FRAME_LEN], direction));
         }
@@ -247,8 +287,12 @@ pub fn header(data: &[u8]) {
 fn command_packet(data: &[u8], direction: Direction) -> Option<Packet> {
     let mut input = Input::new(data);
     if input.byte() % 2 == 1 {
-        let mut buf = BytesMut::from(input.rest());
-        decode_packet(&mut buf, direction).ok().flatten()
+        let wire = input.rest();
+        let mut buf = BytesMut::from(wire);
+        let decoded = decode_packet(&mut buf, direction);
+        let reference = grammar::decode(wire, direction).map(|p| p.map(|(p, _)| p));
+        assert_eq!(decoded, reference, "the nom reference reads it otherwise");
+        decoded.ok().flatten()
     } else {
         let p = input.packet()?;
         let mut wire = BytesMut::from(&p.to_bytes()[..]);
@@ -324,9 +368,15 @@ pub fn server_command(data: &[u8]) {
     assert_eq!(ServerCommand::from_packet(&back), Ok(cmd));
 }
 
-/// Target `stamp`: decodes the input as a stamp and re-encodes what it
-/// gives; encodes the first 8 bytes read as an `i64` and decodes them back.
+/// Target `stamp`: decodes the input as a stamp (as its nom reference
+/// does too) and re-encodes what it gives; encodes the first 8 bytes read as
+/// an `i64` and decodes them back.
 pub fn stamp(data: &[u8]) {
+    assert_eq!(
+        decode_stamp(data),
+        grammar::decode_stamp(data),
+        "the nom reference reads the stamp otherwise"
+    );
     if let Ok(v) = decode_stamp(data) {
         let canonical = encode_stamp(v);
         assert_eq!(decode_stamp(&canonical), Ok(v));

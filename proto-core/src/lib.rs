@@ -1,8 +1,8 @@
 //! # gochat-proto
 //!
-//! The gochat v1 protocol with no IO: a streaming nom-based codec, typed
-//! commands, RSA/PEM/timestamp helpers, and client and server session state
-//! machines that any transport can drive.
+//! The gochat v1 protocol with no IO: a streaming codec, typed commands,
+//! RSA/PEM/timestamp helpers, and client and server session state machines
+//! that any transport can drive.
 //!
 //! Nothing in this crate opens a socket, reads a clock or draws randomness of
 //! its own: bytes, time ([`std::time::Instant`] values) and a CSPRNG come in
@@ -13,7 +13,28 @@
 //! - [`Header`], [`Decoder`], [`Packet`]: framing (PROTOCOL.md §1, §3).
 //! - [`ClientCommand`], [`ServerCommand`]: typed commands.
 //! - [`crypto`], [`stamp`]: encodings (§4).
+//! - [`grammar`]: the wire grammar as nom 8 parsers.
 //! - [`ClientSession`], [`ServerSession`]: per-connection state machines.
+//!
+//! ## Parsing: nom, and where it is hand-tuned
+//!
+//! Every byte format the crate reads is written once as nom parsers in
+//! [`grammar`]: the header frame (its bit fields), whole packets (streaming),
+//! the argument split, stamps, the lines of a USRS reply and PEM blocks.
+//!
+//! - USRS replies ([`ServerCommand::from_packet`]) and PEM blocks
+//!   ([`crypto::pem_decode`]) are read by those nom parsers alone.
+//! - The header frame ([`decoder::parse_header`]), the argument split
+//!   inside the [`Decoder`] and stamps ([`decode_stamp`]) are hand-tuned:
+//!   every MSG and RECIV the server relays passes through them, and with
+//!   the nom parsers in their place the `codec` bench counted about four
+//!   times the instructions for decoding a MSG and two and a half times for
+//!   a stamp (`docs/PERFORMANCE.md`, "Codec: nom parsers"). The nom parsers
+//!   stay as their reference: [`grammar::decode`],
+//!   [`grammar::parse_header`], [`grammar::split_arguments`] and
+//!   [`grammar::decode_stamp`] must give the same result and the same error
+//!   on every input, which property tests (`tests/codec_props.rs` and unit
+//!   tests) and the fuzz targets check on arbitrary and mutated input.
 //!
 //! ## Driving a session
 //!
@@ -53,6 +74,7 @@ pub mod crypto;
 pub mod decoder;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod grammar;
 pub mod header;
 pub mod packet;
 pub mod session;

@@ -1,12 +1,15 @@
 //! Property tests of the codec: typed round trips, streaming in arbitrary
-//! chunks, no panics on arbitrary input, and stamps.
+//! chunks, no panics on arbitrary input, stamps, and the hand-tuned decoder
+//! against its nom reference (`gochat_proto::grammar`) on arbitrary and
+//! mutated input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::{Bytes, BytesMut};
 use gochat_proto::codes::{Action, ErrorCode, Hook, UserList};
 use gochat_proto::command::{AdminCommand, ClientCommand, HookEvent, ServerCommand, UserEntry};
-use gochat_proto::decoder::{DecodeError, Decoder, PacketRef, decode_packet};
+use gochat_proto::decoder::{DecodeError, Decoder, PacketRef, decode_packet, parse_header};
+use gochat_proto::grammar;
 use gochat_proto::header::{Direction, HEADER_FRAME_LEN, Header, MAX_ARG_LEN};
 use gochat_proto::packet::Packet;
 use gochat_proto::stamp::{MAX_STAMP_LEN, decode_stamp, encode_stamp};
@@ -602,6 +605,27 @@ proptest! {
     }
 
     #[test]
+    fn decode_stamp_matches_the_nom_reference(
+        unix in stamp(),
+        cut in 0usize..=11,
+        flip in proptest::option::of((any::<usize>(), 0u8..8)),
+        trailing in proptest::collection::vec(any::<u8>(), 0..=4),
+    ) {
+        // Encodings cut short, with a bit flipped, or with bytes after.
+        let mut bytes = encode_stamp(unix);
+        bytes.truncate(cut);
+        if let Some((i, bit)) = flip && !bytes.is_empty() {
+            let i = i % bytes.len();
+            bytes[i] ^= 1 << bit;
+        }
+        bytes.extend_from_slice(&trailing);
+        prop_assert_eq!(decode_stamp(&bytes), grammar::decode_stamp(&bytes));
+        let mut long = vec![0xffu8; 9];
+        long.extend_from_slice(&bytes);
+        prop_assert_eq!(decode_stamp(&long), grammar::decode_stamp(&long));
+    }
+
+    #[test]
     fn stamps_round_trip(unix in any::<i64>(), trailing in proptest::collection::vec(any::<u8>(), 0..=4)) {
         let enc = encode_stamp(unix);
         prop_assert!(!enc.is_empty() && enc.len() <= MAX_STAMP_LEN);
@@ -619,5 +643,213 @@ proptest! {
     #[test]
     fn small_stamps_are_short(unix in -64i64..64) {
         prop_assert_eq!(encode_stamp(unix).len(), 1);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// (e) the hand-tuned decoder against its nom reference
+
+/// What the nom reference (`grammar::decode`) makes of a whole stream: its
+/// packets, then the error that ended it or the bytes left over.
+fn decode_with_grammar(
+    stream: &[u8],
+    direction: Direction,
+) -> (Vec<Packet>, Result<usize, DecodeError>) {
+    let mut packets = Vec::new();
+    let mut rest = stream;
+    loop {
+        match grammar::decode(rest, direction) {
+            Ok(Some((p, len))) => {
+                assert!(len >= HEADER_FRAME_LEN && len <= rest.len());
+                packets.push(p);
+                rest = &rest[len..];
+            }
+            Ok(None) => return (packets, Ok(rest.len())),
+            Err(e) => return (packets, Err(e)),
+        }
+    }
+}
+
+/// What the hand-tuned [`Decoder`] makes of it, fed in chunks of `sizes`.
+fn decode_with_decoder(
+    stream: &[u8],
+    sizes: &[usize],
+    direction: Direction,
+) -> (Vec<Packet>, Result<usize, DecodeError>) {
+    let (packets, err, dec) = decode_chunked(stream, sizes, direction);
+    match err {
+        Some(e) => (packets, Err(e)),
+        None => (packets, Ok(dec.buffered())),
+    }
+}
+
+/// Checks that the decoder and the nom reference agree on `stream` in both
+/// directions: the same packets, then the same error or the same bytes
+/// left; and `decode_packet` on the stream's first packet.
+fn check_against_grammar(stream: &[u8], sizes: &[usize]) -> Result<(), TestCaseError> {
+    for direction in [Direction::ToServer, Direction::ToClient] {
+        let reference = decode_with_grammar(stream, direction);
+        prop_assert_eq!(
+            &decode_with_decoder(stream, sizes, direction),
+            &reference,
+            "{:?}",
+            direction
+        );
+        let mut buf = BytesMut::from(stream);
+        let first = grammar::decode(stream, direction).map(|p| p.map(|(p, _)| p));
+        prop_assert_eq!(decode_packet(&mut buf, direction), first);
+    }
+    Ok(())
+}
+
+/// A change to a valid stream: a byte set or a bit flipped (anywhere, or in
+/// the first header, where it changes the fields), separators inserted,
+/// bytes removed, or the stream cut short.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Set(usize, u8),
+    Flip(usize, u8),
+    Insert(usize, &'static [u8]),
+    Remove(usize, usize),
+    Truncate(usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let at = prop_oneof![2 => any::<usize>(), 1 => 0usize..HEADER_FRAME_LEN];
+    prop_oneof![
+        3 => (at.clone(), any::<u8>()).prop_map(|(at, b)| Mutation::Set(at, b)),
+        3 => (at.clone(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip(at, bit)),
+        2 => (at.clone(), select(vec![&b"\r\n"[..], b"\r", b"\n", b"\0", b"\r\n\r\n"]))
+            .prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
+        1 => (at, 1usize..=4).prop_map(|(at, n)| Mutation::Remove(at, n)),
+        1 => any::<usize>().prop_map(Mutation::Truncate),
+    ]
+}
+
+fn mutate(stream: &mut Vec<u8>, m: &Mutation) {
+    let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
+    match *m {
+        Mutation::Set(i, b) if !stream.is_empty() => {
+            let i = at(i, stream.len());
+            stream[i] = b;
+        }
+        Mutation::Flip(i, bit) if !stream.is_empty() => {
+            let i = at(i, stream.len());
+            stream[i] ^= 1 << bit;
+        }
+        Mutation::Insert(i, bytes) => {
+            let i = at(i, stream.len() + 1);
+            stream.splice(i..i, bytes.iter().copied());
+        }
+        Mutation::Remove(i, n) if !stream.is_empty() => {
+            let i = at(i, stream.len());
+            stream.drain(i..(i + n).min(stream.len()));
+        }
+        Mutation::Truncate(n) => stream.truncate(at(n, stream.len() + 1)),
+        _ => {}
+    }
+}
+
+/// Bytes for `parse_header`: cut-off and flipped frames of plausible
+/// packets, and noise, 0 to 12 bytes.
+fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => (frame(), 0usize..=12).prop_map(|(f, n)| f[..n.min(f.len())].to_vec()),
+        2 => (frame(), any::<usize>(), 0u8..8).prop_map(|(mut f, i, bit)| {
+            f.truncate(HEADER_FRAME_LEN);
+            if !f.is_empty() {
+                let i = i % f.len();
+                f[i] ^= 1 << bit;
+            }
+            f
+        }),
+        1 => proptest::collection::vec(any::<u8>(), 0..=12),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn parse_header_matches_the_nom_reference(frame in header_bytes()) {
+        for direction in [Direction::ToServer, Direction::ToClient] {
+            prop_assert_eq!(
+                parse_header(&frame, direction),
+                grammar::parse_header(&frame, direction),
+                "{:?}",
+                direction
+            );
+        }
+    }
+
+    #[test]
+    fn decoder_matches_the_nom_reference_on_arbitrary_input(
+        frames in proptest::collection::vec(frame(), 0..=4),
+        noise in proptest::collection::vec(any::<u8>(), 0..=32),
+        sizes in chunk_sizes(),
+    ) {
+        let mut stream = frames.concat();
+        check_against_grammar(&stream, &sizes)?;
+        stream.extend_from_slice(&noise);
+        check_against_grammar(&stream, &sizes)?;
+        check_against_grammar(&noise, &sizes)?;
+    }
+
+    #[test]
+    fn decoder_matches_the_nom_reference_on_mutated_client_streams(
+        cmds in proptest::collection::vec(client_packet(), 1..=4),
+        mutations in proptest::collection::vec(mutation(), 1..=3),
+        sizes in chunk_sizes(),
+    ) {
+        let mut stream = BytesMut::new();
+        for (cmd, id) in &cmds {
+            cmd.encode(*id, &mut stream).unwrap();
+        }
+        let mut stream = stream.to_vec();
+        check_against_grammar(&stream, &sizes)?;
+        for m in &mutations {
+            mutate(&mut stream, m);
+            check_against_grammar(&stream, &sizes)?;
+        }
+    }
+
+    #[test]
+    fn decoder_matches_the_nom_reference_on_mutated_server_streams(
+        cmds in proptest::collection::vec(server_packet(), 1..=4),
+        mutations in proptest::collection::vec(mutation(), 1..=3),
+        sizes in chunk_sizes(),
+    ) {
+        let mut stream = BytesMut::new();
+        for (cmd, id) in &cmds {
+            cmd.encode(*id, &mut stream).unwrap();
+        }
+        let mut stream = stream.to_vec();
+        check_against_grammar(&stream, &sizes)?;
+        for m in &mutations {
+            mutate(&mut stream, m);
+            check_against_grammar(&stream, &sizes)?;
+        }
+    }
+}
+
+#[test]
+fn decoder_matches_the_nom_reference_on_every_cut_of_a_msg() {
+    // A MSG whose ciphertext holds CRLF, cut at every length and with
+    // every byte of its header and separators flipped in turn.
+    let cmd = ClientCommand::Msg {
+        to: Username::new("bob").unwrap(),
+        stamp: 1_751_300_000,
+        ciphertext: Bytes::from_static(b"ab\r\ncd\r\n\r\nef"),
+    };
+    let wire = cmd.to_packet(5).unwrap().to_bytes().to_vec();
+    for cut in 0..=wire.len() {
+        check_against_grammar(&wire[..cut], &[3]).unwrap();
+    }
+    for i in 0..wire.len() {
+        for bit in 0..8 {
+            let mut flipped = wire.clone();
+            flipped[i] ^= 1 << bit;
+            check_against_grammar(&flipped, &[7]).unwrap();
+        }
     }
 }

@@ -264,33 +264,14 @@ fn user_list_args(entries: &[UserEntry]) -> Result<Vec<BytesMut>, EncodeError> {
 /// Reads a user list leniently: a line that is not `name` or `name level`
 /// (a name another server let through, a line cut short) is skipped rather
 /// than failing the whole list, so one odd account cannot make a client drop
-/// its connection.
+/// its connection. The nom parser
+/// [`grammar::user_lines`](crate::grammar::user_lines) reads each argument.
 fn parse_user_list(p: &Packet) -> Result<Vec<UserEntry>, CommandError> {
     let mut out = Vec::new();
     for a in p.args() {
-        for line in a.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue;
-            }
-            let (name, perm) = match line.iter().position(|&b| b == b' ') {
-                Some(i) => (&line[..i], Some(&line[i + 1..])),
-                None => (line, None),
-            };
-            let Ok(name) = Username::parse(name) else {
-                continue;
-            };
-            let permission = match perm {
-                None => None,
-                Some(text) => match core::str::from_utf8(text)
-                    .ok()
-                    .and_then(|t| t.trim().parse::<u8>().ok())
-                {
-                    Some(level) => Some(level),
-                    None => continue,
-                },
-            };
-            out.push(UserEntry { name, permission });
+        // `user_lines` skips what is not an entry, so it reads every line.
+        if let Ok((_, entries)) = crate::grammar::user_lines(&a) {
+            out.extend(entries);
         }
     }
     Ok(out)
@@ -333,4 +314,101 @@ fn parse_hook(p: &Packet) -> Result<HookEvent, CommandError> {
             permission: perm_arg(p, 1)?,
         },
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use proptest::strategy::Strategy as _;
+
+    /// The user list reader before the nom parser, for the property below.
+    fn reference_user_list(p: &Packet) -> Vec<UserEntry> {
+        let mut out = Vec::new();
+        for a in p.args() {
+            for line in a.split(|&b| b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.is_empty() {
+                    continue;
+                }
+                let (name, perm) = match line.iter().position(|&b| b == b' ') {
+                    Some(i) => (&line[..i], Some(&line[i + 1..])),
+                    None => (line, None),
+                };
+                let Ok(name) = Username::parse(name) else {
+                    continue;
+                };
+                let permission = match perm {
+                    None => None,
+                    Some(text) => match core::str::from_utf8(text)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u8>().ok())
+                    {
+                        Some(level) => Some(level),
+                        None => continue,
+                    },
+                };
+                out.push(UserEntry { name, permission });
+            }
+        }
+        out
+    }
+
+    /// Pieces user list lines are made of, odd ones included.
+    fn piece() -> impl proptest::strategy::Strategy<Value = &'static [u8]> {
+        proptest::sample::select(vec![
+            &b"alice"[..],
+            b"Bob",
+            b"c3",
+            b"x",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b" ",
+            b"  ",
+            b"0",
+            b"1",
+            b"255",
+            b"256",
+            b"+2",
+            b"-1",
+            b"\t",
+            "\u{a0}".as_bytes(),
+            b"\xff",
+            b"\xc3\xa9",
+            b"al ice",
+            &[b'a'; 33],
+        ])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// The nom reader keeps exactly the entries the line-splitting loop
+        /// kept, in the same order.
+        #[test]
+        fn nom_reader_matches_the_loop(
+            args in proptest::collection::vec(
+                proptest::collection::vec(piece(), 0..16).prop_map(|p| p.concat()),
+                1..4,
+            ),
+        ) {
+            // Only the last argument may hold CRLF: the others lose their CRs.
+            let last = args.len() - 1;
+            let args: Vec<Vec<u8>> = args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| match i == last {
+                    true => a.clone(),
+                    false => a.iter().map(|&b| if b == b'\r' { b' ' } else { b }).collect(),
+                })
+                .collect();
+            let p = Packet::new(Action::Usrs, EMPTY_INFO, 1, &args).unwrap();
+            let got = match ServerCommand::from_packet(&p) {
+                Ok(ServerCommand::Usrs(entries)) => entries,
+                other => panic!("{other:?}"),
+            };
+            proptest::prop_assert_eq!(got, reference_user_list(&p));
+        }
+    }
 }
