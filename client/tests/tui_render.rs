@@ -8,9 +8,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gochat_client::service::{HookEvent, LoginSummary, UserEntry, UserList};
 use gochat_client::tui::clock::TimeZone;
 use gochat_client::tui::commands::{self, Command, ParseError, UsersQuery};
+use gochat_client::tui::model::Popup;
 use gochat_client::tui::model::{Focus, Link, UiConfig};
 use gochat_client::tui::msg::Secret;
-use gochat_client::tui::popup::Popup;
 use gochat_client::tui::{Ctx, Effect, Model, Msg, Outcome, Tag, Task, render, update};
 use gochat_client::{ChatMessage, ClientEvent, ServerRecord};
 use gochat_proto::{AdminCommand, Hook, Username};
@@ -1192,7 +1192,7 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
 /// The rows of the input box's text (right of the ` > ` label) on the
 /// screen of `model`, without trailing spaces.
 fn input_box_rows(model: &Model) -> Vec<String> {
-    use gochat_client::tui::render::layout::areas;
+    use gochat_client::tui::model::layout::areas;
     use ratatui::layout::Rect;
     let (w, h) = model.size;
     let area = areas(model, Rect::new(0, 0, w, h)).input.unwrap();

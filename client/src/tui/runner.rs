@@ -20,9 +20,9 @@ use gochat_runtime_tokio::TokioRuntime;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
+use super::executor::Executor;
 use super::model::{Model, UiConfig};
 use super::msg::{Effect, Msg};
-use super::tasks::Executor;
 use super::{render, update};
 use crate::config::{RuntimeKind, Settings};
 use crate::service::Service;

@@ -7,29 +7,13 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState};
 
+use crate::tui::model::shortcuts::shortcut;
 use crate::tui::model::{BufferKind, Focus, Link, Model};
 
 /// Plum, for the selected system buffer.
 const PLUM: Color = Color::Rgb(221, 160, 221);
 /// Purple, for the selected item.
 const PURPLE: Color = Color::Rgb(128, 0, 128);
-
-/// The shortcut of the `n`-th item (1-based): `1`-`9`, then `a`-`z`.
-pub fn shortcut(n: usize) -> char {
-    match n {
-        0..=9 => char::from(b'0' + n as u8),
-        _ => char::from(b'a' + ((n - 10) % 26) as u8),
-    }
-}
-
-/// The list index a shortcut key stands for (0-based).
-pub fn from_shortcut(c: char) -> Option<usize> {
-    match c {
-        '1'..='9' => Some(c as usize - '1' as usize),
-        'a'..='z' => Some(c as usize - 'a' as usize + 9),
-        _ => None,
-    }
-}
 
 fn block(title: &str, focused: bool) -> Block<'static> {
     let b = Block::bordered().title(format!(" {title} "));

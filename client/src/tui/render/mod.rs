@@ -2,7 +2,6 @@
 //! changes anything, so it can run as often as the runner likes (and in
 //! tests on ratatui's `TestBackend`).
 
-pub mod layout;
 pub mod lists;
 pub mod messages;
 pub mod overlay;
@@ -11,10 +10,11 @@ pub mod panels;
 use ratatui::Frame;
 
 use super::model::Model;
+use super::model::layout::areas;
 
 /// Draws the whole screen for `model`.
 pub fn render(model: &Model, frame: &mut Frame) {
-    let a = layout::areas(model, frame.area());
+    let a = areas(model, frame.area());
     if let Some(area) = a.buffers {
         lists::draw_buffers(model, frame, area);
     }

@@ -6,13 +6,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::messages::{str_width, wrap};
 use super::panels::input_rows;
 use crate::tui::help;
-use crate::tui::input::Input;
 use crate::tui::model::Model;
-use crate::tui::popup::{Confirm, Popup, Prompt};
-use crate::tui::switcher;
+use crate::tui::model::input::Input;
+use crate::tui::model::popup::{Confirm, Popup, Prompt, candidates};
+use crate::tui::model::wrap::{str_width, wrap};
 
 /// Draws the help page in `area`.
 pub fn draw_help(model: &Model, frame: &mut Frame, area: Rect) {
@@ -71,7 +70,7 @@ pub fn draw_popup(model: &Model, frame: &mut Frame, area: Rect) {
                 .border_style(Style::new().fg(Color::Cyan));
             let inner = block.inner(rect);
             frame.render_widget(block, rect);
-            let names = switcher::candidates(model.server());
+            let names = candidates(model.server());
             let typed = s.input.text();
             let hint = s
                 .completion(&names)

@@ -6,33 +6,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::messages::{char_width, str_width};
+use crate::tui::model::notifications::notifications;
+use crate::tui::model::wrap::{char_width, str_width};
 use crate::tui::model::{Focus, Model};
 
 /// Spinner frames, shown while tasks run.
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-
-/// The unread counts to show: the current server's conversations other than
-/// the one on screen, then the other servers' as `server/name`.
-pub fn notifications(model: &Model) -> Vec<(String, u32)> {
-    let here = model.server();
-    let on_screen = here.buffer().map(|b| b.name.as_str());
-    let mut out: Vec<(String, u32)> = here
-        .unread
-        .iter()
-        .filter(|(name, n)| **n > 0 && Some(name.as_str()) != on_screen)
-        .map(|(name, n)| (name.clone(), *n))
-        .collect();
-    for s in model.servers.iter().filter(|s| s.key != here.key) {
-        out.extend(
-            s.unread
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(name, n)| (format!("{}/{name}", s.name()), *n)),
-        );
-    }
-    out
-}
 
 /// Draws the notifications bar: ` name: n | name: n`.
 pub fn draw_notifications(model: &Model, frame: &mut Frame, area: Rect) {

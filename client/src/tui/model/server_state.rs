@@ -1,120 +1,29 @@
-//! Servers and their buffers: the entries a buffer holds, how they are
-//! ordered, and a server's connection, login, users and unread counts.
+//! A server as the TUI keeps it ([`Server`]): the Local server or a stored
+//! one, with its connection ([`Link`]), login, buffers, online users and
+//! unread counts.
 
 use std::collections::BTreeMap;
 
-use super::model::{DEFAULT_BUFFER, LOCAL, LOGO, MAX_BUFFERS, SYSTEM_BUFFER};
+use super::buffer::{Buffer, BufferKind};
+use super::entry::{Entry, Sender};
 use crate::types::ServerRecord;
 
-/// Who wrote a line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Sender {
-    /// The local user.
-    You,
-    /// The client itself (command output, notices).
-    System,
-    /// Another user.
-    User(String),
-    /// Nobody: shown without a prefix (the logo).
-    Plain,
-}
+/// The key of the Local server (store ids start at 1).
+pub const LOCAL: i64 = 0;
+/// Most buffers shown per server.
+pub const MAX_BUFFERS: usize = 35;
+/// The Local server's system buffer.
+pub const SYSTEM_BUFFER: &str = "System";
+/// A remote server's system buffer.
+pub const DEFAULT_BUFFER: &str = "Default";
 
-/// One line of a buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    /// Unique within the model: orders entries with equal stamps.
-    pub seq: u64,
-    /// The store id, for stored messages.
-    pub id: Option<i64>,
-    /// Unix seconds.
-    pub stamp: i64,
-    /// Who wrote it.
-    pub sender: Sender,
-    /// The text (may hold newlines).
-    pub text: String,
-    /// Arrived while its buffer was not in view.
-    pub unread: bool,
-    /// An echoed message still being sent.
-    pub pending: bool,
-}
-
-impl Entry {
-    fn key(&self) -> (i64, i64, u64) {
-        (self.stamp, self.id.unwrap_or(i64::MAX), self.seq)
-    }
-}
-
-/// What a buffer is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BufferKind {
-    /// A server's own buffer (System, Debug, Default): no typing.
-    System,
-    /// A Local scratch buffer: text stays in memory.
-    Scratch,
-    /// A conversation with the user the buffer is named after.
-    Chat,
-}
-
-/// A buffer: a list of entries and how it is scrolled.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Buffer {
-    /// Its name (the other user for conversations).
-    pub name: String,
-    /// What it is for.
-    pub kind: BufferKind,
-    /// Hidden from the list (kept in memory).
-    pub hidden: bool,
-    /// The entries, by stamp for conversations, by arrival otherwise.
-    pub entries: Vec<Entry>,
-    /// Rows scrolled up from the bottom (0 follows new lines).
-    pub scroll: usize,
-    /// The oldest store id loaded.
-    pub oldest_id: Option<i64>,
-    /// Every stored message is loaded.
-    pub history_done: bool,
-    /// A history page is on its way.
-    pub loading: bool,
-    /// The other user's key is known and the first page was asked for.
-    pub ready: bool,
-    /// Unread messages to mark when the first page arrives.
-    pub mark: u32,
-}
-
-impl Buffer {
-    /// An empty buffer.
-    pub fn new(name: &str, kind: BufferKind) -> Self {
-        Buffer {
-            name: name.to_owned(),
-            kind,
-            hidden: false,
-            entries: Vec::new(),
-            scroll: 0,
-            oldest_id: None,
-            history_done: kind != BufferKind::Chat,
-            loading: false,
-            ready: kind != BufferKind::Chat,
-            mark: 0,
-        }
-    }
-
-    /// Adds an entry: conversations keep stamp order, others arrival order.
-    /// A stored message already present (same id) is not added twice.
-    pub fn push(&mut self, entry: Entry) {
-        if let Some(id) = entry.id {
-            if self.entries.iter().any(|e| e.id == Some(id)) {
-                return;
-            }
-            self.oldest_id = Some(self.oldest_id.map_or(id, |o| o.min(id)));
-        }
-        if self.kind == BufferKind::Chat {
-            let key = entry.key();
-            let at = self.entries.partition_point(|e| e.key() <= key);
-            self.entries.insert(at, entry);
-        } else {
-            self.entries.push(entry);
-        }
-    }
-}
+/// The gochat logo shown atop the Local server's System buffer.
+pub const LOGO: &str = r"                   _           _
+   __ _  ___   ___| |__   __ _| |_
+  / _` |/ _ \ / __| '_ \ / _` | __|
+ | (_| | (_) | (__| | | | (_| | |_
+  \__, |\___/ \___|_| |_|\__,_|\__|
+  |___/";
 
 /// The state of a server's connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,11 +5,10 @@
 
 use gochat_proto::HookEvent;
 
-use super::actions;
-use super::model::{DEFAULT_BUFFER, Entry, Model, Sender, Server};
-use super::msg::Effect;
-use super::render::layout;
-use super::render::messages::entry_rows;
+use super::navigation;
+use crate::tui::model::wrap::entry_text;
+use crate::tui::model::{DEFAULT_BUFFER, Entry, Model, Sender, Server};
+use crate::tui::msg::Effect;
 use crate::types::{ChatMessage, ClientEvent};
 
 /// Folds in an event of connection `generation` of server `key`.
@@ -62,7 +61,7 @@ pub fn on_net(
             notice(model, key, text);
         }
         ClientEvent::Disconnected { reason } => {
-            actions::end_session(model, key, true);
+            navigation::end_session(model, key, true);
             let mut text = "You are no longer connected to this server!".to_owned();
             if reason != "disconnected" {
                 text.push_str(&format!("\n{reason}"));
@@ -90,7 +89,7 @@ fn message(model: &mut Model, key: i64, m: ChatMessage, fx: &mut Vec<Effect>) {
     let in_view = model.in_view(key, &peer);
     let seq = model.seq();
     let bell = model.config.bell;
-    let (width, _) = layout::message_view(model);
+    let width = model.view.width;
     let tz = model.tz.clone();
     let Some(s) = model.by_key(key) else { return };
     if let Some(b) = s.find(&peer).and_then(|i| s.buffers.get_mut(i)) {
@@ -110,7 +109,7 @@ fn message(model: &mut Model, key: i64, m: ChatMessage, fx: &mut Vec<Effect>) {
         };
         // A view scrolled up stays on the lines it shows.
         if b.scroll > 0 {
-            b.scroll += entry_rows(&entry, width, &tz).len();
+            b.scroll += entry_text(&entry, width, &tz).rows.len();
         }
         b.push(entry);
     }

@@ -1,15 +1,16 @@
 //! Running slash commands: checks that need the model (server, connection,
 //! login), immediate output, password popups, and the tasks they start.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gochat_proto::UserList;
 
-use super::actions::{self, here};
-use super::commands::{self, Command, ParseError, UsersQuery};
-use super::model::{Link, Model};
-use super::msg::{Effect, Tag, Task};
-use super::popup::{Prompt, Purpose, PwAction};
+use super::task_start::{here, start};
+use super::{config_command, navigation, sending};
+use crate::tui::commands::{self, Command, ParseError, UsersQuery};
+use crate::tui::model::popup::{Prompt, Purpose, PwAction};
+use crate::tui::model::{Link, Model, Sender};
+use crate::tui::msg::{Effect, Tag, Task};
 
 /// The client's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -120,18 +121,15 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
         }
         Command::Clear => {
             let removed = model.server_mut().buffer_mut().map_or(0, |b| {
-                let before = b.entries.len();
-                b.entries
-                    .retain(|e| e.sender != super::model::Sender::System);
                 b.scroll = 0;
-                before - b.entries.len()
+                b.retain(|e| e.sender != Sender::System)
             });
             if removed > 0 {
                 model.say(format!("cleared {removed} system messages!"));
             }
         }
-        Command::Config => super::settings::show(model),
-        Command::Set { option, value } => super::settings::set(model, &option, &value, fx),
+        Command::Config => config_command::show(model),
+        Command::Set { option, value } => config_command::set(model, &option, &value, fx),
         Command::Connect { noverify } => {
             let generation = model.generation();
             let s = model.server_mut();
@@ -150,7 +148,7 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
                 model.say("attempting to connect...");
             }
             let ctx = here(model, "connect", Tag::Connect { generation });
-            actions::task(
+            start(
                 model,
                 fx,
                 ctx,
@@ -202,11 +200,11 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
         ),
         Command::Logout => {
             let ctx = here(model, "logout", Tag::Plain);
-            actions::task(model, fx, ctx, Task::Logout);
+            start(model, fx, ctx, Task::Logout);
         }
         Command::Disconnect => {
             let ctx = here(model, "disconnect", Tag::Plain);
-            actions::task(model, fx, ctx, Task::Disconnect);
+            start(model, fx, ctx, Task::Disconnect);
         }
         Command::Users(q) => {
             let ctx = here(model, "users", Tag::Plain);
@@ -226,19 +224,19 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
                     server: Some(model.server().key),
                 },
             };
-            actions::task(model, fx, ctx, task);
+            start(model, fx, ctx, task);
         }
         Command::Subscribe(hook) => {
             let ctx = here(model, "subscribe", Tag::Plain);
-            actions::task(model, fx, ctx, Task::Subscribe(hook));
+            start(model, fx, ctx, Task::Subscribe(hook));
         }
         Command::Unsubscribe(hook) => {
             let ctx = here(model, "unsubscribe", Tag::Plain);
-            actions::task(model, fx, ctx, Task::Unsubscribe(hook));
+            start(model, fx, ctx, Task::Unsubscribe(hook));
         }
         Command::Admin(op) => {
             let ctx = here(model, "admin", Tag::Plain);
-            actions::task(model, fx, ctx, Task::Admin(op));
+            start(model, fx, ctx, Task::Admin(op));
         }
         Command::Recover { username, cleanup } => {
             ask_password(
@@ -249,13 +247,13 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
             );
         }
         Command::Msg { to, text } => {
-            actions::open_buffer(model, &to, fx);
+            navigation::open_buffer(model, &to, fx);
             if model
                 .server()
                 .buffer()
                 .is_some_and(|b| b.name == to.to_lowercase())
             {
-                actions::send_text(model, text, fx);
+                sending::send_text(model, text, fx);
             }
         }
         Command::Help => {
@@ -300,21 +298,5 @@ fn check(model: &Model, cmd: &Command) -> Result<(), &'static str> {
         }
         Command::Logout | Command::Deregister(_) | Command::Msg { .. } => need_login(model),
         _ => Ok(()),
-    }
-}
-
-/// Where `/import` reads a key: an absolute path as it is; a relative one
-/// from `import/` when the file is there, else from the working folder.
-/// (Looks at the file system: the runner calls it, never the update.)
-pub fn import_path(typed: &str) -> PathBuf {
-    let path = Path::new(typed);
-    if path.is_absolute() {
-        return path.to_path_buf();
-    }
-    let in_import = Path::new("import").join(path);
-    if in_import.exists() {
-        in_import
-    } else {
-        path.to_path_buf()
     }
 }

@@ -3,7 +3,7 @@
 //! events are forwarded as [`Msg::Net`] by the task that opened it.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -11,7 +11,6 @@ use gochat_runtime::Runtime;
 use gochat_runtime::tls::ServerVerification;
 
 use super::msg::{Ctx, Msg, Outcome, Task};
-use super::perform::import_path;
 use crate::service::{ConnectOptions, Connection, Service};
 use crate::types::{ClientError, ClientEvent, ServerRecord};
 
@@ -289,6 +288,22 @@ impl<R: Runtime> Executor<R> {
                 Outcome::Done
             }
         })
+    }
+}
+
+/// Where `/import` reads a key: an absolute path as it is; a relative one
+/// from `import/` when the file is there, else from the working folder.
+/// (Looks at the file system: only tasks call it, never the update.)
+pub fn import_path(typed: &str) -> PathBuf {
+    let path = Path::new(typed);
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let in_import = Path::new("import").join(path);
+    if in_import.exists() {
+        in_import
+    } else {
+        path.to_path_buf()
     }
 }
 

@@ -1,9 +1,11 @@
-//! Where everything goes on screen. Shared by rendering and by the update
-//! function, which needs the size of the messages view to scroll.
+//! Where everything goes on screen, for the terminal size and what shows.
+//! The renderer draws into these areas; the model keeps the messages view's
+//! size from them, which the update function scrolls by.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use crate::tui::model::Model;
+use super::notifications::notifications;
+use super::state::{Model, ViewSize};
 
 /// The screen's parts; `None` for parts not shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +66,7 @@ pub fn areas(model: &Model, area: Rect) -> Areas {
     let [buffers, servers] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(servers_rows)]).areas(left_area);
 
-    let notes = !super::panels::notifications(model).is_empty();
+    let notes = !notifications(model).is_empty();
     let error = model.error.is_some();
     let input = !model.help;
     let [notifications, messages, error_area, input_area] = Layout::vertical([
@@ -86,12 +88,12 @@ pub fn areas(model: &Model, area: Rect) -> Areas {
     }
 }
 
-/// The messages view's inner size (columns, rows) for the model's terminal size.
-pub fn message_view(model: &Model) -> (usize, usize) {
+/// The messages view's inner size for the model's terminal size.
+pub fn message_view(model: &Model) -> ViewSize {
     let (w, h) = model.size;
     let a = areas(model, Rect::new(0, 0, w, h)).messages;
-    (
-        usize::from(a.width.saturating_sub(2)),
-        usize::from(a.height.saturating_sub(2)),
-    )
+    ViewSize {
+        width: usize::from(a.width.saturating_sub(2)),
+        height: usize::from(a.height.saturating_sub(2)),
+    }
 }

@@ -1,210 +1,22 @@
-//! Popups: text prompts (new server, new buffer, passwords, masked), yes/no
-//! confirmations and the quick switcher; their keys and what submitting does.
+//! The keys a popup takes while it is open, and what answering it does:
+//! adding a server, opening a buffer, the password actions, the deletes,
+//! the quick switcher's completion.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use std::path::PathBuf;
+use crossterm::event::{KeyCode, KeyEvent};
 
-use super::actions;
-use super::input::Input;
-use super::model::{Focus, Link, MAX_SERVERS, Model};
-use super::msg::{Ctx, Effect, Secret, Tag, Task};
-use super::switcher::{self, Switcher};
-
-/// An open popup.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Popup {
-    /// A one-line question.
-    Prompt(Prompt),
-    /// A yes/no question.
-    Confirm(Confirm),
-    /// The quick switcher.
-    Switcher(Switcher),
-}
-
-/// A text prompt. `Debug` hides what was typed into a masked one.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Prompt {
-    /// The question.
-    pub title: String,
-    /// The answer being typed.
-    pub input: Input,
-    /// Show `*` for each character (passwords).
-    pub masked: bool,
-    /// What the answer is for.
-    pub purpose: Purpose,
-}
-
-impl std::fmt::Debug for Prompt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut d = f.debug_struct("Prompt");
-        d.field("title", &self.title).field("masked", &self.masked);
-        if self.masked {
-            d.field("input", &"<redacted>");
-        } else {
-            d.field("input", &self.input);
-        }
-        d.field("purpose", &self.purpose).finish()
-    }
-}
-
-/// What a prompt's answer is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    /// The name of a server to add or show again.
-    ServerName,
-    /// The `address:port` of the new server `name`, and whether it is
-    /// reached over TLS (Tab toggles it; on at first, as in the original).
-    ServerAddress {
-        /// Its name.
-        name: String,
-        /// Connect over TLS.
-        tls: bool,
-    },
-    /// The name of a buffer to open.
-    BufferName,
-    /// A password for `action`, started in `ctx`; `first` holds the first
-    /// entry when the password is asked twice.
-    Password {
-        /// Where the command was typed.
-        ctx: Ctx,
-        /// What it unlocks.
-        action: PwAction,
-        /// The first entry, awaiting the repeat.
-        first: Option<Secret>,
-    },
-}
-
-/// What a password is asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PwAction {
-    /// `/register`
-    Register(String),
-    /// `/login`
-    Login(String),
-    /// `/deregister`
-    Deregister,
-    /// `/import`
-    Import(String, PathBuf),
-    /// `/export`
-    Export(String),
-    /// `/recover`
-    Recover(String, bool),
-}
-
-impl PwAction {
-    fn asked_twice(&self) -> bool {
-        matches!(self, PwAction::Register(_) | PwAction::Import(..))
-    }
-}
-
-/// A yes/no question.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Confirm {
-    /// The question.
-    pub text: String,
-    /// Whether "Yes" is selected.
-    pub yes: bool,
-    /// What "Yes" does.
-    pub action: ConfirmAction,
-}
-
-impl Confirm {
-    /// A question whose highlighted answer is "No".
-    pub fn new(text: &str, action: ConfirmAction) -> Self {
-        Confirm {
-            text: text.to_owned(),
-            yes: false,
-            action,
-        }
-    }
-
-    /// The answer Enter gives now.
-    pub fn enter_answer(&self) -> &'static str {
-        if self.yes { "Yes" } else { "No" }
-    }
-
-    /// The keys the popup takes, one `key = answer` item each.
-    pub fn hint_items(&self) -> [String; 4] {
-        [
-            format!("Enter = {}", self.enter_answer()),
-            "y = Yes".to_owned(),
-            "n/Esc = No".to_owned(),
-            "Tab = switch".to_owned(),
-        ]
-    }
-
-    /// The keys the popup takes, shown under its buttons.
-    pub fn hint(&self) -> String {
-        self.hint_items().join(", ")
-    }
-}
-
-/// What a confirmation does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfirmAction {
-    /// Delete the server with this key.
-    DeleteServer(i64),
-    /// Delete buffer `name` of server `key`.
-    DeleteBuffer(i64, String),
-}
+use super::editing::edit;
+use super::navigation;
+use super::task_start::{here, start};
+use crate::tui::model::input::Input;
+use crate::tui::model::popup::{ConfirmAction, Popup, Prompt, Purpose, PwAction, candidates};
+use crate::tui::model::{Focus, Link, MAX_SERVERS, Model};
+use crate::tui::msg::{Ctx, Effect, Secret, Tag, Task};
 
 /// The error every cancelled or empty prompt shows (as the original).
 pub const NO_TEXT: &str = "no text has been given";
 
 /// The title of the add-server address prompt.
 pub const ADDRESS_TITLE: &str = "Enter server address and port as 'address:port':";
-
-impl Prompt {
-    /// The line under the field that shows and explains a toggle, for the
-    /// prompts that have one (the new server's TLS).
-    pub fn toggle_line(&self) -> Option<String> {
-        match self.purpose {
-            Purpose::ServerAddress { tls: true, .. } => {
-                Some("TLS: on (Tab turns it off, for a plain TCP server)".to_owned())
-            }
-            Purpose::ServerAddress { tls: false, .. } => {
-                Some("TLS: off, plain TCP (Tab turns it on)".to_owned())
-            }
-            _ => None,
-        }
-    }
-
-    /// Tab: flips the prompt's toggle, if it has one.
-    fn toggle(&mut self) {
-        if let Purpose::ServerAddress { tls, .. } = &mut self.purpose {
-            *tls = !*tls;
-        }
-    }
-
-    /// A prompt, as an open popup.
-    pub fn popup(title: &str, masked: bool, purpose: Purpose) -> Popup {
-        Popup::Prompt(Prompt {
-            title: title.to_owned(),
-            input: Input::new(),
-            masked,
-            purpose,
-        })
-    }
-}
-
-/// Edits `input` with `key`; true if the key was an editing key.
-pub fn edit(input: &mut Input, key: KeyEvent) -> bool {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Char('a') if ctrl => input.home(),
-        KeyCode::Char('e') if ctrl => input.end(),
-        KeyCode::Char('w') if ctrl => input.delete_word(),
-        KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) => input.insert(c),
-        KeyCode::Backspace => input.backspace(),
-        KeyCode::Delete => input.delete(),
-        KeyCode::Left => input.left(),
-        KeyCode::Right => input.right(),
-        KeyCode::Home => input.home(),
-        KeyCode::End => input.end(),
-        _ => return false,
-    }
-    true
-}
 
 /// Handles a key while a popup is open. Once the popup closes (whatever
 /// closed it) the input has the focus again, so that what is typed next goes
@@ -251,7 +63,7 @@ fn popup_key(model: &mut Model, popup: Popup, key: KeyEvent, fx: &mut Vec<Effect
             _ => model.popup = Some(Popup::Confirm(c)),
         },
         Popup::Switcher(mut s) => {
-            let names = switcher::candidates(model.server());
+            let names = candidates(model.server());
             match key.code {
                 KeyCode::Esc => {}
                 KeyCode::Tab => {
@@ -261,7 +73,7 @@ fn popup_key(model: &mut Model, popup: Popup, key: KeyEvent, fx: &mut Vec<Effect
                 KeyCode::Enter => match s.completion(&names) {
                     Some(name) => {
                         let name = name.to_owned();
-                        actions::open_buffer(model, &name, fx);
+                        navigation::open_buffer(model, &name, fx);
                     }
                     None if s.input.is_empty() => model.set_error(NO_TEXT),
                     None => model.set_error(format!("no buffer named {}", s.input.text())),
@@ -290,7 +102,7 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
                     return;
                 }
                 model.servers[i].hidden = false;
-                actions::switch_server(model, i, fx);
+                navigation::switch_server(model, i, fx);
                 return;
             }
             model.popup = Some(Prompt::popup(
@@ -324,8 +136,8 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
                 model.set_error("too many servers shown: hide one first");
                 return;
             }
-            let ctx = actions::here(model, "server", Tag::Plain);
-            actions::task(
+            let ctx = here(model, "server", Tag::Plain);
+            start(
                 model,
                 fx,
                 ctx,
@@ -338,7 +150,7 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
             );
         }
         Purpose::BufferName => {
-            actions::open_buffer(model, &text, fx);
+            navigation::open_buffer(model, &text, fx);
         }
         Purpose::Password { ctx, action, first } => {
             let password = Secret(p.input.text().to_owned());
@@ -397,7 +209,7 @@ fn run_password_action(
                 },
                 ..ctx
             };
-            actions::task(model, fx, ctx, Task::Login { username, password });
+            start(model, fx, ctx, Task::Login { username, password });
             return;
         }
         PwAction::Deregister => Task::Deregister { password },
@@ -413,7 +225,7 @@ fn run_password_action(
             cleanup,
         },
     };
-    actions::task(model, fx, ctx, task);
+    start(model, fx, ctx, task);
 }
 
 fn confirm(model: &mut Model, action: ConfirmAction, fx: &mut Vec<Effect>) {
@@ -427,15 +239,15 @@ fn confirm(model: &mut Model, action: ConfirmAction, fx: &mut Vec<Effect>) {
             else {
                 return;
             };
-            actions::hide_server(model, key, fx);
+            navigation::hide_server(model, key, fx);
             let ctx = Ctx {
                 server: key,
                 buffer: String::new(),
                 cmd: "delete",
                 tag: Tag::Plain,
             };
-            actions::task(model, fx, ctx, Task::DeleteServer { name });
+            start(model, fx, ctx, Task::DeleteServer { name });
         }
-        ConfirmAction::DeleteBuffer(key, name) => actions::remove_buffer(model, key, &name),
+        ConfirmAction::DeleteBuffer(key, name) => navigation::remove_buffer(model, key, &name),
     }
 }

@@ -1,85 +1,35 @@
 //! The TUI's whole state ([`Model`]): servers with their buffers, messages
-//! and users, the input, popups, focus and the error bar. Rendering only
-//! reads it; only [`update`](super::update::update) changes it.
+//! and users, the input, popups, focus, the error bar, the clock, and the
+//! size of the messages view. Rendering only reads it; only the update
+//! function changes it.
 
 use std::time::{Duration, Instant};
 
-use super::clock::TimeZone;
+use super::entry::{Entry, Sender};
 use super::input::Input;
 use super::popup::Popup;
-use crate::config::Settings;
+use super::server_state::Server;
+use super::ui_config::UiConfig;
+use crate::time::TimeZone;
 use crate::types::ServerRecord;
 
-pub use super::server::{Buffer, BufferKind, Entry, Link, Sender, Server};
-
-/// The key of the Local server (store ids start at 1).
-pub const LOCAL: i64 = 0;
 /// Most servers shown, the Local server included.
 pub const MAX_SERVERS: usize = 9;
-/// Most buffers shown per server.
-pub const MAX_BUFFERS: usize = 35;
 /// Messages per history page.
 pub const PAGE: u32 = 200;
 /// How long the error bar shows.
 pub const ERROR_TIME: Duration = Duration::from_secs(3);
 /// The shortest pause between two sent messages.
 pub const MSG_DELAY: Duration = Duration::from_millis(300);
-/// The Local server's system buffer.
-pub const SYSTEM_BUFFER: &str = "System";
-/// A remote server's system buffer.
-pub const DEFAULT_BUFFER: &str = "Default";
 
-/// The gochat logo shown atop the Local server's System buffer.
-pub const LOGO: &str = r"                   _           _
-   __ _  ___   ___| |__   __ _| |_
-  / _` |/ _ \ / __| '_ \ / _` | __|
- | (_| | (_) | (__| | | | (_| | |_
-  \__, |\___/ \___|_| |_|\__,_|\__|
-  |___/";
-
-/// Layout and behaviour settings (`/set TUI.*`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UiConfig {
-    /// Width of the left column (relative share, or columns).
-    pub buflist_size: u16,
-    /// Whether `buflist_size` is a share of the width.
-    pub buflist_relative: bool,
-    /// Width of the Users panel (relative share, or columns).
-    pub userlist_size: u16,
-    /// Whether `userlist_size` is a share of the width.
-    pub userlist_relative: bool,
-    /// Show intermediate steps.
-    pub verbose: bool,
-    /// Ring the bell for messages outside the buffer in view.
-    pub bell: bool,
-    /// Show the Debug buffer.
-    pub debug_buffer: bool,
-}
-
-impl Default for UiConfig {
-    fn default() -> Self {
-        UiConfig {
-            buflist_size: 2,
-            buflist_relative: true,
-            userlist_size: 1,
-            userlist_relative: true,
-            verbose: false,
-            bell: true,
-            debug_buffer: false,
-        }
-    }
-}
-
-impl UiConfig {
-    /// The settings' TUI part.
-    pub fn from_settings(settings: &Settings) -> Self {
-        UiConfig {
-            verbose: settings.verbose,
-            bell: settings.bell,
-            debug_buffer: settings.debug_buffer && settings.verbose,
-            ..UiConfig::default()
-        }
-    }
+/// The inner size of the messages view, for the terminal size and what
+/// shows around it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ViewSize {
+    /// Columns.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
 }
 
 /// Which part of the screen takes the keys.
@@ -138,14 +88,17 @@ pub struct Model {
     pub wall: i64,
     /// The terminal size (columns, rows).
     pub size: (u16, u16),
+    /// The messages view's inner size, as of the last
+    /// [`refresh`](Model::refresh).
+    pub view: ViewSize,
     next_seq: u64,
     next_generation: u64,
 }
 
 impl Model {
-    /// The start-up state: the Local server, then the stored servers (the
-    /// ones past [`MAX_SERVERS`] hidden).
-    pub fn new(
+    /// The start-up state before anything is derived from it (see
+    /// [`Model::new`]).
+    pub(super) fn initial(
         config: UiConfig,
         records: Vec<ServerRecord>,
         tz: TimeZone,
@@ -180,6 +133,7 @@ impl Model {
             now,
             wall,
             size,
+            view: ViewSize::default(),
             next_seq: 1000,
             next_generation: 0,
         }

@@ -1,14 +1,39 @@
 //! The update function: the only place the [`Model`] changes. Pure: it
 //! reads the clock only from the model (the runner sets `now` and `wall`
 //! before each call) and asks for side effects by returning [`Effect`]s.
+//!
+//! It reads and changes the model and never looks at how anything is drawn:
+//! the size of the messages view and the row counts it scrolls by are kept
+//! in the model ([`Model::refresh`], called before and after each message).
+//!
+//! - [`keys`], [`input_keys`], [`list_keys`], [`popup_keys`], [`editing`]:
+//!   what keys do, by what has the focus.
+//! - [`slash_commands`], [`config_command`]: running `/` commands.
+//! - [`task_results`], [`connection_events`]: what tasks and connections
+//!   report.
+//! - [`navigation`], [`scrolling`], [`sending`], [`task_start`]: what those
+//!   have in common.
 
-use super::model::{Focus, Model};
+mod config_command;
+mod connection_events;
+mod editing;
+mod input_keys;
+mod keys;
+mod list_keys;
+mod navigation;
+mod popup_keys;
+mod scrolling;
+mod sending;
+mod slash_commands;
+mod task_results;
+mod task_start;
+
+use super::model::{Focus, Model, Popup};
 use super::msg::{Effect, Msg};
-use super::popup::Popup;
-use super::{done, keys, net};
 
 /// Folds `msg` into `model` and returns what the runner must do.
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    model.refresh();
     let mut fx = Vec::new();
     match msg {
         Msg::Key(key) => keys::on_key(model, key, &mut fx),
@@ -18,8 +43,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             server,
             generation,
             event,
-        } => net::on_net(model, server, generation, event, &mut fx),
-        Msg::Done { ctx, result } => done::on_done(model, ctx, result, &mut fx),
+        } => connection_events::on_net(model, server, generation, event, &mut fx),
+        Msg::Done { ctx, result } => task_results::on_done(model, ctx, result, &mut fx),
         Msg::Tick => model.spinner = model.spinner.wrapping_add(1),
         Msg::Quit => fx.push(Effect::Quit),
     }
@@ -30,6 +55,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     {
         model.error = None;
     }
+    model.refresh();
     fx
 }
 

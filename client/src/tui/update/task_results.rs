@@ -5,9 +5,11 @@
 
 use gochat_proto::UserList;
 
-use super::actions;
-use super::model::{BufferKind, DEFAULT_BUFFER, Entry, Link, Model, PAGE, Sender, Server};
-use super::msg::{Ctx, Effect, Outcome, Tag, Task};
+use super::navigation;
+use super::scrolling::load_page;
+use super::task_start::start;
+use crate::tui::model::{BufferKind, DEFAULT_BUFFER, Entry, Link, Model, PAGE, Sender, Server};
+use crate::tui::msg::{Ctx, Effect, Outcome, Tag, Task};
 
 /// Folds in the result of a task started in `ctx`.
 pub fn on_done(model: &mut Model, ctx: Ctx, result: Result<Outcome, String>, fx: &mut Vec<Effect>) {
@@ -32,7 +34,7 @@ fn failed(model: &mut Model, ctx: Ctx, e: String) {
             }
         }
         Tag::Open { peer } => {
-            actions::remove_buffer(model, key, peer);
+            navigation::remove_buffer(model, key, peer);
             model.note(
                 key,
                 DEFAULT_BUFFER,
@@ -53,10 +55,7 @@ fn failed(model: &mut Model, ctx: Ctx, e: String) {
                 .by_key(key)
                 .and_then(|s| s.find(to).map(|i| &mut s.buffers[i]))
             {
-                b.entries
-                    .iter_mut()
-                    .filter(|e| e.seq == *seq)
-                    .for_each(|e| e.pending = false);
+                b.finish_pending(*seq);
             }
             model.note(
                 key,
@@ -97,7 +96,7 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
                         cmd: "disconnect",
                         ..ctx
                     };
-                    return actions::task(model, fx, ctx, Task::Disconnect);
+                    return start(model, fx, ctx, Task::Disconnect);
                 }
             }
             say(
@@ -137,7 +136,7 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
         }
         Outcome::Account(name) => match ctx.cmd {
             "deregister" => {
-                actions::end_session(model, key, false);
+                navigation::end_session(model, key, false);
                 model.note(
                     key,
                     DEFAULT_BUFFER,
@@ -154,7 +153,7 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
         },
         Outcome::Done => match ctx.cmd {
             "logout" => {
-                actions::end_session(model, key, false);
+                navigation::end_session(model, key, false);
                 model.note(key, DEFAULT_BUFFER, "Running logout: logged out".to_owned());
             }
             "open" => {
@@ -165,7 +164,7 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
                 {
                     b.ready = true;
                 }
-                actions::load_page(model, key, peer, fx);
+                load_page(model, key, peer, fx);
             }
             "delete" => {
                 let current = model.server().key;
@@ -244,7 +243,7 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
             else {
                 return;
             };
-            b.entries.retain(|e| e.seq != *seq);
+            b.retain(|e| e.seq != *seq);
             for m in stored {
                 b.push(Entry {
                     seq: *seq,
@@ -278,7 +277,7 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
                     let wall = model.wall;
                     model.servers.push(Server::remote(record, wall));
                     let last = model.servers.len() - 1;
-                    actions::switch_server(model, last, fx);
+                    navigation::switch_server(model, last, fx);
                     model.note(key, DEFAULT_BUFFER, note);
                 }
             }
@@ -344,20 +343,11 @@ fn history(model: &mut Model, ctx: &Ctx, page: Vec<crate::types::ChatMessage>) {
         });
     }
     if first_page && b.mark > 0 {
-        let mut left = b.mark;
-        for e in b.entries.iter_mut().rev() {
-            if left == 0 {
-                break;
-            }
-            if matches!(e.sender, Sender::User(_)) {
-                e.unread = true;
-                left -= 1;
-            }
-        }
+        b.mark_unread(b.mark);
         b.mark = 0;
     }
     if b.history_done
-        && b.entries
+        && b.entries()
             .iter()
             .all(|e| e.id.is_none() && e.sender == Sender::System)
     {

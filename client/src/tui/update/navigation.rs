@@ -1,38 +1,16 @@
-//! What keys, commands and popups have in common: switching and opening
-//! buffers and servers, scrolling, sending, starting tasks, ending sessions.
+//! Moving around: switching, cycling, opening, hiding and removing buffers
+//! and servers, and ending a session (its conversations go, Default stays).
 
 use gochat_proto::Username;
 
-use super::model::{
-    Buffer, BufferKind, Entry, Focus, Link, MAX_BUFFERS, MSG_DELAY, Model, PAGE, Sender,
-};
-use super::msg::{Ctx, Effect, Tag, Task};
-use super::render::layout;
-use super::render::messages::count_rows;
-
-/// Starts `task` (the spinner turns until its result comes back).
-pub fn task(model: &mut Model, fx: &mut Vec<Effect>, ctx: Ctx, task: Task) {
-    model.pending += 1;
-    fx.push(Effect::Task { ctx, task });
-}
-
-/// A context for output to the buffer on screen.
-pub fn here(model: &Model, cmd: &'static str, tag: Tag) -> Ctx {
-    let (server, buffer) = model.here();
-    Ctx {
-        server,
-        buffer,
-        cmd,
-        tag,
-    }
-}
+use super::task_start::{here, start};
+use crate::tui::model::{Buffer, BufferKind, Focus, Link, MAX_BUFFERS, Model};
+use crate::tui::msg::{Ctx, Effect, Tag, Task};
 
 /// Leaves the buffer on screen: its unread marks are dropped.
 fn leave(model: &mut Model) {
     if let Some(b) = model.server_mut().buffer_mut() {
-        for e in &mut b.entries {
-            e.unread = false;
-        }
+        b.clear_unread();
     }
 }
 
@@ -139,138 +117,7 @@ pub fn open_buffer(model: &mut Model, name: &str, fx: &mut Vec<Effect>) {
     let last = model.server().buffers.len() - 1;
     switch_buffer(model, last);
     let ctx = here(model, "open", Tag::Open { peer: name.clone() });
-    task(model, fx, ctx, Task::Open { peer: name });
-}
-
-/// Asks for the first (or next older) page of buffer `name` of server `key`.
-pub fn load_page(model: &mut Model, key: i64, name: &str, fx: &mut Vec<Effect>) {
-    let Some(s) = model.by_key(key) else { return };
-    let Some(account) = s.user.clone() else {
-        return;
-    };
-    let Some(b) = s.find(name).and_then(|i| s.buffers.get_mut(i)) else {
-        return;
-    };
-    if b.kind != BufferKind::Chat || b.loading || b.history_done || !b.ready {
-        return;
-    }
-    b.loading = true;
-    let before = b.oldest_id;
-    let ctx = Ctx {
-        server: key,
-        buffer: name.to_owned(),
-        cmd: "history",
-        tag: Tag::History {
-            peer: name.to_owned(),
-        },
-    };
-    task(
-        model,
-        fx,
-        ctx,
-        Task::History {
-            account,
-            peer: name.to_owned(),
-            before,
-            limit: PAGE,
-        },
-    );
-}
-
-/// Scrolls the buffer on screen `rows` up (negative: down); reaching the
-/// top of what is loaded asks for the next older page.
-pub fn scroll(model: &mut Model, rows: isize, fx: &mut Vec<Effect>) {
-    let (width, height) = layout::message_view(model);
-    let (tz, today) = (model.tz.clone(), model.tz.date_of(model.wall));
-    let (key, name) = model.here();
-    let Some(b) = model.server_mut().buffer_mut() else {
-        return;
-    };
-    let total = count_rows(b, width, &tz, today);
-    let max = total.saturating_sub(height);
-    let wanted = if rows < 0 {
-        b.scroll.saturating_sub(rows.unsigned_abs())
-    } else {
-        b.scroll.saturating_add(rows as usize)
-    };
-    b.scroll = wanted.min(max);
-    if wanted >= max {
-        load_page(model, key, &name, fx);
-    }
-}
-
-/// Sends (or, on Local, keeps) a text typed into the buffer on screen.
-pub fn send_text(model: &mut Model, text: String, fx: &mut Vec<Effect>) {
-    let seq = model.seq();
-    let (now, wall) = (model.now, model.wall);
-    let s = model.server();
-    let logged_in = s.user.is_some();
-    let Some(b) = s.buffer() else {
-        model.set_error("no buffers in server");
-        return;
-    };
-    match b.kind {
-        BufferKind::System => model.set_error("performing action on system buffer"),
-        BufferKind::Scratch => {
-            if let Some(b) = model.server_mut().buffer_mut() {
-                b.push(Entry {
-                    seq,
-                    id: None,
-                    stamp: wall,
-                    sender: Sender::You,
-                    text,
-                    unread: false,
-                    pending: false,
-                });
-                b.scroll = 0;
-            }
-        }
-        BufferKind::Chat => {
-            if !logged_in {
-                model.set_error("you are not logged in");
-                return;
-            }
-            if model
-                .last_send
-                .is_some_and(|t| now.saturating_duration_since(t) < MSG_DELAY)
-            {
-                model.set_error("you are typing too fast");
-                // Keep what was typed, so that Enter again sends it.
-                if model.input.is_empty() {
-                    let back = if text.starts_with('/') {
-                        format!("/{text}")
-                    } else {
-                        text
-                    };
-                    model.input.insert_str(&back);
-                }
-                return;
-            }
-            let to = b.name.clone();
-            model.last_send = Some(now);
-            if let Some(b) = model.server_mut().buffer_mut() {
-                b.push(Entry {
-                    seq,
-                    id: None,
-                    stamp: wall,
-                    sender: Sender::You,
-                    text: text.clone(),
-                    unread: false,
-                    pending: true,
-                });
-                b.scroll = 0;
-            }
-            let ctx = here(
-                model,
-                "message",
-                Tag::Send {
-                    to: to.clone(),
-                    seq,
-                },
-            );
-            task(model, fx, ctx, Task::Send { to, text });
-        }
-    }
+    start(model, fx, ctx, Task::Open { peer: name });
 }
 
 /// Hides the buffer on screen (system buffers stay).
@@ -320,7 +167,7 @@ pub fn hide_server(model: &mut Model, key: i64, fx: &mut Vec<Effect>) {
             cmd: "disconnect",
             tag: Tag::Plain,
         };
-        task(model, fx, ctx, Task::Disconnect);
+        start(model, fx, ctx, Task::Disconnect);
     }
     switch_server(model, 0, fx);
     model.servers[i].hidden = true;

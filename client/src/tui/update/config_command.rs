@@ -1,9 +1,9 @@
 //! `/config` and `/set`: the TUI's layout settings (in memory) and the
 //! current server's record (stored, while offline).
 
-use super::actions::{self, here};
-use super::model::{Link, Model};
-use super::msg::{Effect, Tag, Task};
+use super::task_start::{here, start};
+use crate::tui::model::{Link, Model};
+use crate::tui::msg::{Effect, Tag, Task};
 
 fn yes_no(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
@@ -95,5 +95,5 @@ fn set_server(model: &mut Model, option: &str, value: &str, fx: &mut Vec<Effect>
         return;
     }
     let ctx = here(model, "set", Tag::Plain);
-    actions::task(model, fx, ctx, Task::UpdateServer(record));
+    start(model, fx, ctx, Task::UpdateServer(record));
 }

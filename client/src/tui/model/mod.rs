@@ -1,0 +1,86 @@
+//! The TUI's state, and what is derived from it: the model layer. It knows
+//! nothing of keys or drawing; the update function changes it and the
+//! renderer reads it.
+//!
+//! - [`state`]: the [`Model`] itself, its constants and accessors.
+//! - [`server_state`], [`buffer`], [`entry`]: servers, their buffers and the
+//!   lines in them.
+//! - [`input`], [`popup`], [`ui_config`]: the input box, the popups' state,
+//!   the layout settings.
+//! - [`layout`], [`notifications`], [`shortcuts`]: where everything goes on
+//!   screen, the notifications bar's contents, the lists' shortcut keys.
+//! - [`wrap`], [`rows`]: how text falls into rows and how many rows a buffer
+//!   takes, kept in step with its entries so that scrolling never lays
+//!   anything out.
+//!
+//! Files import one way: `state` uses the parts; `layout` and
+//! `notifications` read `state`; this file keeps the derived data
+//! (the messages view's size, the row counts) up to date.
+
+pub mod buffer;
+pub mod entry;
+pub mod input;
+pub mod layout;
+pub mod notifications;
+pub mod popup;
+pub mod rows;
+pub mod server_state;
+pub mod shortcuts;
+pub mod state;
+pub mod ui_config;
+pub mod wrap;
+
+use std::time::Instant;
+
+pub use self::buffer::{Buffer, BufferKind};
+pub use self::entry::{Entry, Sender};
+pub use self::popup::Popup;
+pub use self::rows::Measure;
+pub use self::server_state::{
+    DEFAULT_BUFFER, LOCAL, LOGO, Link, MAX_BUFFERS, SYSTEM_BUFFER, Server,
+};
+pub use self::state::{ERROR_TIME, Focus, MAX_SERVERS, MSG_DELAY, Model, PAGE, ViewSize};
+pub use self::ui_config::UiConfig;
+use crate::time::TimeZone;
+use crate::types::ServerRecord;
+
+impl Model {
+    /// The start-up state: the Local server, then the stored servers (the
+    /// ones past [`MAX_SERVERS`] hidden), with the messages view sized for
+    /// `size`.
+    pub fn new(
+        config: UiConfig,
+        records: Vec<ServerRecord>,
+        tz: TimeZone,
+        size: (u16, u16),
+        now: Instant,
+        wall: i64,
+    ) -> Self {
+        let mut model = Model::initial(config, records, tz, size, now, wall);
+        model.refresh();
+        model
+    }
+
+    /// What row counts depend on now: the messages view's width, the zone
+    /// and today's date.
+    pub fn measure(&self) -> Measure {
+        Measure {
+            width: self.view.width,
+            zone: self.tz.clone(),
+            today: self.tz.date_of(self.wall),
+        }
+    }
+
+    /// Brings the derived data up to date with the state: the messages
+    /// view's size (for the terminal size and what shows around the view)
+    /// and the row count of the buffer on screen (measured again only if
+    /// the width, the zone or the day changed). The update function calls
+    /// it around every message.
+    pub fn refresh(&mut self) {
+        self.view = layout::message_view(self);
+        let measure = self.measure();
+        if let Some(b) = self.server_mut().buffer_mut() {
+            b.remeasure(&measure);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The TUI's layout and behaviour settings ([`UiConfig`], changed with
+//! `/set TUI.*`).
+
+use crate::config::Settings;
+
+/// Layout and behaviour settings (`/set TUI.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UiConfig {
+    /// Width of the left column (relative share, or columns).
+    pub buflist_size: u16,
+    /// Whether `buflist_size` is a share of the width.
+    pub buflist_relative: bool,
+    /// Width of the Users panel (relative share, or columns).
+    pub userlist_size: u16,
+    /// Whether `userlist_size` is a share of the width.
+    pub userlist_relative: bool,
+    /// Show intermediate steps.
+    pub verbose: bool,
+    /// Ring the bell for messages outside the buffer in view.
+    pub bell: bool,
+    /// Show the Debug buffer.
+    pub debug_buffer: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            buflist_size: 2,
+            buflist_relative: true,
+            userlist_size: 1,
+            userlist_relative: true,
+            verbose: false,
+            bell: true,
+            debug_buffer: false,
+        }
+    }
+}
+
+impl UiConfig {
+    /// The settings' TUI part.
+    pub fn from_settings(settings: &Settings) -> Self {
+        UiConfig {
+            verbose: settings.verbose,
+            bell: settings.bell,
+            debug_buffer: settings.debug_buffer && settings.verbose,
+            ..UiConfig::default()
+        }
+    }
+}
