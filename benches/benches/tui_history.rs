@@ -1,6 +1,7 @@
 //! The TUI opening a conversation of 100,000 stored messages: from the Enter
 //! that opens the buffer to the first screen drawn (the history page read from
-//! the local store, the update, the render), on a 120x40 `TestBackend`.
+//! the local store and opened with the account's history key, the update, the
+//! render), on a 120x40 `TestBackend`.
 //!
 //! Target (client issue): under 50 ms. Run with
 //! `cargo bench -p gochat-benches --bench tui_history`; results are in
@@ -123,6 +124,10 @@ fn bench(c: &mut criterion::Criterion) {
             .await
             .unwrap();
         assert_eq!(server.id, 1);
+        // The history is sealed at rest, as a logged-in account's is.
+        let sealed = gochat_client::keys::seal_private_key("bench", "pw").unwrap();
+        let (_, history) = gochat_client::keys::open_account_secrets(&sealed, "pw").unwrap();
+        store.unlock_history(1, "alice", history).await.unwrap();
         for chunk in 0..MESSAGES / 10_000 {
             let batch: Vec<NewMessage> = (0..10_000)
                 .map(|i| {

@@ -10,6 +10,12 @@
 //!   `nonce(12) | ciphertext+tag | salt(32)`, byte for byte the original's layout,
 //!   so keys sealed by either client open in the other.
 //!
+//! - Conversation history is sealed at rest with a [`HistoryKey`] derived
+//!   (HKDF-SHA256) from the same scrypt output that opens the private key, so
+//!   unlocking an account costs one scrypt for both. Each message is
+//!   AES-256-GCM with a random nonce, bound to its conversation, direction and
+//!   stamp as associated data ([`seal_text`], [`open_text`]).
+//!
 //! Key generation ([`generate_key`]) and sealing are slow on purpose (RSA-4096,
 //! scrypt): call them off the UI and network threads.
 
@@ -38,6 +44,87 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 /// Shortest possible sealed blob (an empty plaintext).
 pub const MIN_SEALED_LEN: usize = NONCE_LEN + TAG_LEN + SALT_LEN;
+/// First byte of a sealed history text: the layout version.
+pub const SEALED_TEXT_VERSION: u8 = 1;
+/// HKDF `info` of the history key.
+const HISTORY_KEY_INFO: &[u8] = b"gochat-client history key v1";
+
+/// The key an account's history is sealed with. Wiped when dropped; its
+/// `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct HistoryKey([u8; 32]);
+
+impl HistoryKey {
+    /// Derives the history key from the account's scrypt output.
+    fn derive(scrypt_key: &[u8; 32]) -> HistoryKey {
+        let mut key = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit of 8160: cannot fail.
+        let _ =
+            hkdf::Hkdf::<sha2::Sha256>::new(None, scrypt_key).expand(HISTORY_KEY_INFO, &mut key);
+        HistoryKey(key)
+    }
+}
+
+impl Drop for HistoryKey {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+impl std::fmt::Debug for HistoryKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HistoryKey(..)")
+    }
+}
+
+/// Seals a history text with `key`, bound to `aad` (what identifies the
+/// message: conversation, direction, stamp): `version(1) | nonce(12) |
+/// ciphertext+tag`, with a fresh random nonce.
+pub fn seal_text(key: &HistoryKey, aad: &[u8], text: &str) -> Result<Vec<u8>, ClientError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    random(&mut nonce)?;
+    let cipher =
+        Aes256Gcm::new_from_slice(&key.0).map_err(|e| ClientError::Crypto(e.to_string()))?;
+    let payload = aes_gcm::aead::Payload {
+        msg: text.as_bytes(),
+        aad,
+    };
+    let sealed = cipher
+        .encrypt(&Nonce::from(nonce), payload)
+        .map_err(|_| ClientError::Crypto("encryption failed".to_owned()))?;
+    let mut blob = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
+    blob.push(SEALED_TEXT_VERSION);
+    blob.extend_from_slice(&nonce);
+    blob.extend_from_slice(&sealed);
+    Ok(blob)
+}
+
+/// Opens a text sealed by [`seal_text`] with the same `key` and `aad`; a
+/// readable error when the key or the associated data differ, or the blob
+/// is damaged.
+pub fn open_text(key: &HistoryKey, aad: &[u8], blob: &[u8]) -> Result<String, ClientError> {
+    let damaged = || {
+        ClientError::Crypto("a stored message cannot be opened with this account's key".to_owned())
+    };
+    let (&version, rest) = blob.split_first().ok_or_else(damaged)?;
+    if version != SEALED_TEXT_VERSION || rest.len() < NONCE_LEN + TAG_LEN {
+        return Err(damaged());
+    }
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+    let nonce = Nonce::try_from(nonce).map_err(|_| damaged())?;
+    let cipher =
+        Aes256Gcm::new_from_slice(&key.0).map_err(|e| ClientError::Crypto(e.to_string()))?;
+    let plain = cipher
+        .decrypt(
+            &nonce,
+            aes_gcm::aead::Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map_err(|_| damaged())?;
+    String::from_utf8(plain).map_err(|_| damaged())
+}
 
 /// Hashes `password` with bcrypt, cost [`BCRYPT_COST`] (`$2b$12$…`).
 ///
@@ -75,6 +162,15 @@ pub fn seal_private_key(pem: &str, password: &str) -> Result<Vec<u8>, ClientErro
 /// [`ClientError::WrongPassword`]; a blob too short to hold a nonce, a tag and
 /// a salt gives a readable [`ClientError::Crypto`].
 pub fn open_private_key(blob: &[u8], password: &str) -> Result<String, ClientError> {
+    open_account_secrets(blob, password).map(|(pem, _)| pem)
+}
+
+/// As [`open_private_key`], also deriving the account's [`HistoryKey`] from
+/// the same scrypt output (one scrypt for both).
+pub fn open_account_secrets(
+    blob: &[u8],
+    password: &str,
+) -> Result<(String, HistoryKey), ClientError> {
     if blob.len() < MIN_SEALED_LEN {
         return Err(ClientError::Crypto(format!(
             "the stored private key is damaged: {} bytes, at least {MIN_SEALED_LEN} expected",
@@ -93,12 +189,14 @@ pub fn open_private_key(blob: &[u8], password: &str) -> Result<String, ClientErr
                 .decrypt(&nonce, ciphertext)
                 .map_err(|_| ClientError::WrongPassword)
         });
+    let history = HistoryKey::derive(&key);
     wipe(&mut key);
-    String::from_utf8(opened?).map_err(|e| {
+    let pem = String::from_utf8(opened?).map_err(|e| {
         let mut bytes = e.into_bytes();
         wipe(&mut bytes);
         ClientError::Crypto("the stored private key is not text".to_owned())
-    })
+    })?;
+    Ok((pem, history))
 }
 
 /// Generates an RSA-4096 key pair with the system's CSPRNG and returns the key,
@@ -176,5 +274,48 @@ mod tests {
         assert_eq!(&blob[..NONCE_LEN], &nonce);
         assert_eq!(&blob[blob.len() - SALT_LEN..], &salt);
         assert_eq!(open_private_key(&blob, "pw").unwrap(), "abc");
+    }
+
+    #[test]
+    fn the_history_key_comes_with_the_private_key_and_seals_texts() {
+        let salt = [7u8; SALT_LEN];
+        let nonce = [9u8; NONCE_LEN];
+        let blob = seal_with(b"pem", "pw", &salt, &nonce).unwrap();
+        let (pem, key) = open_account_secrets(&blob, "pw").unwrap();
+        assert_eq!(pem, "pem");
+        // The same account opens to the same key; another salt, another key.
+        let (_, again) = open_account_secrets(&blob, "pw").unwrap();
+        assert_eq!(key.0, again.0);
+        let other = seal_with(b"pem", "pw", &[8u8; SALT_LEN], &nonce).unwrap();
+        let (_, other) = open_account_secrets(&other, "pw").unwrap();
+        assert_ne!(key.0, other.0);
+        assert!(matches!(
+            open_account_secrets(&blob, "wrong"),
+            Err(ClientError::WrongPassword)
+        ));
+
+        let sealed = seal_text(&key, b"conversation", "hello \u{1F600}").unwrap();
+        assert_eq!(sealed[0], SEALED_TEXT_VERSION);
+        assert!(!sealed.windows(5).any(|w| w == b"hello"));
+        assert_eq!(
+            open_text(&again, b"conversation", &sealed).unwrap(),
+            "hello \u{1F600}"
+        );
+        // Another key, other associated data, a flipped bit, a truncation: refused.
+        assert!(open_text(&other, b"conversation", &sealed).is_err());
+        assert!(open_text(&key, b"other", &sealed).is_err());
+        let mut flipped = sealed.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(open_text(&key, b"conversation", &flipped).is_err());
+        for cut in 0..sealed.len() {
+            assert!(open_text(&key, b"conversation", &sealed[..cut]).is_err());
+        }
+        // Two seals of one text differ (fresh nonce).
+        assert_ne!(
+            seal_text(&key, b"c", "x").unwrap(),
+            seal_text(&key, b"c", "x").unwrap()
+        );
+        assert_eq!(format!("{key:?}"), "HistoryKey(..)");
     }
 }

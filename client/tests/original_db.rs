@@ -311,7 +311,7 @@ async fn original_database_is_migrated_in_place() {
     );
     // The dangling account's history exports in the recovery format.
     assert_eq!(
-        store.conversation_export(3, "frank").await.unwrap(),
+        store.conversation_export(3, "frank", None).await.unwrap(),
         "--- CONVERSATION BEGINS ---\n\
          Wednesday, 25-Nov-26 17:50:05 UTC | [frank] -> [gina]: frank's old message\n\
          Wednesday, 25-Nov-26 17:50:09 UTC | [gina] -> [frank]: gina's reply\n\

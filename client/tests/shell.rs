@@ -11,6 +11,9 @@ mod shell_tests;
 use common::*;
 use shell_support::*;
 
+use gochat_client::service::Service;
+use gochat_client::store::LocalStore;
+
 /// Servers, connecting and disconnecting, and the original's crash cases
 /// (`CONN -keep` alone, MSG without text, RECIV and PERMS disconnected, EOF),
 /// each an error line; the status is 1.
@@ -128,6 +131,83 @@ fn conn_with_tls_to_a_plain_server_says_how_to_turn_tls_off() {
             out.contains("[OK] successfully connected to the server"),
             "{out}"
         );
+        server.shutdown();
+    });
+}
+
+/// HISTORY on sealed history, with the client's database in a file: bob's
+/// conversation reads back in his shell, the file holds none of its texts,
+/// and after a restart of his client (the key unlocked again by LOGIN) the
+/// history reads back again.
+#[test]
+fn history_is_sealed_on_disk() {
+    run(smol_rt(), |rt| async move {
+        let server = start_server(&rt, &settings()).await;
+        register_fixtures(&rt, &server, &["alice", "bob"]).await;
+        let port = server.tcp_addr().port();
+        let keys = temp_dir("gochat_shell_sealed_keys");
+        key_files(&keys, &["alice", "bob"]);
+        let db_dir = temp_dir("gochat_shell_sealed_db");
+        let db = db_dir.join("client.db");
+        let _ = std::fs::remove_file(&db);
+        let setup = |name: &str| {
+            format!(
+                "REGSERVER test 127.0.0.1 {port}\nCONN test\n{}{}",
+                import_lines(name, &keys),
+                login_lines(&name.to_ascii_uppercase())
+            )
+        };
+        let mut a = LiveShell::start(&rt, "alice", service().await, client_settings());
+        a.send(&setup("alice"));
+        a.expect(&rt, "online users: alice\n").await;
+        let store = LocalStore::open(&db).await.unwrap();
+        let mut b = LiveShell::start(&rt, "bob", Service::new(store.clone()), client_settings());
+        b.send(&setup("bob"));
+        b.expect(&rt, "online users: alice, bob\n").await;
+        a.send("MSG bob zebra crossing at noon");
+        b.expect(&rt, "alice: zebra crossing at noon\n").await;
+        b.send("MSG alice quokka sighting confirmed");
+        a.expect(&rt, "bob: quokka sighting confirmed\n").await;
+        b.send("HISTORY alice");
+        b.expect(&rt, "gochat(bob) > HISTORY alice\n").await;
+        let history = b.expect(&rt, "bob: quokka sighting confirmed\n").await;
+        assert!(
+            has_message(&history, "alice", "zebra crossing at noon"),
+            "{history}"
+        );
+        b.send("LOGOUT");
+        b.expect(&rt, "gochat(bob) > LOGOUT\n").await;
+        let (status, out) = b.finish(&rt).await;
+        assert_eq!(status, 0, "{out}");
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let Ok(bytes) = std::fs::read(db_dir.join(format!("client.db{suffix}"))) else {
+                continue;
+            };
+            for text in [&b"zebra crossing"[..], b"quokka sighting"] {
+                assert!(
+                    !bytes.windows(text.len()).any(|w| w == text),
+                    "client.db{suffix} holds a message text"
+                );
+            }
+        }
+        // A new run of bob's client: LOGIN unlocks the history again.
+        let store = LocalStore::open(&db).await.unwrap();
+        let mut b = LiveShell::start(&rt, "bob", Service::new(store.clone()), client_settings());
+        b.send(&format!("CONN test\n{}", login_lines("BOB")));
+        b.expect(&rt, "online users: alice, bob\n").await;
+        b.send("HISTORY alice");
+        b.expect(&rt, "gochat(bob) > HISTORY alice\n").await;
+        let history = b.expect(&rt, "bob: quokka sighting confirmed\n").await;
+        assert!(
+            has_message(&history, "alice", "zebra crossing at noon"),
+            "{history}"
+        );
+        let (status, out) = b.finish(&rt).await;
+        assert_eq!(status, 0, "{out}");
+        store.close().await;
+        let (status, out) = a.finish(&rt).await;
+        assert_eq!(status, 0, "{out}");
         server.shutdown();
     });
 }

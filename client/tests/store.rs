@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use gochat_client::ClientError;
-use gochat_client::keys::{open_private_key, seal_private_key};
-use gochat_client::store::{LocalStore, NewMessage};
+use gochat_client::keys::{open_account_secrets, open_private_key, seal_private_key};
+use gochat_client::store::{LocalStore, NewMessage, SEALED_PLACEHOLDER};
 
 const ALICE_PEM: &str = include_str!("../../proto-core/tests/fixtures/alice.priv.pem");
 
@@ -282,7 +282,13 @@ async fn history_pages_newest_first() {
 async fn export_uses_the_original_format() {
     let store = LocalStore::open_memory().await.unwrap();
     let s = store.add_server(None, "h", 1, false).await.unwrap();
-    assert_eq!(store.conversation_export(s.id, "alice").await.unwrap(), "");
+    assert_eq!(
+        store
+            .conversation_export(s.id, "alice", None)
+            .await
+            .unwrap(),
+        ""
+    );
     // 2026-11-25 17:50:05 UTC, a Wednesday.
     let t = 1_795_629_005;
     for m in [
@@ -293,7 +299,10 @@ async fn export_uses_the_original_format() {
         store.add_message(&m).await.unwrap();
     }
     assert_eq!(
-        store.conversation_export(s.id, "alice").await.unwrap(),
+        store
+            .conversation_export(s.id, "alice", None)
+            .await
+            .unwrap(),
         "--- CONVERSATION BEGINS ---\n\
          Wednesday, 25-Nov-26 17:50:05 UTC | [bob] -> [alice]: first\n\
          Wednesday, 25-Nov-26 17:51:05 UTC | [alice] -> [bob]: second\n\
@@ -382,6 +391,99 @@ async fn files_are_private() {
 }
 
 /// The first base64 line of a PEM body.
+/// History sealed at rest: plaintext rows (older history, the original
+/// client's) are sealed when the account unlocks its history, new messages
+/// are stored sealed, nothing of their texts is in the files, and the texts
+/// read back only with the account's key.
+#[tokio::test]
+async fn history_is_sealed_at_rest() {
+    let dir = scratch("sealed-history");
+    let path = dir.join("client.db");
+    let store = LocalStore::open(&path).await.unwrap();
+    let s = store.add_server(None, "h", 1, false).await.unwrap();
+    let (_, key) = open_account_secrets(&seal_private_key(ALICE_PEM, "pw").unwrap(), "pw").unwrap();
+    let (_, other) =
+        open_account_secrets(&seal_private_key(ALICE_PEM, "pw").unwrap(), "pw").unwrap();
+    // Written before sealing existed: plaintext on disk.
+    for i in 0..1500 {
+        store
+            .add_message(&msg(
+                s.id,
+                "alice",
+                "bob",
+                i % 2 == 0,
+                i,
+                &format!("old secret {i:04}"),
+            ))
+            .await
+            .unwrap();
+    }
+    store
+        .add_message(&msg(s.id, "carol", "bob", true, 1, "carol's own"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .unlock_history(s.id, "alice", key.clone())
+            .await
+            .unwrap(),
+        1500
+    );
+    assert_eq!(
+        store
+            .unlock_history(s.id, "alice", key.clone())
+            .await
+            .unwrap(),
+        0
+    );
+    store
+        .add_message(&msg(s.id, "alice", "bob", false, 2000, "new secret"))
+        .await
+        .unwrap();
+    let page = store.history(s.id, "alice", "bob", None, 3).await.unwrap();
+    let texts: Vec<&str> = page.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["new secret", "old secret 1499", "old secret 1498"]);
+    let export = store
+        .conversation_export(s.id, "alice", None)
+        .await
+        .unwrap();
+    assert!(export.contains("old secret 0000") && export.contains("new secret"));
+    // Another account's history is not touched.
+    let carol = store.history(s.id, "carol", "bob", None, 5).await.unwrap();
+    assert_eq!(carol[0].text, "carol's own");
+    // Locked: the texts are sealed again, the rest is there.
+    store.lock_history(s.id, "alice");
+    let page = store.history(s.id, "alice", "bob", None, 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(page.iter().all(|m| m.text == SEALED_PLACEHOLDER));
+    assert_eq!(page[0].stamp, 2000);
+    // Another key opens nothing (an account made again under the same name).
+    let export = store
+        .conversation_export(s.id, "alice", Some(&other))
+        .await
+        .unwrap();
+    assert!(!export.contains("secret") && export.contains(SEALED_PLACEHOLDER));
+    let export = store
+        .conversation_export(s.id, "alice", Some(&key))
+        .await
+        .unwrap();
+    assert!(export.contains("old secret 0777"));
+    store.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let Ok(bytes) = std::fs::read(dir.join(format!("client.db{suffix}"))) else {
+            continue;
+        };
+        assert!(
+            !contains(&bytes, b"new secret"),
+            "client.db{suffix} holds a text"
+        );
+        assert!(
+            !contains(&bytes, b"old secret"),
+            "client.db{suffix} holds a text"
+        );
+    }
+}
+
 fn first_body_line(pem: &str) -> &str {
     pem.lines().find(|l| !l.starts_with("-----")).unwrap()
 }

@@ -110,12 +110,12 @@ impl Service {
             )));
         }
         let pw = password.to_owned();
-        let opened: Vec<(Account, String)> = off_thread(move || {
+        let opened: Vec<(Account, String, keys::HistoryKey)> = off_thread(move || {
             candidates
                 .into_iter()
                 .filter(|a| keys::verify_password(&pw, &a.password_hash))
-                .filter_map(|a| match keys::open_private_key(&a.sealed_key, &pw) {
-                    Ok(pem) => Some((a, pem)),
+                .filter_map(|a| match keys::open_account_secrets(&a.sealed_key, &pw) {
+                    Ok((pem, history)) => Some((a, pem, history)),
                     Err(e) => {
                         tracing::warn!(
                             "cannot open the key of {} (server #{}): {e}",
@@ -133,7 +133,7 @@ impl Service {
         }
         let several = opened.len() > 1;
         let mut written = Vec::new();
-        for (account, pem) in opened {
+        for (account, pem, history) in opened {
             let stem = if several {
                 format!("{name}-{}", account.server_id)
             } else {
@@ -141,7 +141,7 @@ impl Service {
             };
             let msgs = self
                 .store()
-                .conversation_export(account.server_id, &account.username)
+                .conversation_export(account.server_id, &account.username, Some(&history))
                 .await?;
             let priv_path = dir.join(format!("{stem}.priv"));
             let msgs_path = dir.join(format!("{stem}.msgs"));

@@ -113,8 +113,19 @@ impl Connection {
             .await?
             .ok_or_else(|| ClientError::NotFound(format!("local user {name}")))?;
         let pw = password.to_owned();
-        let key =
+        let (key, history) =
             run_blocking(&*self.inner.exec, move || open_account_key(&account, &pw)).await??;
+        // Unlocked before anything of this login can arrive; what is still
+        // plaintext (older history, the original client's) is sealed now.
+        match service
+            .store()
+            .unlock_history(server_id, name.as_str(), history)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("sealed {n} stored messages of {name}"),
+            Err(e) => tracing::warn!("sealing the history of {name} failed: {e}"),
+        }
         let account = Arc::new(Account {
             server_id,
             username: name.clone(),
@@ -195,7 +206,14 @@ impl Connection {
     /// kept for the next login.
     pub async fn logout(&self) -> Result<(), ClientError> {
         self.logged_in()?;
-        self.expect_ok(ClientCommand::Logout).await
+        let user = self.user();
+        self.expect_ok(ClientCommand::Logout).await?;
+        if let Some(user) = user {
+            // The history is sealed again for this run too.
+            let server_id = self.inner.server.id;
+            self.inner.service.store().lock_history(server_id, &user);
+        }
+        Ok(())
     }
 
     /// Deregisters the logged-in account: checks `password` against it,
@@ -240,16 +258,17 @@ pub(crate) fn check_password(password: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// Checks `password` against `account` and opens its private key. Slow
-/// (bcrypt, scrypt): run it on a blocking thread.
+/// Checks `password` against `account` and opens its private key and its
+/// history key. Slow (bcrypt, scrypt): run it on a blocking thread.
 pub(crate) fn open_account_key(
     account: &crate::types::Account,
     password: &str,
-) -> Result<RsaPrivateKey, ClientError> {
+) -> Result<(RsaPrivateKey, keys::HistoryKey), ClientError> {
     if !keys::verify_password(password, &account.password_hash) {
         return Err(ClientError::WrongPassword);
     }
-    let pem = keys::open_private_key(&account.sealed_key, password)?;
-    crypto::private_key_from_pem(pem.as_bytes())
-        .map_err(|e| ClientError::Crypto(format!("the stored private key is unusable: {e}")))
+    let (pem, history) = keys::open_account_secrets(&account.sealed_key, password)?;
+    let key = crypto::private_key_from_pem(pem.as_bytes())
+        .map_err(|e| ClientError::Crypto(format!("the stored private key is unusable: {e}")))?;
+    Ok((key, history))
 }

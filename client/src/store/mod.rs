@@ -11,9 +11,13 @@
 //!   ([`crate::keys::seal_private_key`]); no private key in clear ever reaches
 //!   the file;
 //! - passwords only as bcrypt hashes;
-//! - **messages in plaintext**, with their stamps, as the original client keeps
-//!   them: anyone who can read the file can read the history. The file is
-//!   created with mode 0600 for that reason.
+//! - messages **sealed** (AES-256-GCM) with a key derived from their account's
+//!   password ([`crate::keys::HistoryKey`]), unlocked in memory while the
+//!   account is logged in ([`LocalStore::unlock_history`]); stamps,
+//!   conversation names and directions stay readable (they order and page the
+//!   history). Plaintext rows (written before sealing existed, or taken over
+//!   from the original client, which keeps history in plaintext) are sealed at
+//!   the account's next login. The file is created with mode 0600.
 //!
 //! Deleting a server leaves its accounts, contacts and messages in place
 //! ("dangling", see [`LocalStore::dangling_accounts`]) so they can be
@@ -27,24 +31,45 @@ mod open;
 mod servers;
 
 pub use gotime::{format_rfc850, parse_go_time};
-pub use messages::NewMessage;
+pub use messages::{NewMessage, SEALED_PLACEHOLDER};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use sqlx::SqlitePool;
 
+use crate::keys::HistoryKey;
 use crate::types::ClientError;
 
-/// The local database. Cheap to clone: clones share one connection pool.
+/// The history keys of the accounts logged in, by (server id, account).
+type Unlocked = Arc<Mutex<HashMap<(i64, String), HistoryKey>>>;
+
+/// The local database. Cheap to clone: clones share one connection pool and
+/// the unlocked history keys.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
     pool: SqlitePool,
+    unlocked: Unlocked,
 }
 
 impl LocalStore {
+    fn from_pool(pool: SqlitePool) -> Self {
+        LocalStore {
+            pool,
+            unlocked: Arc::default(),
+        }
+    }
+
     /// Closes the pool and waits for its connections to finish (checkpointing
     /// the WAL). Clones become unusable.
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Locks the unlocked keys, whatever a panicking holder left behind.
+fn lock(unlocked: &Unlocked) -> std::sync::MutexGuard<'_, HashMap<(i64, String), HistoryKey>> {
+    unlocked.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A database failure in words a user reads.

@@ -22,8 +22,14 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema migrations `(version, description, SQL)`; the files follow
 /// sqlx's `<version>_<description>.sql` naming.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "sealed_history",
+        include_str!("../../migrations/0002_sealed_history.sql"),
+    ),
+];
 
 impl LocalStore {
     /// Opens (creating it if needed) the database file at `path` and brings its
@@ -50,6 +56,9 @@ impl LocalStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // What is deleted or overwritten (a text once it is sealed) is
+            // zeroed in the file, not left in free pages.
+            .pragma("secure_delete", "ON")
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(false)
             .busy_timeout(BUSY_TIMEOUT);
@@ -59,7 +68,7 @@ impl LocalStore {
             .connect_with(options)
             .await
             .map_err(|e| ClientError::Store(format!("cannot open {}: {e}", path.display())))?;
-        let store = LocalStore { pool };
+        let store = LocalStore::from_pool(pool);
         store.migrate().await?;
         // SQLite gives -wal/-shm the mode of the database file; fix stale ones.
         fix_companion_modes(path)?;
@@ -84,7 +93,7 @@ impl LocalStore {
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        let store = LocalStore { pool };
+        let store = LocalStore::from_pool(pool);
         store.migrate().await?;
         Ok(store)
     }
