@@ -1343,6 +1343,11 @@ fn sigterm_mariadb() {
 }
 
 #[test]
+fn sigterm_postgres() {
+    stop_by_signal(Db::Postgres, rustix::process::Signal::TERM, "SIGTERM");
+}
+
+#[test]
 fn sigint_sqlite() {
     stop_by_signal(Db::Sqlite, rustix::process::Signal::INT, "SIGINT");
 }
@@ -1407,4 +1412,9 @@ fn sigterm_with_a_stalled_reader_sqlite() {
 #[test]
 fn sigterm_with_a_stalled_reader_mariadb() {
     sigterm_with_a_stalled_reader(Db::MariaDb);
+}
+
+#[test]
+fn sigterm_with_a_stalled_reader_postgres() {
+    sigterm_with_a_stalled_reader(Db::Postgres);
 }

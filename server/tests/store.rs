@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The storage layer, scenario by scenario, against SQLite (a temp file) and
-//! the MariaDB at 127.0.0.1:3306 (a fresh database per scenario run, dropped at
-//! the end). Without MariaDB the MariaDB half is skipped with a note, unless
-//! `CI=true`, where that is a failure.
+//! The storage layer, scenario by scenario, against SQLite (a temp file), the
+//! MariaDB at 127.0.0.1:3306 (a fresh database per scenario run, dropped at
+//! the end) and the PostgreSQL at 127.0.0.1:5432 (a fresh schema of database
+//! `test` per scenario run, dropped at the end). Without MariaDB or PostgreSQL
+//! its part is skipped with a note, unless `CI=true`, where that is a failure.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -19,6 +20,15 @@ use sqlx::{AssertSqlSafe, Connection};
 
 /// The MariaDB server the tests use (root without password).
 const MARIADB: &str = "mysql://root@127.0.0.1:3306";
+
+/// The PostgreSQL database the tests make their schemas in (trust
+/// authentication).
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Whether CI=true: an unreachable database then fails the test.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
 
 /// A name no other test, thread or process uses.
 fn unique_name(prefix: &str) -> String {
@@ -77,11 +87,10 @@ impl MariaDb {
     /// unreachable; with `CI=true` an unreachable server fails the test.
     async fn create() -> Option<MariaDb> {
         sqlx::any::install_default_drivers();
-        let mut conn = match admin_connection().await {
+        let mut conn = match admin_connection(&format!("{MARIADB}/test")).await {
             Ok(conn) => conn,
             Err(err) => {
-                let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-                if ci {
+                if in_ci() {
                     panic!("MariaDB at {MARIADB} is unreachable and CI=true: {err}");
                 }
                 eprintln!(
@@ -106,7 +115,7 @@ impl MariaDb {
     }
 
     async fn drop_database(self) {
-        let mut conn = admin_connection().await.unwrap();
+        let mut conn = admin_connection(&format!("{MARIADB}/test")).await.unwrap();
         sqlx::query(AssertSqlSafe(format!("DROP DATABASE `{}`", self.name)))
             .execute(&mut conn)
             .await
@@ -115,10 +124,56 @@ impl MariaDb {
     }
 }
 
-/// A connection to the `test` database, from which scratch databases are made.
-async fn admin_connection() -> Result<sqlx::AnyConnection, sqlx::Error> {
-    let url = format!("{MARIADB}/test");
-    let connect = sqlx::AnyConnection::connect(&url);
+/// A scratch schema in the PostgreSQL database `test`, first on the search
+/// path of its URL.
+struct Postgres {
+    name: String,
+}
+
+impl Postgres {
+    /// Creates a fresh schema, or `None` (after a note) when the server is
+    /// unreachable; with `CI=true` an unreachable server fails the test.
+    async fn create() -> Option<Postgres> {
+        sqlx::any::install_default_drivers();
+        let mut conn = match admin_connection(POSTGRES).await {
+            Ok(conn) => conn,
+            Err(err) => {
+                if in_ci() {
+                    panic!("PostgreSQL at {POSTGRES} is unreachable and CI=true: {err}");
+                }
+                eprintln!(
+                    "note: PostgreSQL at {POSTGRES} unreachable ({err}); skipping the PostgreSQL part"
+                );
+                return None;
+            }
+        };
+        let name = unique_name("gochat_test");
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        Some(Postgres { name })
+    }
+
+    fn url(&self) -> String {
+        format!("{POSTGRES}?options[search_path]={}", self.name)
+    }
+
+    async fn drop_schema(self) {
+        let mut conn = admin_connection(POSTGRES).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.name)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+}
+
+/// A connection to `url`, the database in which scratch databases or schemas
+/// are made; fails after 10 s.
+async fn admin_connection(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
+    let connect = sqlx::AnyConnection::connect(url);
     let timeout = async {
         async_io::Timer::after(Duration::from_secs(10)).await;
         Err(sqlx::Error::PoolTimedOut)
@@ -127,8 +182,9 @@ async fn admin_connection() -> Result<sqlx::AnyConnection, sqlx::Error> {
 }
 
 /// Runs `scenario` with the URL of a fresh SQLite file, then of a fresh
-/// MariaDB database (dropped afterwards even if the scenario panics).
-async fn on_both<F, Fut>(scenario: F)
+/// MariaDB database, then of a fresh PostgreSQL schema (each dropped
+/// afterwards even if the scenario panics).
+async fn on_all<F, Fut>(scenario: F)
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = ()>,
@@ -144,6 +200,14 @@ where
             std::panic::resume_unwind(panic);
         }
     }
+
+    if let Some(db) = Postgres::create().await {
+        let outcome = AssertUnwindSafe(scenario(db.url())).catch_unwind().await;
+        db.drop_schema().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -152,6 +216,8 @@ async fn registration(url: String) {
     let store = Store::open(&url).await.unwrap();
     let expected_backend = if url.starts_with("mysql") {
         Backend::MySql
+    } else if url.starts_with("postgres") {
+        Backend::Postgres
     } else {
         Backend::Sqlite
     };
@@ -533,6 +599,20 @@ async fn settings(url: String) {
         store.set_setting(&"k".repeat(65), "x").await,
         Err(StoreError::TooLong { .. })
     ));
+    // PostgreSQL text cannot hold NUL (docs/SERVER.md says so): refused at
+    // once, as a persistent error; the others keep it.
+    let with_nul = "before\0after";
+    match (store.backend(), store.set_setting("nul", with_nul).await) {
+        (Backend::Postgres, Err(err)) => assert!(!err.is_transient(), "{err}"),
+        (Backend::Postgres, Ok(())) => panic!("PostgreSQL stored a NUL character"),
+        (_, result) => {
+            result.unwrap();
+            assert_eq!(
+                store.setting("nul").await.unwrap().as_deref(),
+                Some(with_nul)
+            );
+        }
+    }
     store.close().await;
 }
 
@@ -622,6 +702,8 @@ async fn reopen_persists(url: String) {
     store.set_permission("alice", 2).await.unwrap();
     store.close().await;
 
+    // PostgreSQL's other scheme names the same database.
+    let url = url.replacen("postgres://", "postgresql://", 1);
     let store = Store::open(&url).await.unwrap();
     assert_eq!(store.user("alice").await.unwrap().unwrap().permission, 2);
     assert_eq!(store.user("bob").await.unwrap().unwrap().id, bob);
@@ -645,47 +727,47 @@ async fn reopen_persists(url: String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registration_rules() {
-    on_both(registration).await;
+    on_all(registration).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deregistration_keeps_name_and_messages() {
-    on_both(deregistered_user_keeps_messages).await;
+    on_all(deregistered_user_keeps_messages).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn permissions_and_user_list() {
-    on_both(permissions_and_listing).await;
+    on_all(permissions_and_listing).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_in_order_paging_and_deletion() {
-    on_both(message_queue).await;
+    on_all(message_queue).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_stored_ahead_of_spilled_ones() {
-    on_both(messages_ahead).await;
+    on_all(messages_ahead).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_upsert() {
-    on_both(settings).await;
+    on_all(settings).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hundred_concurrent_registrations_all_succeed() {
-    on_both(concurrent_distinct_registrations).await;
+    on_all(concurrent_distinct_registrations).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_same_name_registrations_succeed_once() {
-    on_both(concurrent_same_name_registrations).await;
+    on_all(concurrent_same_name_registrations).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reopening_keeps_everything() {
-    on_both(reopen_persists).await;
+    on_all(reopen_persists).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -697,7 +779,7 @@ async fn in_memory_databases() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_urls_are_reported() {
-    let err = Store::open("postgres://user:secret@localhost/db")
+    let err = Store::open("oracle://user:secret@localhost/db")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl(_)));
@@ -745,29 +827,34 @@ async fn sqlite_busy_is_retried() {
     store.close().await;
 }
 
-/// A real InnoDB deadlock in which the store's statement is the victim: the
-/// caller sees a normal result, because the statement is retried.
-#[tokio::test(flavor = "multi_thread")]
-async fn mariadb_deadlock_is_retried() {
-    let Some(db) = MariaDb::create().await else {
-        return;
+/// A real deadlock in which the store's statement is the victim: the caller
+/// sees a normal result, because the statement is retried. `numbered` tells
+/// the placeholder style of the backend behind `url` (`$1` or `?`).
+async fn deadlock_is_retried(url: String, numbered: bool) {
+    let (insert, delete) = if numbered {
+        (
+            "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) VALUES ($1, $2, $3, $4)",
+            "DELETE FROM messages WHERE id = $1",
+        )
+    } else {
+        (
+            "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) VALUES (?, ?, ?, ?)",
+            "DELETE FROM messages WHERE id = ?",
+        )
     };
-    let url = db.url();
-    let outcome = AssertUnwindSafe(async move {
-        let store = Store::open(&url).await.unwrap();
-        let alice = register(&store, "alice", 1).await;
-        let bob = register(&store, "bob", 2).await;
-        let m1 = store.store_message(alice, bob, 1, b"one").await.unwrap();
-        let m2 = store.store_message(alice, bob, 2, b"two").await.unwrap();
+    let store = Store::open(&url).await.unwrap();
+    let alice = register(&store, "alice", 1).await;
+    let bob = register(&store, "bob", 2).await;
+    let m1 = store.store_message(alice, bob, 1, b"one").await.unwrap();
+    let m2 = store.store_message(alice, bob, 2, b"two").await.unwrap();
 
-        // The other transaction is made heavier (more rows changed) so that
-        // InnoDB picks the store's statement as the deadlock victim.
-        let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
-        sqlx::query("BEGIN").execute(&mut other).await.unwrap();
-        for i in 0..20 {
-            sqlx::query(
-                "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) VALUES (?, ?, ?, ?)",
-            )
+    // On InnoDB the other transaction is made heavier (more rows changed) so
+    // that it picks the store's statement as the victim; PostgreSQL aborts
+    // the transaction whose wait first lasts `deadlock_timeout`, the store's.
+    let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    for i in 0..20i64 {
+        sqlx::query(insert)
             .bind(bob)
             .bind(alice)
             .bind(i)
@@ -775,36 +862,57 @@ async fn mariadb_deadlock_is_retried() {
             .execute(&mut other)
             .await
             .unwrap();
-        }
-        sqlx::query("DELETE FROM messages WHERE id = ?")
-            .bind(m2)
-            .execute(&mut other)
-            .await
-            .unwrap();
+    }
+    sqlx::query(delete)
+        .bind(m2)
+        .execute(&mut other)
+        .await
+        .unwrap();
 
-        // The store locks m1, then waits for m2.
-        let deleting = {
-            let store = store.clone();
-            tokio::spawn(async move { store.delete_messages(bob, &[m1, m2]).await })
-        };
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        // Now the other transaction wants m1: a deadlock cycle.
-        sqlx::query("DELETE FROM messages WHERE id = ?")
-            .bind(m1)
-            .execute(&mut other)
-            .await
-            .expect("the store's statement should have been the deadlock victim");
-        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
-        other.close().await.unwrap();
+    // The store locks m1, then waits for m2.
+    let deleting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete_messages(bob, &[m1, m2]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Now the other transaction wants m1: a deadlock cycle.
+    sqlx::query(delete)
+        .bind(m1)
+        .execute(&mut other)
+        .await
+        .expect("the store's statement should have been the deadlock victim");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
 
-        // Retried after the deadlock, the store's DELETE finds nothing left.
-        assert_eq!(deleting.await.unwrap().unwrap(), 0);
-        assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
-        store.close().await;
-    })
-    .catch_unwind()
-    .await;
+    // Retried after the deadlock, the store's DELETE finds nothing left.
+    assert_eq!(deleting.await.unwrap().unwrap(), 0);
+    assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_deadlock_is_retried() {
+    let Some(db) = MariaDb::create().await else {
+        return;
+    };
+    let outcome = AssertUnwindSafe(deadlock_is_retried(db.url(), false))
+        .catch_unwind()
+        .await;
     db.drop_database().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_deadlock_is_retried() {
+    let Some(db) = Postgres::create().await else {
+        return;
+    };
+    let outcome = AssertUnwindSafe(deadlock_is_retried(db.url(), true))
+        .catch_unwind()
+        .await;
+    db.drop_schema().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
@@ -815,9 +923,9 @@ async fn mariadb_deadlock_is_retried() {
 #[test]
 fn works_under_smol() {
     async_io::block_on(async {
-        on_both(registration).await;
-        on_both(message_queue).await;
-        on_both(|url: String| async move {
+        on_all(registration).await;
+        on_all(message_queue).await;
+        on_all(|url: String| async move {
             let store = Store::open(&url).await.unwrap();
             let threads: Vec<_> = (0..10u64)
                 .map(|t| {

@@ -1,28 +1,29 @@
 //! Messages cached for offline recipients: store, page through in sending
 //! order, delete what was delivered, clear (admin CLEARCACHE).
 
-use std::sync::Arc;
-
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{Row, SqlStr};
 
+use super::sql::Dialect;
 use super::{
     Backend, MAX_CIPHERTEXT_LEN, Store, StoreError, StoredMessage, check_len, insert, inserted_id,
 };
 
-const INSERT_MESSAGE_SQLITE: &str = "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
+/// With `RETURNING id` (SQLite, PostgreSQL; see [`insert`]).
+const INSERT_RETURNING: &str = "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
      VALUES (?, ?, ?, ?) RETURNING id";
-const INSERT_MESSAGE_MYSQL: &str = "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
+/// MySQL reports the id itself.
+const INSERT_PLAIN: &str = "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
      VALUES (?, ?, ?, ?)";
 
 /// A page of cached messages for one recipient, in id order.
-const PENDING_SQLITE: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
+const PENDING: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
      FROM messages m JOIN users u ON u.id = m.src_user \
      WHERE m.dst_user = ? AND m.id > ? \
      ORDER BY m.id \
      LIMIT ?";
 
-/// As [`PENDING_SQLITE`], with the plan fixed: right after a burst of
+/// As [`PENDING`], with the plan fixed: right after a burst of
 /// inserts InnoDB's statistics still describe a small table, and the
 /// optimizer then reads `users` first and sorts every cached message of the
 /// sender (280 ms for 100,000 instead of 1 to 8 ms).
@@ -32,6 +33,76 @@ const PENDING_MYSQL: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
      WHERE m.dst_user = ? AND m.id > ? \
      ORDER BY m.id \
      LIMIT ?";
+
+/// The newest message cached for a recipient.
+const MAX_ID: &str = "SELECT MAX(id) FROM messages WHERE dst_user = ?";
+
+/// Moving a recipient's rows with ids in `[floor, top]` behind every other row
+/// (for [`Store::store_messages_ahead`]), in two statements: copy in id order,
+/// then delete the originals. Each takes `(dst, floor, top)`.
+///
+/// On SQLite the transaction is serializable. On InnoDB the copy reads with
+/// locks, so a row of that range still being written is waited for, copied and
+/// deleted.
+const MOVE_BEHIND: &[&str] = &[
+    "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
+     SELECT src_user, dst_user, stamp, ciphertext FROM messages \
+     WHERE dst_user = ? AND id >= ? AND id <= ? ORDER BY id",
+    "DELETE FROM messages WHERE dst_user = ? AND id >= ? AND id <= ?",
+];
+
+/// As [`MOVE_BEHIND`], in one statement on PostgreSQL: there each statement
+/// sees the rows committed when it starts and never waits for rows still being
+/// inserted, so a row of the range committed between a copy and a delete would
+/// be deleted without having been copied. Here the rows copied are exactly the
+/// rows deleted; the identity column numbers the inserted rows in the order of
+/// the `ORDER BY`.
+const MOVE_BEHIND_POSTGRES: &[&str] = &["WITH moved AS (\
+     DELETE FROM messages WHERE dst_user = ? AND id >= ? AND id <= ? \
+     RETURNING id, src_user, dst_user, stamp, ciphertext) \
+     INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
+     SELECT src_user, dst_user, stamp, ciphertext FROM moved ORDER BY id"];
+
+const CLEAR: &str = "DELETE FROM messages \
+     WHERE dst_user IN (SELECT id FROM users WHERE username = ?)";
+
+/// The statements of this module, in the form of one backend.
+#[derive(Debug)]
+pub(super) struct Sql {
+    dialect: Dialect,
+    insert: SqlStr,
+    /// The multi-row INSERT of a whole [`INSERT_CHUNK`].
+    insert_chunk: SqlStr,
+    pending: SqlStr,
+    max_id: SqlStr,
+    move_behind: Vec<SqlStr>,
+    clear: SqlStr,
+}
+
+impl Sql {
+    /// The statements in the form of `dialect`'s backend.
+    pub(super) fn new(dialect: Dialect) -> Sql {
+        let move_behind = dialect.pick(MOVE_BEHIND, MOVE_BEHIND, MOVE_BEHIND_POSTGRES);
+        Sql {
+            dialect,
+            insert: dialect.fixed(dialect.pick(INSERT_RETURNING, INSERT_PLAIN, INSERT_RETURNING)),
+            insert_chunk: multi_insert_sql(INSERT_CHUNK, dialect),
+            pending: dialect.fixed(dialect.pick(PENDING, PENDING_MYSQL, PENDING)),
+            max_id: dialect.fixed(MAX_ID),
+            move_behind: move_behind.iter().map(|sql| dialect.fixed(sql)).collect(),
+            clear: dialect.fixed(CLEAR),
+        }
+    }
+
+    /// The multi-row INSERT of `rows` messages.
+    fn insert_rows(&self, rows: usize) -> SqlStr {
+        if rows == INSERT_CHUNK {
+            self.insert_chunk.clone()
+        } else {
+            multi_insert_sql(rows, self.dialect)
+        }
+    }
+}
 
 /// How many ids one DELETE names; far below every backend's placeholder limit.
 const DELETE_CHUNK: usize = 1000;
@@ -55,8 +126,8 @@ pub struct NewMessage<'a> {
 }
 
 /// The statement inserting `rows` messages at once (returning their ids on
-/// SQLite, whose driver does not report them otherwise).
-fn multi_insert_sql(rows: usize, backend: Backend) -> String {
+/// SQLite and PostgreSQL, whose drivers do not report them otherwise).
+fn multi_insert_sql(rows: usize, dialect: Dialect) -> SqlStr {
     let mut sql = String::with_capacity(70 + rows * 15);
     sql.push_str("INSERT INTO messages (src_user, dst_user, stamp, ciphertext) VALUES ");
     for i in 0..rows {
@@ -65,10 +136,10 @@ fn multi_insert_sql(rows: usize, backend: Backend) -> String {
         }
         sql.push_str("(?, ?, ?, ?)");
     }
-    if backend == Backend::Sqlite {
+    if dialect.0 != Backend::MySql {
         sql.push_str(" RETURNING id");
     }
-    sql
+    dialect.built(sql)
 }
 
 impl Store {
@@ -84,11 +155,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         const OP: &str = "store a message";
         check_len("ciphertext", ciphertext.len(), MAX_CIPHERTEXT_LEN)?;
-        let (pool, backend) = (&self.pool, self.backend);
-        let sql = self.pick(INSERT_MESSAGE_SQLITE, INSERT_MESSAGE_MYSQL);
+        let (pool, backend, sql) = (&self.pool, self.backend, &self.sql.messages.insert);
         let id = self
             .run(OP, move || {
-                let query = sqlx::query(sql)
+                let query = sqlx::query(sql.clone())
                     .bind(src)
                     .bind(dst)
                     .bind(stamp)
@@ -104,10 +174,11 @@ impl Store {
     /// or none (a transient failure retries the whole transaction). Returns
     /// the id of each message, in the order given.
     ///
-    /// The ids of one multi-row INSERT are consecutive: SQLite has one
-    /// writer at a time, and InnoDB hands a statement whose row count is known
-    /// one consecutive range (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's
-    /// default; with mode 2 and concurrent writers they still grow).
+    /// The ids of one multi-row INSERT grow in the order of its rows, and
+    /// are consecutive on MySQL/MariaDB: InnoDB hands a statement whose row
+    /// count is known one consecutive range (`innodb_autoinc_lock_mode` 0 or
+    /// 1, MariaDB's default; with mode 2 and concurrent writers they still
+    /// grow). SQLite and PostgreSQL return them (`RETURNING id`).
     pub async fn store_messages(
         &self,
         messages: &[NewMessage<'_>],
@@ -119,16 +190,12 @@ impl Store {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        let (pool, backend) = (&self.pool, self.backend);
-        let full: Arc<str> = multi_insert_sql(INSERT_CHUNK.min(messages.len()), backend).into();
-        self.run(OP, || {
-            let full = Arc::clone(&full);
-            async move {
-                let mut tx = pool.begin().await?;
-                let ids = insert_chunks(&mut tx, backend, &full, messages).await?;
-                tx.commit().await?;
-                Ok(ids)
-            }
+        let (pool, sql) = (&self.pool, &self.sql.messages);
+        self.run(OP, || async move {
+            let mut tx = pool.begin().await?;
+            let ids = insert_chunks(&mut tx, sql, messages).await?;
+            tx.commit().await?;
+            Ok(ids)
         })
         .await
     }
@@ -152,39 +219,26 @@ impl Store {
         if messages.is_empty() {
             return Ok(());
         }
-        let (pool, backend) = (&self.pool, self.backend);
-        let full: Arc<str> = multi_insert_sql(INSERT_CHUNK.min(messages.len()), backend).into();
-        self.run(OP, || {
-            let full = Arc::clone(&full);
-            async move {
-                let mut tx = pool.begin().await?;
-                let top: Option<i64> =
-                    sqlx::query("SELECT MAX(id) FROM messages WHERE dst_user = ?")
-                        .bind(dst)
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .try_get(0)?;
-                insert_chunks(&mut tx, backend, &full, messages).await?;
-                if let Some(top) = top.filter(|&top| top >= floor) {
-                    sqlx::query(
-                        "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
-                         SELECT src_user, dst_user, stamp, ciphertext FROM messages \
-                         WHERE dst_user = ? AND id >= ? AND id <= ? ORDER BY id",
-                    )
-                    .bind(dst)
-                    .bind(floor)
-                    .bind(top)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM messages WHERE dst_user = ? AND id >= ? AND id <= ?")
+        let (pool, sql) = (&self.pool, &self.sql.messages);
+        self.run(OP, || async move {
+            let mut tx = pool.begin().await?;
+            let top: Option<i64> = sqlx::query(sql.max_id.clone())
+                .bind(dst)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            insert_chunks(&mut tx, sql, messages).await?;
+            if let Some(top) = top.filter(|&top| top >= floor) {
+                for statement in &sql.move_behind {
+                    sqlx::query(statement.clone())
                         .bind(dst)
                         .bind(floor)
                         .bind(top)
                         .execute(&mut *tx)
                         .await?;
                 }
-                tx.commit().await
             }
+            tx.commit().await
         })
         .await
     }
@@ -199,12 +253,11 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         const OP: &str = "read cached messages";
-        let pool = &self.pool;
+        let (pool, sql) = (&self.pool, &self.sql.messages.pending);
         let limit = i64::from(limit);
-        let sql = self.pick(PENDING_SQLITE, PENDING_MYSQL);
         let rows = self
             .run(OP, move || {
-                sqlx::query(sql)
+                sqlx::query(sql.clone())
                     .bind(dst)
                     .bind(after_id)
                     .bind(limit)
@@ -226,12 +279,12 @@ impl Store {
         let mut deleted = 0;
         for chunk in ids.chunks(DELETE_CHUNK) {
             let placeholders = vec!["?"; chunk.len()].join(", ");
-            let sql: Arc<str> =
-                format!("DELETE FROM messages WHERE dst_user = ? AND id IN ({placeholders})")
-                    .into();
+            let sql = self.dialect().built(format!(
+                "DELETE FROM messages WHERE dst_user = ? AND id IN ({placeholders})"
+            ));
             let result = self
                 .run("delete delivered messages", || {
-                    let mut query = sqlx::query(AssertSqlSafe(Arc::clone(&sql))).bind(dst);
+                    let mut query = sqlx::query(sql.clone()).bind(dst);
                     for &id in chunk {
                         query = query.bind(id);
                     }
@@ -246,37 +299,26 @@ impl Store {
     /// Deletes every message cached for `username` (admin CLEARCACHE); returns
     /// how many were deleted (0 for an unknown user).
     pub async fn clear_messages(&self, username: &str) -> Result<u64, StoreError> {
-        let pool = &self.pool;
+        let (pool, sql) = (&self.pool, &self.sql.messages.clear);
         let result = self
             .run("clear cached messages", move || {
-                sqlx::query(
-                    "DELETE FROM messages \
-                     WHERE dst_user IN (SELECT id FROM users WHERE username = ?)",
-                )
-                .bind(username)
-                .execute(pool)
+                sqlx::query(sql.clone()).bind(username).execute(pool)
             })
             .await?;
         Ok(result.rows_affected())
     }
 }
 
-/// Inserts `messages` in multi-row INSERTs of [`INSERT_CHUNK`] rows (`full`
-/// is the statement for a whole chunk) inside `tx`; the ids, in order.
+/// Inserts `messages` in multi-row INSERTs of [`INSERT_CHUNK`] rows inside
+/// `tx`; the ids, in order.
 async fn insert_chunks(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    full: &Arc<str>,
+    sql: &Sql,
     messages: &[NewMessage<'_>],
 ) -> Result<Vec<i64>, sqlx::Error> {
     let mut ids = Vec::with_capacity(messages.len());
     for chunk in messages.chunks(INSERT_CHUNK) {
-        let sql = if chunk.len() == INSERT_CHUNK.min(messages.len()) {
-            Arc::clone(full)
-        } else {
-            multi_insert_sql(chunk.len(), backend).into()
-        };
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query(sql.insert_rows(chunk.len()));
         for m in chunk {
             query = query
                 .bind(m.src)
@@ -284,8 +326,8 @@ async fn insert_chunks(
                 .bind(m.stamp)
                 .bind(m.ciphertext);
         }
-        match backend {
-            Backend::Sqlite => {
+        match sql.dialect.0 {
+            Backend::Sqlite | Backend::Postgres => {
                 // RETURNING lists the rows in no set order; their ids grow in
                 // the order of the VALUES.
                 let start = ids.len();

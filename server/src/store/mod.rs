@@ -1,13 +1,17 @@
 //! The server's persistent storage: accounts, messages cached for offline
-//! users, and a few settings, in SQLite (default) or MySQL/MariaDB.
+//! users, and a few settings, in SQLite (default), MySQL/MariaDB or PostgreSQL.
 //!
 //! One [`Store`] wraps a `sqlx` [`AnyPool`](sqlx::AnyPool); the backend is chosen
 //! by the URL given to [`Store::open`], which also applies the embedded schema
-//! migrations (`server/migrations/{sqlite,mysql}`). All queries are built at run
-//! time (no database is needed to compile).
+//! migrations (`server/migrations/{sqlite,mysql,postgres}`). All queries are
+//! built at run time (no database is needed to compile): each is written once
+//! with `?` placeholders and put in its backend's form when the store is opened
+//! (see `sql.rs`); where the backends need different SQL, each statement table
+//! holds one text per backend.
 //!
-//! Every method retries transient failures (deadlocks, lock wait timeouts, a
-//! busy SQLite database, pool timeouts) a few times with a jittered backoff and
+//! Every method retries transient failures (deadlocks, serialization failures,
+//! lock wait timeouts, a busy SQLite database, a PostgreSQL server refusing or
+//! closing connections, pool timeouts) a few times with a jittered backoff and
 //! reports only errors that persist, so concurrent users never see a deadlock.
 //!
 //! ```no_run
@@ -24,9 +28,11 @@ mod messages;
 mod open;
 mod retry;
 mod settings;
+mod sql;
 mod users;
 
 use std::future::Future;
+use std::sync::Arc;
 
 pub use error::{CreateUserError, StoreError};
 pub use messages::NewMessage;
@@ -39,6 +45,8 @@ pub enum Backend {
     Sqlite,
     /// MySQL or MariaDB over the network.
     MySql,
+    /// PostgreSQL over the network.
+    Postgres,
 }
 
 /// A handle on the server database: a connection pool plus its backend.
@@ -48,6 +56,27 @@ pub enum Backend {
 pub struct Store {
     pool: sqlx::AnyPool,
     backend: Backend,
+    sql: Arc<Statements>,
+}
+
+/// Every fixed statement of a store, in the form of its backend.
+#[derive(Debug)]
+struct Statements {
+    users: users::Sql,
+    messages: messages::Sql,
+    settings: settings::Sql,
+}
+
+impl Statements {
+    /// Every statement in the form of `backend`.
+    fn new(backend: Backend) -> Statements {
+        let dialect = sql::Dialect(backend);
+        Statements {
+            users: users::Sql::new(dialect),
+            messages: messages::Sql::new(dialect),
+            settings: settings::Sql::new(dialect),
+        }
+    }
 }
 
 /// An account as stored.
@@ -97,12 +126,9 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// The statement text for this store's backend.
-    fn pick(&self, sqlite: &'static str, mysql: &'static str) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => sqlite,
-            Backend::MySql => mysql,
-        }
+    /// Puts statements built at run time in the form of this store's backend.
+    fn dialect(&self) -> sql::Dialect {
+        sql::Dialect(self.backend)
     }
 
     /// Runs one statement with retries of transient failures; `op` names the
@@ -135,8 +161,9 @@ type Insert<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 ///
 /// MySQL has no `RETURNING`: its statement is a plain INSERT and the id is the
 /// result's `last_insert_id`. sqlx's `Any` driver drops SQLite's last insert
-/// rowid (0.9 reports `None`), so the SQLite statement must end in
-/// `RETURNING id` and the id is read from the returned row.
+/// rowid (0.9 reports `None`), and PostgreSQL has no such thing, so their
+/// statements must end in `RETURNING id` and the id is read from the returned
+/// row.
 async fn insert(
     backend: Backend,
     pool: &sqlx::AnyPool,
@@ -144,7 +171,7 @@ async fn insert(
 ) -> Result<Option<i64>, sqlx::Error> {
     use sqlx::Row;
     match backend {
-        Backend::Sqlite => query.fetch_one(pool).await?.try_get(0).map(Some),
+        Backend::Sqlite | Backend::Postgres => query.fetch_one(pool).await?.try_get(0).map(Some),
         Backend::MySql => Ok(query.execute(pool).await?.last_insert_id()),
     }
 }

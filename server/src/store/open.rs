@@ -2,6 +2,7 @@
 //! pragmas, and the embedded schema migrations.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlSafeStr;
@@ -9,13 +10,13 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use super::retry::retry;
-use super::{Backend, Store, StoreError};
+use super::{Backend, Statements, Store, StoreError};
 
 /// Pool size for an SQLite file (writers serialize anyway; WAL lets readers run).
 const SQLITE_POOL_SIZE: u32 = 4;
 
-/// Pool size for MySQL/MariaDB.
-const MYSQL_POOL_SIZE: u32 = 10;
+/// Pool size for MySQL/MariaDB and PostgreSQL.
+const NETWORK_POOL_SIZE: u32 = 10;
 
 /// How long a statement waits for a pooled connection before the (transient)
 /// pool timeout.
@@ -44,6 +45,13 @@ const MYSQL_MIGRATIONS: &[(i64, &str, &str)] = &[(
     include_str!("../../migrations/mysql/0001_init.sql"),
 )];
 
+/// See [`SQLITE_MIGRATIONS`].
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
 /// A database URL understood and normalized for sqlx's `Any` driver.
 #[derive(Debug, PartialEq, Eq)]
 struct Target {
@@ -54,7 +62,8 @@ struct Target {
 
 impl Target {
     /// Accepts `sqlite://path`, `sqlite:path`, `sqlite::memory:`,
-    /// `sqlite://:memory:`, a bare `:memory:`, and `mysql://` / `mariadb://` URLs.
+    /// `sqlite://:memory:`, a bare `:memory:`, `mysql://` / `mariadb://` and
+    /// `postgres://` / `postgresql://` URLs.
     /// SQLite files are created if missing unless the URL gives a `mode`.
     fn parse(url: &str) -> Result<Target, StoreError> {
         let url = url.trim();
@@ -68,6 +77,11 @@ impl Target {
             "sqlite" => Ok(Target::sqlite(rest)),
             "mysql" | "mariadb" => Ok(Target {
                 backend: Backend::MySql,
+                url: url.to_owned(),
+                in_memory: false,
+            }),
+            "postgres" | "postgresql" => Ok(Target {
+                backend: Backend::Postgres,
                 url: url.to_owned(),
                 in_memory: false,
             }),
@@ -127,9 +141,12 @@ impl Store {
     /// `url` is `sqlite://path/gochat.db` (also `sqlite:path`; the file is
     /// created if missing; WAL journal, 5 s busy timeout, foreign keys on),
     /// `sqlite::memory:` or `:memory:` (a private database living as long as
-    /// the store, for tests), or `mysql://user:pass@host:port/db` for MySQL or
-    /// MariaDB (`mariadb://` works too). Runs the embedded migrations of
-    /// `server/migrations/sqlite` or `server/migrations/mysql`.
+    /// the store, for tests), `mysql://user:pass@host:port/db` for MySQL or
+    /// MariaDB (`mariadb://` works too), or `postgres://user:pass@host:port/db`
+    /// for PostgreSQL (`postgresql://` works too; sqlx's connection parameters,
+    /// such as `?sslmode=require`, apply). Runs the embedded migrations of
+    /// `server/migrations/sqlite`, `server/migrations/mysql` or
+    /// `server/migrations/postgres`.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let target = Target::parse(url)?;
@@ -144,7 +161,7 @@ impl Store {
                 .idle_timeout(None)
                 .max_lifetime(None),
             (Backend::Sqlite, false) => options.max_connections(SQLITE_POOL_SIZE),
-            (Backend::MySql, _) => options.max_connections(MYSQL_POOL_SIZE),
+            (Backend::MySql | Backend::Postgres, _) => options.max_connections(NETWORK_POOL_SIZE),
         };
         if target.backend == Backend::Sqlite {
             options = options.after_connect(|conn, _meta| {
@@ -170,6 +187,7 @@ impl Store {
         let store = Store {
             pool,
             backend: target.backend,
+            sql: Arc::new(Statements::new(target.backend)),
         };
         if target.backend == Backend::Sqlite && !target.in_memory {
             // WAL is a property of the file: set once, it stays.
@@ -191,6 +209,7 @@ fn migrator(backend: Backend) -> Migrator {
     let list = match backend {
         Backend::Sqlite => SQLITE_MIGRATIONS,
         Backend::MySql => MYSQL_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
     };
     Migrator::with_migrations(
         list.iter()
@@ -258,17 +277,23 @@ mod tests {
     }
 
     #[test]
-    fn mysql_and_unknown() {
+    fn network_and_unknown() {
         assert_eq!(
             parse("mysql://u:p@h:3306/db"),
             (Backend::MySql, "mysql://u:p@h:3306/db".to_owned(), false)
         );
         assert_eq!(parse("mariadb://h/db").0, Backend::MySql);
-        let err = parse("postgres://u:secret@h/db").1;
-        assert!(
-            err.contains("`postgres`") && !err.contains("secret"),
-            "{err}"
+        assert_eq!(
+            parse("postgres://u:p@h:5432/db"),
+            (
+                Backend::Postgres,
+                "postgres://u:p@h:5432/db".to_owned(),
+                false
+            )
         );
+        assert_eq!(parse("PostgreSQL://h/db").0, Backend::Postgres);
+        let err = parse("oracle://u:secret@h/db").1;
+        assert!(err.contains("`oracle`") && !err.contains("secret"), "{err}");
         assert!(parse("gochat.db").1.starts_with("error"));
     }
 }

@@ -1,27 +1,62 @@
 //! Accounts: registration, lookup, deregistration, permissions, listing.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Row, SqlStr};
 
 use super::error::is_unique_violation;
+use super::sql::Dialect;
 use super::{
     CreateUserError, MAX_USERNAME_LEN, Store, StoreError, UserRow, check_len, insert, inserted_id,
 };
 
-const INSERT_USER_SQLITE: &str = "INSERT INTO users (username, pubkey, key_fingerprint, permission) \
+/// With `RETURNING id` (SQLite, PostgreSQL; see [`insert`]).
+const INSERT_USER_RETURNING: &str = "INSERT INTO users (username, pubkey, key_fingerprint, permission) \
      VALUES (?, ?, ?, 0) RETURNING id";
-const INSERT_USER_MYSQL: &str = "INSERT INTO users (username, pubkey, key_fingerprint, permission) \
+/// MySQL reports the id itself.
+const INSERT_USER_PLAIN: &str = "INSERT INTO users (username, pubkey, key_fingerprint, permission) \
      VALUES (?, ?, ?, 0)";
 
+const SELECT_USER: &str = "SELECT id, username, pubkey, permission FROM users WHERE username = ?";
 /// Under `Any`, MySQL's TINYINT has no mapping: widen it in the query.
-const SELECT_USER_SQLITE: &str =
-    "SELECT id, username, pubkey, permission FROM users WHERE username = ?";
 const SELECT_USER_MYSQL: &str =
     "SELECT id, username, pubkey, CAST(permission AS SIGNED) FROM users WHERE username = ?";
 
-const LIST_USERS_SQLITE: &str = "SELECT username, permission FROM users ORDER BY username";
+const LIST_USERS: &str = "SELECT username, permission FROM users ORDER BY username";
+/// See [`SELECT_USER_MYSQL`].
 const LIST_USERS_MYSQL: &str =
     "SELECT username, CAST(permission AS SIGNED) FROM users ORDER BY username";
+
+const DEREGISTER: &str =
+    "UPDATE users SET pubkey = NULL, key_fingerprint = NULL WHERE username = ?";
+
+const SET_PERMISSION: &str = "UPDATE users SET permission = ? WHERE username = ?";
+
+/// The statements of this module, in the form of one backend.
+#[derive(Debug)]
+pub(super) struct Sql {
+    insert: SqlStr,
+    select: SqlStr,
+    list: SqlStr,
+    deregister: SqlStr,
+    set_permission: SqlStr,
+}
+
+impl Sql {
+    /// The statements in the form of `dialect`'s backend.
+    pub(super) fn new(dialect: Dialect) -> Sql {
+        Sql {
+            insert: dialect.fixed(dialect.pick(
+                INSERT_USER_RETURNING,
+                INSERT_USER_PLAIN,
+                INSERT_USER_RETURNING,
+            )),
+            select: dialect.fixed(dialect.pick(SELECT_USER, SELECT_USER_MYSQL, SELECT_USER)),
+            list: dialect.fixed(dialect.pick(LIST_USERS, LIST_USERS_MYSQL, LIST_USERS)),
+            deregister: dialect.fixed(DEREGISTER),
+            set_permission: dialect.fixed(SET_PERMISSION),
+        }
+    }
+}
 
 impl Store {
     /// Registers a new account with permission 0 and returns its id.
@@ -43,11 +78,11 @@ impl Store {
         check_len("username", username.len(), MAX_USERNAME_LEN)?;
         let fingerprint: &[u8] = key_fingerprint;
         let (pool, backend) = (&self.pool, self.backend);
-        let sql = self.pick(INSERT_USER_SQLITE, INSERT_USER_MYSQL);
+        let sql = &self.sql.users.insert;
         // A single INSERT: the UNIQUE indexes arbitrate races, and a failed
         // attempt leaves nothing behind, so a transient failure can be retried.
         let inserted = super::retry::retry(OP, move || {
-            let query = sqlx::query(sql)
+            let query = sqlx::query(sql.clone())
                 .bind(username)
                 .bind(pubkey_pem)
                 .bind(fingerprint);
@@ -72,11 +107,10 @@ impl Store {
     /// The account named exactly `username` (callers pass it lowercased).
     pub async fn user(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
         const OP: &str = "look up a user";
-        let sql = self.pick(SELECT_USER_SQLITE, SELECT_USER_MYSQL);
-        let pool = &self.pool;
+        let (pool, sql) = (&self.pool, &self.sql.users.select);
         let row = self
             .run(OP, move || {
-                sqlx::query(sql).bind(username).fetch_optional(pool)
+                sqlx::query(sql.clone()).bind(username).fetch_optional(pool)
             })
             .await?;
         row.map(|row| decode_user(&row))
@@ -89,14 +123,10 @@ impl Store {
     /// those cached for it are kept. Returns false if there is no such user
     /// (true again for an already deregistered one).
     pub async fn deregister(&self, username: &str) -> Result<bool, StoreError> {
-        let pool = &self.pool;
+        let (pool, sql) = (&self.pool, &self.sql.users.deregister);
         let result = self
             .run("deregister a user", move || {
-                sqlx::query(
-                    "UPDATE users SET pubkey = NULL, key_fingerprint = NULL WHERE username = ?",
-                )
-                .bind(username)
-                .execute(pool)
+                sqlx::query(sql.clone()).bind(username).execute(pool)
             })
             .await?;
         Ok(result.rows_affected() > 0)
@@ -105,11 +135,11 @@ impl Store {
     /// Sets an account's permission level (0 user, 1 admin, 2 owner; the
     /// caller checks the level exists). Returns false if there is no such user.
     pub async fn set_permission(&self, username: &str, level: u8) -> Result<bool, StoreError> {
-        let pool = &self.pool;
+        let (pool, sql) = (&self.pool, &self.sql.users.set_permission);
         let level = i64::from(level);
         let result = self
             .run("change a user's permission", move || {
-                sqlx::query("UPDATE users SET permission = ? WHERE username = ?")
+                sqlx::query(sql.clone())
                     .bind(level)
                     .bind(username)
                     .execute(pool)
@@ -122,10 +152,9 @@ impl Store {
     /// with its permission level.
     pub async fn users(&self) -> Result<Vec<(String, i64)>, StoreError> {
         const OP: &str = "list users";
-        let sql = self.pick(LIST_USERS_SQLITE, LIST_USERS_MYSQL);
-        let pool = &self.pool;
+        let (pool, sql) = (&self.pool, &self.sql.users.list);
         let rows = self
-            .run(OP, move || sqlx::query(sql).fetch_all(pool))
+            .run(OP, move || sqlx::query(sql.clone()).fetch_all(pool))
             .await?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))

@@ -1,5 +1,5 @@
-//! Test support: servers on loopback on either runtime and either database,
-//! and a raw protocol client.
+//! Test support: servers on loopback on either runtime and any database
+//! (SQLite, MariaDB, PostgreSQL), and a raw protocol client.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
@@ -35,10 +35,15 @@ pub fn smol_rt() -> SmolRuntime {
 
 // ----- databases -----
 
+/// The database a test runs on.
+// `MariaDb` ends in the enum's name; it is the product's name, and the tests
+// name the variant as it is.
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Db {
     Sqlite,
     MariaDb,
+    Postgres,
 }
 
 fn unique(tag: &str) -> String {
@@ -58,6 +63,16 @@ fn unique(tag: &str) -> String {
 
 pub const MARIADB_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
+/// The PostgreSQL server and database in which each test makes its own schema
+/// (trust authentication, user `postgres`).
+pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Whether CI=true: an unreachable database then fails the test instead of
+/// skipping its variant.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
 /// Whether MariaDB answers; with CI=true an unreachable MariaDB fails the test.
 pub async fn mariadb_available() -> bool {
     use sqlx::Connection;
@@ -65,7 +80,7 @@ pub async fn mariadb_available() -> bool {
         .await
         .is_ok();
     if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
+        if in_ci() {
             panic!("MariaDB at 127.0.0.1:3306 is unreachable and CI=true: MariaDB tests must run");
         }
         eprintln!("note: MariaDB at 127.0.0.1:3306 unreachable; skipping the MariaDB variant");
@@ -73,7 +88,39 @@ pub async fn mariadb_available() -> bool {
     ok
 }
 
-/// A fresh database URL; `None` when MariaDB is wanted but unavailable (outside CI).
+/// Whether PostgreSQL answers; with CI=true an unreachable PostgreSQL fails the test.
+pub async fn postgres_available() -> bool {
+    use sqlx::Connection;
+    let ok = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL)
+        .await
+        .is_ok();
+    if !ok {
+        if in_ci() {
+            panic!(
+                "PostgreSQL at 127.0.0.1:5432 is unreachable and CI=true: PostgreSQL tests must run"
+            );
+        }
+        eprintln!(
+            "note: PostgreSQL at 127.0.0.1:5432 unreachable; skipping the PostgreSQL variant"
+        );
+    }
+    ok
+}
+
+/// The URL of PostgreSQL database `test` with `schema` first on the search
+/// path: the store's tables and migration records go there.
+pub fn postgres_schema_url(schema: &str) -> String {
+    format!("{POSTGRES_ADMIN_URL}?options[search_path]={schema}")
+}
+
+/// The name of the scratch database (MariaDB), schema (PostgreSQL) or file
+/// (SQLite) of a URL from [`database_url`].
+pub fn database_name(url: &str) -> &str {
+    url.rsplit(['/', '=']).next().unwrap_or("db")
+}
+
+/// A fresh database URL; `None` when MariaDB or PostgreSQL is wanted but
+/// unavailable (outside CI). [`drop_database`] removes it.
 pub async fn database_url(db: Db) -> Option<String> {
     match db {
         Db::Sqlite => {
@@ -92,6 +139,47 @@ pub async fn database_url(db: Db) -> Option<String> {
             let sql = format!("CREATE DATABASE {name}");
             conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
             Some(format!("mysql://root@127.0.0.1:3306/{name}"))
+        }
+        Db::Postgres => {
+            use sqlx::{Connection, Executor};
+            if !postgres_available().await {
+                return None;
+            }
+            let name = unique("gochat_it");
+            let mut conn = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL)
+                .await
+                .unwrap();
+            let sql = format!("CREATE SCHEMA {name}");
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+            Some(postgres_schema_url(&name))
+        }
+    }
+}
+
+/// Removes what [`database_url`] made for `url`.
+pub async fn drop_database(db: Db, url: &str) {
+    use sqlx::{Connection, Executor};
+    let name = database_name(url);
+    match db {
+        Db::Sqlite => {
+            let path = url.trim_start_matches("sqlite://");
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+        }
+        Db::MariaDb => {
+            let mut conn = sqlx::MySqlConnection::connect(MARIADB_ADMIN_URL)
+                .await
+                .unwrap();
+            let sql = format!("DROP DATABASE {name}");
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        }
+        Db::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL)
+                .await
+                .unwrap();
+            let sql = format!("DROP SCHEMA {name} CASCADE");
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
         }
     }
 }
@@ -151,7 +239,8 @@ pub async fn start_server<R: Runtime>(rt: &R, settings: &Settings) -> RunningSer
     start(rt.clone(), settings).await.unwrap()
 }
 
-/// Runs `scenario` on `rt` against a fresh server on `db`.
+/// Runs `scenario` on `rt` against a fresh server on `db`, then drops the
+/// database (also when the scenario fails).
 pub fn run_scenario<R, F, Fut>(rt: R, db: Db, scenario: F)
 where
     R: Runtime,
@@ -166,10 +255,17 @@ where
     }
     let inner = rt.clone();
     rt.block_on(async move {
+        use futures_lite::FutureExt;
         let Some(url) = database_url(db).await else {
             return;
         };
-        scenario(inner, settings(url)).await;
+        let outcome = std::panic::AssertUnwindSafe(scenario(inner, settings(url.clone())))
+            .catch_unwind()
+            .await;
+        drop_database(db, &url).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
     });
 }
 
@@ -182,6 +278,8 @@ macro_rules! scenario_tests {
         mod smol_sqlite { $( #[test] fn $name() { $crate::common::run_scenario($crate::common::smol_rt(), $crate::common::Db::Sqlite, super::$name); } )* }
         mod tokio_mariadb { $( #[test] fn $name() { $crate::common::run_scenario($crate::common::tokio_rt(), $crate::common::Db::MariaDb, super::$name); } )* }
         mod smol_mariadb { $( #[test] fn $name() { $crate::common::run_scenario($crate::common::smol_rt(), $crate::common::Db::MariaDb, super::$name); } )* }
+        mod tokio_postgres { $( #[test] fn $name() { $crate::common::run_scenario($crate::common::tokio_rt(), $crate::common::Db::Postgres, super::$name); } )* }
+        mod smol_postgres { $( #[test] fn $name() { $crate::common::run_scenario($crate::common::smol_rt(), $crate::common::Db::Postgres, super::$name); } )* }
     };
 }
 
@@ -519,7 +617,7 @@ where
     let workdir = std::env::temp_dir().join(format!(
         "{prefix}_{}_{}",
         std::process::id(),
-        url.rsplit('/').next().unwrap_or("db")
+        database_name(&url)
     ));
     std::fs::create_dir_all(&workdir).unwrap();
     eprintln!("database {url}");
@@ -535,23 +633,7 @@ where
         }
     }
     let _ = std::fs::remove_dir_all(&workdir);
-    match db {
-        Db::Sqlite => {
-            let path = url.trim_start_matches("sqlite://");
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let _ = std::fs::remove_file(format!("{path}{suffix}"));
-            }
-        }
-        Db::MariaDb => {
-            use sqlx::{Connection, Executor};
-            let name = url.rsplit('/').next().unwrap().to_string();
-            let mut conn = sqlx::MySqlConnection::connect(MARIADB_ADMIN_URL)
-                .await
-                .unwrap();
-            let sql = format!("DROP DATABASE {name}");
-            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
-        }
-    }
+    drop_database(db, &url).await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
