@@ -75,7 +75,8 @@ pub fn prompt(database_url: &str) -> String {
 }
 
 /// Where a database URL points, for display: the SQLite file (or `:memory:`), or
-/// `host:port` for MySQL/MariaDB. Credentials and options are never shown.
+/// `host:port` for MySQL/MariaDB and PostgreSQL. Credentials and options are
+/// never shown.
 pub fn database_location(url: &str) -> String {
     let url = url.trim();
     if url == ":memory:" {
@@ -94,7 +95,13 @@ pub fn database_location(url: &str) -> String {
                 path.to_owned()
             }
         }
-        "mysql" | "mariadb" => {
+        "mysql" | "mariadb" | "postgres" | "postgresql" => {
+            let default_port =
+                if scheme.eq_ignore_ascii_case("mysql") || scheme.eq_ignore_ascii_case("mariadb") {
+                    3306
+                } else {
+                    5432
+                };
             let rest = rest.strip_prefix("//").unwrap_or(rest);
             let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let authority = rest.get(..end).unwrap_or(rest);
@@ -108,7 +115,7 @@ pub fn database_location(url: &str) -> String {
             if has_port {
                 host.to_owned()
             } else {
-                format!("{host}:3306")
+                format!("{host}:{default_port}")
             }
         }
         other => format!("{other} database"),

@@ -517,6 +517,11 @@ async fn mariadb_kill_while_sending() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_kill_while_sending() {
+    kill_while_sending(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_kill_during_catch_up() {
     kill_during_catch_up(Db::Sqlite).await;
 }
@@ -524,4 +529,9 @@ async fn sqlite_kill_during_catch_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_kill_during_catch_up() {
     kill_during_catch_up(Db::MariaDb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_kill_during_catch_up() {
+    kill_during_catch_up(Db::Postgres).await;
 }

@@ -232,5 +232,13 @@ fn prompt_shows_where_the_database_is_but_no_password() {
         "db.example:3306"
     );
     assert_eq!(database_location("mysql://u:p@[::1]:3307/db"), "[::1]:3307");
+    assert_eq!(
+        database_location("postgres://gochat:secret@pg.example/gochat?sslmode=require"),
+        "pg.example:5432"
+    );
+    assert_eq!(
+        database_location("postgresql://u@127.0.0.1:5433/db"),
+        "127.0.0.1:5433"
+    );
     assert!(!prompt("mysql://u:secret@h/db").contains("secret"));
 }

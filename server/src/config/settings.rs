@@ -21,10 +21,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://gochat.db";
 
 define_settings! {
     settings {
-        /// sqlx database URL (`sqlite://…` or `mysql://…`).
+        /// sqlx database URL (`sqlite://…`, `mysql://…` or `postgres://…`).
         database_url: String = DEFAULT_DATABASE_URL.to_owned() => {
             key: "database.url",
-            help: "Database URL: sqlite://FILE or mysql://USER:PASS@HOST:PORT/DB [default: sqlite://gochat.db]",
+            help: "Database URL: sqlite://FILE, mysql://USER:PASS@HOST:PORT/DB or postgres://USER:PASS@HOST:PORT/DB [default: sqlite://gochat.db]",
             arg: (long, env = "GOCHAT_DATABASE_URL", value_name = "URL"),
             show: redact_url,
         }
