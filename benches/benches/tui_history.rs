@@ -15,7 +15,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gochat_client::ServerRecord;
 use gochat_client::service::{LoginSummary, Service, UserEntry};
 use gochat_client::store::{LocalStore, NewMessage};
-use gochat_client::tui::clock::TimeZone;
+use gochat_client::time::TimeZone;
 use gochat_client::tui::model::UiConfig;
 use gochat_client::tui::{Ctx, Effect, Model, Msg, Outcome, Task, render, update};
 use gochat_proto::Username;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gochat_client::service::{HookEvent, LoginSummary, UserEntry, UserList};
-use gochat_client::tui::clock::TimeZone;
+use gochat_client::time::TimeZone;
 use gochat_client::tui::commands::{self, Command, ParseError, UsersQuery};
 use gochat_client::tui::model::Popup;
 use gochat_client::tui::model::{Focus, Link, UiConfig};

@@ -19,12 +19,11 @@
 //!   executor runs the tasks. No network or crypto work ever runs on the
 //!   drawing thread.
 //!
-//! Layout and keys follow the original client (ORIGINAL.md §4): Buffers and
+//! Layout and keys follow the original client (docs/CLIENT.md, "TUI"): Buffers and
 //! Servers lists on the left, the messages in the middle with the
 //! notifications bar above and the error bar and input below, the Users
 //! panel on the right once logged in.
 
-pub mod clock;
 pub mod commands;
 mod executor;
 pub mod help;
