@@ -1,5 +1,5 @@
 //! The protocol's code tables: actions, error codes, user-list kinds, admin
-//! operations, hooks and permission levels (PROTOCOL.md §2).
+//! operations, hooks and permission levels (docs/PROTOCOL.md §4; errors §7).
 
 use core::fmt;
 

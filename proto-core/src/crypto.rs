@@ -1,5 +1,5 @@
 //! RSA keys, their PEM forms, OAEP-SHA-256 encryption and login challenges
-//! (PROTOCOL.md §4).
+//! (docs/PROTOCOL.md §5.3 to §5.5).
 //!
 //! Nothing here draws randomness of its own: every operation that needs it
 //! takes a caller's CSPRNG.

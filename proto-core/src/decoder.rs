@@ -668,7 +668,7 @@ mod tests {
         assert!(!dec.is_mid_packet());
     }
 
-    /// The argument split written out plainly from PROTOCOL.md §1: each
+    /// The argument split written out plainly from docs/PROTOCOL.md §3.4: each
     /// leading argument ends at the first CRLF within its reach, the last
     /// takes the rest but its final CRLF. Checks the nom reference itself.
     fn reference_split(payload: &[u8], args: u8) -> Result<Vec<&[u8]>, DecodeError> {

@@ -1,4 +1,4 @@
-//! The wire grammar as nom 8 parsers (PROTOCOL.md §1, §3, §4).
+//! The wire grammar as nom 8 parsers (docs/PROTOCOL.md §3 and §5).
 //!
 //! Every byte format the crate reads is written here once with nom
 //! combinators: the header frame (its bit fields with nom's `bits`), a whole
@@ -110,7 +110,7 @@ fn or_reject<'a, O, T: Copy>(
 }
 
 // ---------------------------------------------------------------------------
-// Header frame (§1, §3)
+// Header frame (§3.1, §3.6)
 
 /// nom: the header's fields, big-endian bit fields over 8 bytes: version
 /// (4 bits), action (8), info (8), argument count (4), payload length (14),
@@ -189,7 +189,7 @@ pub fn parse_header(frame: &[u8], direction: Direction) -> Result<(Header, Actio
 }
 
 // ---------------------------------------------------------------------------
-// Arguments (§1)
+// Arguments (§3.4)
 
 /// nom: an argument before the last: the bytes up to the first CRLF, which
 /// is consumed.
@@ -331,7 +331,7 @@ pub fn split_arguments(payload: &[u8], args: u8) -> Result<Vec<&[u8]>, DecodeErr
 }
 
 // ---------------------------------------------------------------------------
-// Packets (§1, §3)
+// Packets (§3, §3.7)
 
 /// nom, streaming: the packet at the front of the input, checked for
 /// `direction`: its header, its action and its arguments. `Incomplete`
@@ -373,7 +373,7 @@ pub fn decode(input: &[u8], direction: Direction) -> Result<Option<(Packet, usiz
 }
 
 // ---------------------------------------------------------------------------
-// Stamps (§4)
+// Stamps (§5.2)
 
 /// nom: a stamp as the original reads it (Go's `binary.Varint`): up to nine
 /// bytes with the high bit set, then a last byte, zig-zag decoded. What
@@ -415,7 +415,7 @@ pub fn decode_stamp(bytes: &[u8]) -> Result<i64, StampError> {
 }
 
 // ---------------------------------------------------------------------------
-// USRS lines (§4)
+// USRS lines (§5.7)
 
 /// nom: one line of a user list: the bytes up to LF or the end, the LF
 /// consumed; a CR that ends them is not part of the line. Fails on empty
@@ -468,7 +468,7 @@ pub fn user_lines(input: &[u8]) -> IResult<&[u8], Vec<UserEntry>> {
 }
 
 // ---------------------------------------------------------------------------
-// PEM (§4)
+// PEM (§5.3)
 
 /// The start of a PEM BEGIN line.
 const PEM_BEGIN: &[u8] = b"-----BEGIN ";

@@ -1,5 +1,5 @@
-//! The 64-bit packet header (PROTOCOL.md §1) and its validity checks per
-//! direction (§3).
+//! The 64-bit packet header (docs/PROTOCOL.md §3.1) and its validity checks per
+//! direction (§3.6).
 
 use crate::codes::{Action, EMPTY_INFO, ErrorCode};
 
@@ -127,7 +127,7 @@ const MIN_ARGS: u8 = 0x0F;
 /// on the decoder's hottest path.
 type Rules = [u8; 256];
 
-/// The rules for packets sent to a server (PROTOCOL.md §3). Actions only a
+/// The rules for packets sent to a server (docs/PROTOCOL.md §3.6). Actions only a
 /// server sends pass here (with no argument minimum), as in the original;
 /// the session answers them with ERR INVALID. The same holds the other way.
 static TO_SERVER: Rules = rules(Direction::ToServer);
@@ -175,7 +175,7 @@ const fn rules(direction: Direction) -> Rules {
 mod tests {
     use super::*;
 
-    /// The header checks of PROTOCOL.md §3 written out one by one, in the
+    /// The header checks of docs/PROTOCOL.md §3.6 written out one by one, in the
     /// original's order.
     fn reference_check(h: &Header, direction: Direction) -> Result<Action, ErrorCode> {
         if h.version != VERSION {

@@ -10,9 +10,9 @@
 //!
 //! ## Layers
 //!
-//! - [`Header`], [`Decoder`], [`Packet`]: framing (PROTOCOL.md §1, §3).
+//! - [`Header`], [`Decoder`], [`Packet`]: framing (docs/PROTOCOL.md §3).
 //! - [`ClientCommand`], [`ServerCommand`]: typed commands.
-//! - [`crypto`], [`stamp`]: encodings (§4).
+//! - [`crypto`], [`stamp`]: encodings (docs/PROTOCOL.md §5).
 //! - [`grammar`]: the wire grammar as nom 8 parsers.
 //! - [`ClientSession`], [`ServerSession`]: per-connection state machines.
 //!
