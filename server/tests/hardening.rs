@@ -7,8 +7,10 @@
 //! Senders tag every ciphertext with their name and a sequence number, so a
 //! reader can tell exactly which OK'd messages it got, how often, and in what
 //! order. Settings are small (a 64 KiB queue, timeouts of a fraction of a
-//! second) so that every scenario takes seconds. The scenarios run on tokio
-//! and smol against SQLite and MariaDB; the binary ones on SQLite and MariaDB.
+//! second) so that every scenario takes seconds. The scenarios that store
+//! messages run on tokio and smol against SQLite, MariaDB and PostgreSQL;
+//! those of the connection's own rules (slowloris, deadlines, per-address
+//! limits) on each runtime with SQLite; the binary ones on each database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -1266,12 +1268,15 @@ scenario_tests!(
     slow_reader_hangs_up,
     slow_reader_drops_the_connection,
     write_timeout_closes_a_stalled_reader,
+    shutdown_announces_and_keeps_messages,
+);
+
+runtime_scenario_tests!(
     slowloris,
     login_deadline,
     per_ip_connection_cap,
     per_ip_request_rates,
     per_ip_limits_off,
-    shutdown_announces_and_keeps_messages,
 );
 
 // ----- 6. the binary: SIGTERM and SIGINT -----

@@ -979,8 +979,7 @@ scenario_tests!(
     admin_operations,
     tls_tokens_and_broadcast,
     admin_shutdown,
-    waiting_line,
-    malformed_input,
-    deadlines,
     concurrent_registrations,
 );
+
+runtime_scenario_tests!(waiting_line, malformed_input, deadlines);

@@ -269,6 +269,18 @@ where
     });
 }
 
+/// Declares a test per runtime, on SQLite only, for scenarios that test the
+/// connection's own rules (deadlines, limits, malformed input, the waiting
+/// line), where the database is incidental: one run per runtime instead of one
+/// per runtime and database.
+#[macro_export]
+macro_rules! runtime_scenario_tests {
+    ($($name:ident),* $(,)?) => {
+        mod on_tokio { $( #[test] fn $name() { $crate::common::run_scenario($crate::common::tokio_rt(), $crate::common::Db::Sqlite, super::$name); } )* }
+        mod on_smol { $( #[test] fn $name() { $crate::common::run_scenario($crate::common::smol_rt(), $crate::common::Db::Sqlite, super::$name); } )* }
+    };
+}
+
 /// Declares one test per runtime and database for a scenario
 /// `async fn name<R: Runtime>(rt: R, settings: Settings)`.
 #[macro_export]
