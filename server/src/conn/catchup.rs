@@ -82,6 +82,16 @@ impl CatchUp {
         }
     }
 
+    /// Moves sent ids to the written ones, oldest first, while `written`
+    /// says so of the oldest (its id and the output position at its end).
+    fn written_while(&mut self, written: impl Fn(&(i64, u64)) -> bool) {
+        while self.sent.front().is_some_and(&written) {
+            if let Some((id, _)) = self.sent.pop_front() {
+                self.written.push(id);
+            }
+        }
+    }
+
     /// Polls the page being read, if any: the page and the size asked for.
     pub(crate) fn poll_page(&mut self, cx: &mut Context<'_>) -> Option<(Page, u32)> {
         let (fetch, limit) = self.fetch.as_mut()?;
@@ -238,11 +248,7 @@ impl<R: Runtime> Connection<R> {
         let Some(cu) = self.catchup.as_mut() else {
             return;
         };
-        while cu.sent.front().is_some_and(|&(sent, _)| sent <= id) {
-            if let Some((sent, _)) = cu.sent.pop_front() {
-                cu.written.push(sent);
-            }
-        }
+        cu.written_while(|&(sent, _)| sent <= id);
         if cu.written.len() >= DELETE_BATCH {
             self.hand_deletes().await;
         }
@@ -311,11 +317,7 @@ impl<R: Runtime> Connection<R> {
         let Some(cu) = self.catchup.as_mut() else {
             return;
         };
-        while cu.sent.front().is_some_and(|&(_, end)| end <= written) {
-            if let Some((id, _)) = cu.sent.pop_front() {
-                cu.written.push(id);
-            }
-        }
+        cu.written_while(|&(_, end)| end <= written);
     }
 
     /// Ends the catch-up: deletes what was written and waits for the deletes.

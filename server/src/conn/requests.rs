@@ -311,28 +311,20 @@ impl<R: Runtime> Connection<R> {
     /// offline user thus costs one transaction per run, not per message.
     pub(crate) async fn messages(&mut self, batch: Vec<MsgRequest>) {
         let mut answers: Vec<(u16, Option<Answer>)> = Vec::with_capacity(batch.len());
-        let mut rows = Vec::new();
-        let mut spills = Vec::new();
-        let mut guards = Vec::new();
+        let mut to_store = Vec::new();
         let mut accounts: HashMap<Username, Result<i64, ErrorCode>> = HashMap::new();
         for m in batch {
             let answer = match self.route_message(&m, &mut accounts).await {
                 Err(code) => Some(Err(code)),
                 Ok(None) => Some(Ok(ServerCommand::Ok)),
-                Ok(Some((relay, spilled))) => {
-                    if let Some((peer, guard)) = spilled {
-                        spills.push((rows.len(), peer));
-                        guards.extend(guard);
-                    }
-                    rows.push(relay);
+                Ok(Some(message)) => {
+                    to_store.push(message);
                     None
                 }
             };
             answers.push((m.id, answer));
         }
-        let stored = self.ctx.writer.insert_noting(rows, spills).await;
-        // The spilled messages are stored (or failed): their peers may look.
-        drop(guards);
+        let stored = self.store_all(to_store).await;
         for (id, answer) in answers {
             let answer = answer.unwrap_or(if stored {
                 Ok(ServerCommand::Ok)
@@ -341,6 +333,26 @@ impl<R: Runtime> Connection<R> {
             });
             self.answer(id, answer);
         }
+    }
+
+    /// Stores `messages` in one insert; the peers whose queues they
+    /// overflowed learn their ids, and hear of the store once it answered.
+    /// Whether they are stored.
+    async fn store_all(&self, messages: Vec<ToStore>) -> bool {
+        let mut rows = Vec::with_capacity(messages.len());
+        let mut spills = Vec::new();
+        let mut guards = Vec::new();
+        for (relay, spilled) in messages {
+            if let Some((peer, guard)) = spilled {
+                spills.push((rows.len(), peer));
+                guards.extend(guard);
+            }
+            rows.push(relay);
+        }
+        let stored = self.ctx.writer.insert_noting(rows, spills).await;
+        // The spilled messages are stored (or failed): their peers may look.
+        drop(guards);
+        stored
     }
 
     /// Routes one MSG: `None` when it was queued for its recipient, else the
@@ -382,18 +394,14 @@ impl<R: Runtime> Connection<R> {
     /// it cannot take it now; whether the message is now safe (queued or
     /// stored).
     pub(crate) async fn deliver(&self, peer: &Arc<Peer>, relay: Relay) -> bool {
-        let to = peer.username.clone();
         let relay_for = |_| relay.clone();
-        let (relay, spilled) = match self.ctx.router.route(&to, &relay_for) {
+        let message = match self.ctx.router.route(&peer.username, &relay_for) {
             Route::Queued => return true,
             Route::Store { relay, peer, guard } => (relay, Some((peer, guard))),
             // Gone meanwhile: stored for its account.
             Route::Offline => (relay.clone(), None),
         };
-        let spills = spilled.map(|(p, g)| (vec![(0, p)], g)).unwrap_or_default();
-        let stored = self.ctx.writer.insert_noting(vec![relay], spills.0).await;
-        drop(spills.1);
-        stored
+        self.store_all(vec![message]).await
     }
 
     fn subscription(&mut self, hook: Hook, subscribe: bool) -> Answer {

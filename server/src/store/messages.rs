@@ -184,9 +184,7 @@ impl Store {
         messages: &[NewMessage<'_>],
     ) -> Result<Vec<i64>, StoreError> {
         const OP: &str = "store messages";
-        for m in messages {
-            check_len("ciphertext", m.ciphertext.len(), MAX_CIPHERTEXT_LEN)?;
-        }
+        check_ciphertexts(messages)?;
         if messages.is_empty() {
             return Ok(Vec::new());
         }
@@ -213,9 +211,7 @@ impl Store {
         messages: &[NewMessage<'_>],
     ) -> Result<(), StoreError> {
         const OP: &str = "store messages ahead of spilled ones";
-        for m in messages {
-            check_len("ciphertext", m.ciphertext.len(), MAX_CIPHERTEXT_LEN)?;
-        }
+        check_ciphertexts(messages)?;
         if messages.is_empty() {
             return Ok(());
         }
@@ -314,6 +310,13 @@ impl Store {
             .await?;
         Ok(result.rows_affected())
     }
+}
+
+/// Refuses a batch holding a ciphertext longer than its column.
+fn check_ciphertexts(messages: &[NewMessage<'_>]) -> Result<(), StoreError> {
+    messages
+        .iter()
+        .try_for_each(|m| check_len("ciphertext", m.ciphertext.len(), MAX_CIPHERTEXT_LEN))
 }
 
 /// Inserts `messages` in multi-row INSERTs of [`INSERT_CHUNK`] rows inside
