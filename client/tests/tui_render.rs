@@ -310,6 +310,8 @@ fn hooks_keep_the_users_panel_current_and_show_notices() {
 #[test]
 fn conversation_with_history_date_separator_unread_marker_and_indentation() {
     let mut m = logged_in();
+    // Buffers opened by hand (tui_ux tests the buffer a first message opens).
+    m.config.auto_open = false;
     let generation = m.server().generation;
     // Two messages from bob arrive while no buffer is open: counted, bell.
     let fx = update(
@@ -372,8 +374,9 @@ fn conversation_with_history_date_separator_unread_marker_and_indentation() {
             .unwrap_or_else(|| panic!("no {needle:?} in\n{s}"))
     };
     let yesterday = find("--- 2024-02-29 ---");
-    let hi = find("[bob] at 11:59AM: hi alice");
-    let you = find("[You] at 12:00PM: see you tomorrow");
+    // Messages not from today have their date beside the time.
+    let hi = find("[bob] at 2024-02-29 11:59AM: hi alice");
+    let you = find("[You] at 2024-02-29 12:00PM: see you tomorrow");
     let today = find("--- 2024-03-01 ---");
     let unread = find("--- UNREAD ---");
     let there = find("[bob] at 11:59AM: are you there?");

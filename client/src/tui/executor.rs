@@ -287,6 +287,20 @@ impl<R: Runtime> Executor<R> {
                 self.service.forget_tokens(key);
                 Outcome::Done
             }
+            Task::Names => Outcome::Names {
+                contacts: store
+                    .contacts(key)
+                    .await?
+                    .into_iter()
+                    .map(|c| c.username)
+                    .collect(),
+                accounts: store
+                    .accounts(Some(key))
+                    .await?
+                    .into_iter()
+                    .map(|a| a.username)
+                    .collect(),
+            },
         })
     }
 }

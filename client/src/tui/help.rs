@@ -4,6 +4,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::commands::COMMANDS;
+use super::model::ui_config::SET_OPTIONS;
 
 /// Every key binding: keys, what they do.
 pub const KEYS: &[(&str, &str)] = &[
@@ -13,12 +14,18 @@ pub const KEYS: &[(&str, &str)] = &[
         "Show/hide this help (Esc closes it)",
     ),
     ("Ctrl-B", "Show/hide the Buffers and Servers lists"),
-    ("Ctrl-U", "Show/hide the Users panel"),
+    (
+        "Ctrl-U",
+        "Show/hide the Users panel (in the input, with text before the cursor: delete it)",
+    ),
     (
         "Ctrl-T",
         "Switch the focus between the messages and the input",
     ),
-    ("Ctrl-K", "Focus the Buffers list"),
+    (
+        "Ctrl-K",
+        "Focus the Buffers list (in the input, with text after the cursor: delete it)",
+    ),
     ("Ctrl-S", "Focus the Servers list"),
     ("Ctrl-G", "Quick switcher: go to a buffer (Tab completes)"),
     ("Alt-Up, Alt-Down", "Previous / next buffer"),
@@ -31,7 +38,26 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "Send the text, or run the /command"),
     ("Shift-Enter, Alt-Enter, Ctrl-J", "New line in the input"),
     ("Up, Down (empty input)", "Walk through the command history"),
-    ("Esc (input)", "Clear the input"),
+    ("Esc (input)", "Clear the input (Ctrl-Z brings it back)"),
+    ("Ctrl-A, Ctrl-E (input)", "Start / end of the line"),
+    (
+        "Alt-B, Alt-F, Ctrl-Left, Ctrl-Right",
+        "Previous / next word in the input",
+    ),
+    (
+        "Ctrl-W, Alt-Backspace, Alt-D",
+        "Delete the word before / after the cursor",
+    ),
+    ("Ctrl-Y (input)", "Put back what the last delete took"),
+    ("Ctrl-Z, Ctrl-_ (input)", "Undo"),
+    (
+        "Tab, Shift-Tab (input)",
+        "Complete a command, its options or a user name; again: next / previous candidate",
+    ),
+    (
+        "(switching buffers)",
+        "What is typed stays with its buffer, as a draft",
+    ),
     ("Ctrl-N (in a list)", "New buffer / new server"),
     (
         "Tab (new server's address)",
@@ -87,6 +113,15 @@ pub fn lines() -> Vec<Line<'static>> {
         out.push(Line::raw(format!("      {what}")));
     }
     out.push(Line::raw(""));
-    out.push(Line::raw("Settings for /set: TUI.Buflist.Size, TUI.Buflist.Relative, TUI.Userlist.Size, TUI.Userlist.Relative, TUI.Verbose, TUI.Bell, Server.Name, Server.Address, Server.Port, Server.TLS."));
+    out.push(Line::raw(format!(
+        "Settings for /set (see /config): {}.",
+        SET_OPTIONS.join(", ")
+    )));
+    out.push(Line::raw(
+        "TUI.AutoOpen true|false: open a buffer when someone writes for the first time (on).",
+    ));
+    out.push(Line::raw(
+        "Errors also go to the System buffer of the Local server, where they can be read later.",
+    ));
     out
 }

@@ -233,6 +233,9 @@ pub enum Task {
         /// Its name.
         name: String,
     },
+    /// The names of the server's contacts and local accounts (for Tab
+    /// completion).
+    Names,
 }
 
 /// A task's successful result.
@@ -261,4 +264,11 @@ pub enum Outcome {
     Files(Vec<PathBuf>),
     /// A server record added or changed.
     Server(ServerRecord),
+    /// The server's contacts and local accounts.
+    Names {
+        /// The users whose keys are stored.
+        contacts: Vec<String>,
+        /// The local accounts.
+        accounts: Vec<String>,
+    },
 }

@@ -5,6 +5,7 @@
 use jiff::civil::Date;
 
 use super::entry::{Entry, Sender};
+use super::input::Input;
 use super::rows::{Measure, RowCount};
 
 /// What a buffer is for.
@@ -41,6 +42,9 @@ pub struct Buffer {
     pub ready: bool,
     /// Unread messages to mark when the first page arrives.
     pub mark: u32,
+    /// What was typed in the input for this buffer while another was on
+    /// screen.
+    pub draft: Input,
     /// The rows the entries take.
     rows: RowCount,
 }
@@ -59,6 +63,7 @@ impl Buffer {
             loading: false,
             ready: kind != BufferKind::Chat,
             mark: 0,
+            draft: Input::new(),
             rows: RowCount::default(),
         }
     }
@@ -176,8 +181,8 @@ mod tests {
             let prev = i.checked_sub(1).and_then(|p| entries.get(p));
             let day = m.zone.date_of(e.stamp);
             let prev_day = prev.map_or(m.today, |p| m.zone.date_of(p.stamp));
-            total +=
-                entry_text(e, m.width, &m.zone).rows.len() + marks(e, prev, day, prev_day).rows();
+            total += entry_text(e, m.width, &m.zone, m.today).rows.len()
+                + marks(e, prev, day, prev_day).rows();
         }
         total
     }

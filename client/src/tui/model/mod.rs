@@ -5,8 +5,8 @@
 //! - [`state`]: the [`Model`] itself, its constants and accessors.
 //! - [`server_state`], [`buffer`], [`entry`]: servers, their buffers and the
 //!   lines in them.
-//! - [`input`], [`popup`], [`ui_config`]: the input box, the popups' state,
-//!   the layout settings.
+//! - [`input`], [`completion`], [`popup`], [`ui_config`]: the input box and
+//!   its Tab completion, the popups' state, the settings.
 //! - [`layout`], [`notifications`], [`shortcuts`]: where everything goes on
 //!   screen, the notifications bar's contents, the lists' shortcut keys.
 //! - [`wrap`], [`rows`]: how text falls into rows and how many rows a buffer
@@ -18,6 +18,7 @@
 //! (the messages view's size, the row counts) up to date.
 
 pub mod buffer;
+pub mod completion;
 pub mod entry;
 pub mod input;
 pub mod layout;

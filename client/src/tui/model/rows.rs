@@ -59,7 +59,7 @@ struct Measured {
 
 fn measure_entry(e: &Entry, m: &Measure) -> Measured {
     Measured {
-        rows: entry_text(e, m.width, &m.zone).rows.len(),
+        rows: entry_text(e, m.width, &m.zone, m.today).rows.len(),
         day: m.zone.date_of(e.stamp),
     }
 }
@@ -88,13 +88,13 @@ impl RowCount {
         self.entries.get(i).map(|m| m.day)
     }
 
-    /// Counts `entries` for `m`: measures every entry again when the width
-    /// or the zone changed, only the marks when the day did.
+    /// Counts `entries` for `m`: measures every entry again when the width,
+    /// the zone or the day changed (a message's date shows beside its time
+    /// unless it is of today).
     pub fn remeasure(&mut self, entries: &[Entry], m: &Measure) {
         let in_step = self.entries.len() == entries.len();
         match &self.measure {
             Some(old) if old == m && in_step => return,
-            Some(old) if old.width == m.width && old.zone == m.zone && in_step => {}
             _ => self.entries = entries.iter().map(|e| measure_entry(e, m)).collect(),
         }
         self.measure = Some(m.clone());

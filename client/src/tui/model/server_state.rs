@@ -63,6 +63,10 @@ pub struct Server {
     pub users: Vec<(String, u8)>,
     /// Unread messages per conversation.
     pub unread: BTreeMap<String, u32>,
+    /// The users whose keys are stored (for Tab completion).
+    pub contacts: Vec<String>,
+    /// The local accounts of this server (for Tab completion).
+    pub accounts: Vec<String>,
 }
 
 impl Server {
@@ -140,6 +144,8 @@ impl Server {
             current: 0,
             users: Vec::new(),
             unread: BTreeMap::new(),
+            contacts: Vec::new(),
+            accounts: Vec::new(),
         }
     }
 

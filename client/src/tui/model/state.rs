@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
+use super::completion::Completion;
 use super::entry::{Entry, Sender};
 use super::input::Input;
 use super::popup::Popup;
-use super::server_state::Server;
+use super::server_state::{LOCAL, SYSTEM_BUFFER, Server};
 use super::ui_config::UiConfig;
 use crate::time::TimeZone;
 use crate::types::ServerRecord;
@@ -70,6 +71,8 @@ pub struct Model {
     pub history: Vec<String>,
     /// Where Up has walked back to in `history`.
     pub history_pos: Option<usize>,
+    /// The Tab completion being cycled through.
+    pub completion: Option<Completion>,
     /// The error bar's text and when it goes away.
     pub error: Option<(String, Instant)>,
     /// Tasks running (the spinner shows while any does).
@@ -124,6 +127,7 @@ impl Model {
             input: Input::new(),
             history: Vec::new(),
             history_pos: None,
+            completion: None,
             error: None,
             pending: 0,
             spinner: 0,
@@ -230,9 +234,15 @@ impl Model {
         )
     }
 
-    /// Shows `text` in the error bar for [`ERROR_TIME`].
+    /// Shows `text` in the error bar for [`ERROR_TIME`], and keeps it in the
+    /// Local server's System buffer (with the server and buffer it came
+    /// from), where it can be read after the bar is gone.
     pub fn set_error(&mut self, text: impl Into<String>) {
-        self.error = Some((text.into(), self.now + ERROR_TIME));
+        let text = text.into();
+        let (_, buffer) = self.here();
+        let line = format!("Error in {}/{buffer}: {text}", self.server().name());
+        self.note(LOCAL, SYSTEM_BUFFER, line);
+        self.error = Some((text, self.now + ERROR_TIME));
     }
 
     /// When the runner must wake up even without input: while the spinner

@@ -1,7 +1,23 @@
 //! The TUI's layout and behaviour settings ([`UiConfig`], changed with
-//! `/set TUI.*`).
+//! `/set TUI.*`), and the names `/set` knows ([`SET_OPTIONS`]).
 
 use crate::config::Settings;
+
+/// Every option `/set` changes: `TUI.*` in memory at once, `Server.*` for
+/// the server on screen.
+pub const SET_OPTIONS: &[&str] = &[
+    "TUI.Buflist.Size",
+    "TUI.Buflist.Relative",
+    "TUI.Userlist.Size",
+    "TUI.Userlist.Relative",
+    "TUI.Verbose",
+    "TUI.Bell",
+    "TUI.AutoOpen",
+    "Server.Name",
+    "Server.Address",
+    "Server.Port",
+    "Server.TLS",
+];
 
 /// Layout and behaviour settings (`/set TUI.*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +34,8 @@ pub struct UiConfig {
     pub verbose: bool,
     /// Ring the bell for messages outside the buffer in view.
     pub bell: bool,
+    /// Open a conversation's buffer when someone writes for the first time.
+    pub auto_open: bool,
     /// Show the Debug buffer.
     pub debug_buffer: bool,
 }
@@ -31,6 +49,7 @@ impl Default for UiConfig {
             userlist_relative: true,
             verbose: false,
             bell: true,
+            auto_open: true,
             debug_buffer: false,
         }
     }

@@ -4,6 +4,7 @@
 //! styles these rows; the row counts are made from the same rows, so the two
 //! always agree.
 
+use jiff::civil::Date;
 use ratatui::text::Span;
 
 use super::entry::{Entry, Sender};
@@ -73,8 +74,20 @@ pub fn wrap(line: &str, first: usize, rest: usize) -> Vec<String> {
 pub struct Prefix {
     /// The sender's name.
     pub name: String,
-    /// When it was written, as Go's `time.Kitchen` (`3:04PM`).
+    /// When it was written, as Go's `time.Kitchen` (`3:04PM`), after its
+    /// date (`2006-01-02 3:04PM`) when that is not today.
     pub time: String,
+}
+
+/// When `stamp` was, as a message's prefix shows it: the time of day
+/// (`3:04PM`), with the date before it (`2024-02-29 3:04PM`) unless it is
+/// `today` in `zone`.
+pub fn stamp_text(stamp: i64, zone: &TimeZone, today: Date) -> String {
+    if zone.date_of(stamp) == today {
+        zone.kitchen(stamp)
+    } else {
+        format!("{} {}", zone.date(stamp), zone.kitchen(stamp))
+    }
 }
 
 /// The literal parts of a [`Prefix`], around the name and the time.
@@ -100,8 +113,9 @@ pub struct EntryText {
     pub rows: Vec<String>,
 }
 
-/// `e` laid out at `width` columns, its time in `zone`.
-pub fn entry_text(e: &Entry, width: usize, zone: &TimeZone) -> EntryText {
+/// `e` laid out at `width` columns, its time in `zone` (with its date when
+/// that is not `today`).
+pub fn entry_text(e: &Entry, width: usize, zone: &TimeZone, today: Date) -> EntryText {
     let text = sanitize(&e.text);
     if e.sender == Sender::Plain {
         return EntryText {
@@ -115,7 +129,7 @@ pub fn entry_text(e: &Entry, width: usize, zone: &TimeZone) -> EntryText {
     }
     let prefix = Prefix {
         name: e.sender.name().to_owned(),
-        time: zone.kitchen(e.stamp),
+        time: stamp_text(e.stamp, zone, today),
     };
     let prefix_width = prefix.width();
     let indent = prefix_width.min(width / 2);
@@ -163,7 +177,8 @@ mod tests {
             unread: false,
             pending: false,
         };
-        let t = entry_text(&e, 30, &TimeZone::utc());
+        let utc = TimeZone::utc();
+        let t = entry_text(&e, 30, &utc, utc.date_of(0));
         let prefix = t.prefix.clone();
         assert_eq!(
             prefix,
@@ -175,5 +190,8 @@ mod tests {
         // `[bob] at 3:04PM: ` is 17 columns; the indent stops at half the width.
         assert_eq!(t.indent, 15);
         assert_eq!(t.rows, ["one two ", "three!", "four"]);
+        // Not of today: the date goes before the time.
+        let t = entry_text(&e, 40, &utc, utc.date_of(86_400));
+        assert_eq!(t.prefix.map(|p| p.time), Some("1970-01-01 3:04PM".into()));
     }
 }

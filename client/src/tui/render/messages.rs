@@ -1,4 +1,5 @@
-//! The messages view: entries as `[sender] at 3:04PM: text`, continuation
+//! The messages view: entries as `[sender] at 3:04PM: text` (the date
+//! before the time when it is not today), continuation
 //! lines indented under the text, date separators, the `--- UNREAD ---`
 //! marker, wrapping, and scrolling from the bottom. Rows are built from the
 //! newest entry back, only as many as the view shows; how text falls into
@@ -51,13 +52,14 @@ fn prefix_spans(prefix: &Prefix, sender: &Sender) -> Vec<Span<'static>> {
     ]
 }
 
-/// The rows of one entry at `width` columns, its time in `tz`.
-pub fn entry_rows(e: &Entry, width: usize, tz: &TimeZone) -> Vec<Line<'static>> {
+/// The rows of one entry at `width` columns, its time in `tz` (with its
+/// date unless it is of `today`).
+pub fn entry_rows(e: &Entry, width: usize, tz: &TimeZone, today: Date) -> Vec<Line<'static>> {
     let EntryText {
         prefix,
         indent,
         rows,
-    } = entry_text(e, width, tz);
+    } = entry_text(e, width, tz, today);
     let Some(prefix) = prefix else {
         return rows
             .into_iter()
@@ -108,7 +110,7 @@ fn rows_back(
     let entries = b.entries();
     let day_of = |i: usize, e: &Entry| b.day(i).unwrap_or_else(|| tz.date_of(e.stamp));
     for (i, e) in entries.iter().enumerate().rev() {
-        out.extend(entry_rows(e, width, tz).into_iter().rev());
+        out.extend(entry_rows(e, width, tz, today).into_iter().rev());
         let prev_i = i.checked_sub(1);
         let prev = prev_i.and_then(|p| entries.get(p));
         let day = day_of(i, e);

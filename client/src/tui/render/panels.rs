@@ -140,14 +140,30 @@ pub fn input_rows(text: &str, cursor: usize, width: usize) -> (Vec<String>, (usi
     (rows, at)
 }
 
-/// Draws the input box: a rule with the spinner, then ` > ` (or
-/// ` (<user>) > `) and the text; the placeholder when empty.
+/// Draws the input box: a rule with the spinner and the Tab completion's
+/// candidates (the one put in highlighted), then ` > ` (or ` (<user>) > `)
+/// and the text; the placeholder when empty.
 pub fn draw_input(model: &Model, frame: &mut Frame, area: Rect) {
-    let title = if model.pending > 0 {
-        format!(" {} working ", SPINNER[model.spinner % SPINNER.len()])
-    } else {
-        String::new()
-    };
+    let mut title = Line::default();
+    if model.pending > 0 {
+        title.push_span(format!(
+            " {} working ",
+            SPINNER[model.spinner % SPINNER.len()]
+        ));
+    }
+    if let Some(c) = &model.completion {
+        title.push_span(Span::styled(" Tab:", Style::new().fg(Color::Cyan)));
+        for (i, name) in c.candidates.iter().enumerate() {
+            let style = if i == c.index {
+                Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            } else {
+                Style::new().fg(Color::Cyan)
+            };
+            title.push_span(Span::raw(" "));
+            title.push_span(Span::styled(name.clone(), style));
+        }
+        title.push_span(Span::raw(" "));
+    }
     let focused = model.focus == Focus::Input && model.popup.is_none();
     let border = if focused {
         Style::new().fg(Color::Yellow)

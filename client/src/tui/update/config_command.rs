@@ -24,6 +24,7 @@ pub fn show(model: &mut Model) {
         format!("- TUI.Userlist.Relative = {}", c.userlist_relative),
         format!("- TUI.Verbose = {}", c.verbose),
         format!("- TUI.Bell = {}", c.bell),
+        format!("- TUI.AutoOpen = {}", c.auto_open),
     ];
     if let Some(r) = &model.server().record {
         lines.push(format!("- Server.Address = {}", r.address));
@@ -47,6 +48,7 @@ pub fn set(model: &mut Model, option: &str, value: &str, fx: &mut Vec<Effect>) {
         "TUI.Userlist.Relative" => flag.map(|b| c.userlist_relative = b),
         "TUI.Verbose" => flag.map(|b| c.verbose = b),
         "TUI.Bell" => flag.map(|b| c.bell = b),
+        "TUI.AutoOpen" => flag.map(|b| c.auto_open = b),
         "Server.Address" | "Server.Port" | "Server.TLS" | "Server.Name" => {
             return set_server(model, option, value, fx);
         }

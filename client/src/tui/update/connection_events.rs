@@ -1,14 +1,18 @@
 //! What connections report ([`on_net`]), folded into the model: messages
-//! (counted as unread outside the buffer in view, with the bell), hooks
+//! (counted as unread outside the buffer in view, with the bell; the first
+//! from someone opens their buffer when `TUI.AutoOpen` is on), hooks
 //! (the Users panel, DUPSESS and PERMSCHG notices), shutdown notices and
 //! the disconnect.
 
 use gochat_proto::HookEvent;
 
 use super::navigation;
+use super::task_start::start;
 use crate::tui::model::wrap::entry_text;
-use crate::tui::model::{DEFAULT_BUFFER, Entry, Model, Sender, Server};
-use crate::tui::msg::Effect;
+use crate::tui::model::{
+    Buffer, BufferKind, DEFAULT_BUFFER, Entry, MAX_BUFFERS, Model, Sender, Server,
+};
+use crate::tui::msg::{Ctx, Effect, Tag, Task};
 use crate::types::{ChatMessage, ClientEvent};
 
 /// Folds in an event of connection `generation` of server `key`.
@@ -80,17 +84,52 @@ fn notice(model: &mut Model, key: i64, text: String) {
     model.note(key, &name, text);
 }
 
+/// Opens (without showing it) the buffer of `peer`, who wrote for the
+/// first time, when `TUI.AutoOpen` is on and there is room in the list:
+/// its key is made sure of and its history loads as when it is opened by
+/// hand.
+fn auto_open(model: &mut Model, key: i64, peer: &str, fx: &mut Vec<Effect>) {
+    if !model.config.auto_open {
+        return;
+    }
+    let Some(s) = model.by_key(key) else { return };
+    if s.find(peer).is_some() || s.visible().count() >= MAX_BUFFERS {
+        return;
+    }
+    s.buffers.push(Buffer::new(peer, BufferKind::Chat));
+    let ctx = Ctx {
+        server: key,
+        buffer: peer.to_owned(),
+        cmd: "open",
+        tag: Tag::Open {
+            peer: peer.to_owned(),
+        },
+    };
+    start(
+        model,
+        fx,
+        ctx,
+        Task::Open {
+            peer: peer.to_owned(),
+        },
+    );
+}
+
 fn message(model: &mut Model, key: i64, m: ChatMessage, fx: &mut Vec<Effect>) {
     let Some(s) = model.by_key(key) else { return };
     if s.user.as_deref().or(s.logging_in.as_deref()) != Some(m.account.as_str()) {
         return;
     }
     let peer = m.peer.clone();
+    if !m.outgoing {
+        auto_open(model, key, &peer, fx);
+    }
     let in_view = model.in_view(key, &peer);
     let seq = model.seq();
     let bell = model.config.bell;
     let width = model.view.width;
     let tz = model.tz.clone();
+    let today = tz.date_of(model.wall);
     let Some(s) = model.by_key(key) else { return };
     if let Some(b) = s.find(&peer).and_then(|i| s.buffers.get_mut(i)) {
         let sender = if m.outgoing {
@@ -109,7 +148,7 @@ fn message(model: &mut Model, key: i64, m: ChatMessage, fx: &mut Vec<Effect>) {
         };
         // A view scrolled up stays on the lines it shows.
         if b.scroll > 0 {
-            b.scroll += entry_text(&entry, width, &tz).rows.len();
+            b.scroll += entry_text(&entry, width, &tz, today).rows.len();
         }
         b.push(entry);
     }

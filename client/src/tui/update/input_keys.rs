@@ -1,12 +1,13 @@
 //! The input box's keys: Enter sends the text or runs the `/` command,
-//! Shift/Alt-Enter and Ctrl-J add a line, Esc clears, Up/Down walk through
-//! the command history when the input is empty (else through its lines).
+//! Shift/Alt-Enter and Ctrl-J add a line, Esc clears (Ctrl-Z takes it
+//! back), Up/Down walk through the command history when the input is empty
+//! (else through its lines), Tab completes.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::editing::edit;
 use super::keys::ctrl;
-use super::{sending, slash_commands};
+use super::{completing, sending, slash_commands};
 use crate::tui::model::Model;
 use crate::tui::msg::Effect;
 
@@ -19,6 +20,8 @@ pub(super) fn input_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) 
             model.input.insert('\n')
         }
         KeyCode::Char('j') if ctrl(&key) => model.input.insert('\n'),
+        KeyCode::Tab => completing::tab(model, false),
+        KeyCode::BackTab => completing::tab(model, true),
         KeyCode::Enter => {
             if model.input.is_empty() {
                 return;
@@ -34,7 +37,7 @@ pub(super) fn input_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) 
             }
         }
         KeyCode::Esc => {
-            model.input.take();
+            model.input.clear();
             model.history_pos = None;
         }
         KeyCode::Up if model.input.is_empty() || model.history_pos.is_some() => {
@@ -52,7 +55,7 @@ pub(super) fn input_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) 
             let next = model.history_pos.map_or(0, |p| p + 1);
             if next >= model.history.len() {
                 model.history_pos = None;
-                model.input.take();
+                model.input.clear();
             } else {
                 model.history_pos = Some(next);
                 let line = model.history[next].clone();

@@ -35,6 +35,9 @@ pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
         return;
     }
     let mods = key.modifiers;
+    if !matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
+        model.completion = None;
+    }
     // Keys that work everywhere, popups included.
     match key.code {
         KeyCode::Char('q') if ctrl(&key) => return fx.push(Effect::Quit),
@@ -52,8 +55,14 @@ pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
         model.focus = Focus::Input;
         return;
     }
+    // In the input, Ctrl-U deletes what is before the cursor (readline);
+    // with nothing there it shows or hides the Users panel, as in the
+    // original.
+    let typing = model.focus == Focus::Input && !model.help;
     match key.code {
-        KeyCode::Char('u') if ctrl(&key) => return model.show_users = !model.show_users,
+        KeyCode::Char('u') if ctrl(&key) && !(typing && model.input.cursor() > 0) => {
+            return model.show_users = !model.show_users;
+        }
         KeyCode::Char('b') if ctrl(&key) => {
             model.show_left = !model.show_left;
             if !model.show_left && matches!(model.focus, Focus::Buffers | Focus::Servers) {
@@ -78,7 +87,12 @@ pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
             model.show_left = true;
             model.focus = Focus::Servers;
         }
-        KeyCode::Char('k') if ctrl(&key) => {
+        // In the input, Ctrl-K deletes from the cursor to the end of the
+        // line (readline) when there is text after the cursor; at the end
+        // of the text it focuses the Buffers list, as in the original.
+        KeyCode::Char('k')
+            if ctrl(&key) && !(model.focus == Focus::Input && model.input.before_end()) =>
+        {
             model.show_left = true;
             model.focus = Focus::Buffers;
         }

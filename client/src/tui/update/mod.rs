@@ -6,14 +6,15 @@
 //! the size of the messages view and the row counts it scrolls by are kept
 //! in the model ([`Model::refresh`], called before and after each message).
 //!
-//! - [`keys`], [`input_keys`], [`list_keys`], [`popup_keys`], [`editing`]:
-//!   what keys do, by what has the focus.
+//! - [`keys`], [`input_keys`], [`list_keys`], [`popup_keys`], [`editing`],
+//!   [`completing`]: what keys do, by what has the focus.
 //! - [`slash_commands`], [`config_command`]: running `/` commands.
 //! - [`task_results`], [`connection_events`]: what tasks and connections
 //!   report.
 //! - [`navigation`], [`scrolling`], [`sending`], [`task_start`]: what those
 //!   have in common.
 
+mod completing;
 mod config_command;
 mod connection_events;
 mod editing;

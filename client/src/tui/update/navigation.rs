@@ -1,5 +1,7 @@
 //! Moving around: switching, cycling, opening, hiding and removing buffers
 //! and servers, and ending a session (its conversations go, Default stays).
+//! What is typed in the input belongs to the buffer on screen: switching
+//! puts it away with that buffer and brings back the next one's.
 
 use gochat_proto::Username;
 
@@ -22,14 +24,35 @@ fn enter(model: &mut Model) {
     }
 }
 
+/// Puts what is typed away as the draft of the buffer on screen.
+fn stash_draft(model: &mut Model) {
+    model.history_pos = None;
+    if model.server().buffer().is_some() {
+        let draft = std::mem::take(&mut model.input);
+        if let Some(b) = model.server_mut().buffer_mut() {
+            b.draft = draft;
+        }
+    }
+}
+
+/// Brings back the draft of the buffer on screen into the input.
+fn restore_draft(model: &mut Model) {
+    if let Some(b) = model.server_mut().buffer_mut() {
+        let draft = std::mem::take(&mut b.draft);
+        model.input = draft;
+    }
+}
+
 /// Shows server `index` (its current buffer).
 pub fn switch_server(model: &mut Model, index: usize, _fx: &mut Vec<Effect>) {
     if index >= model.servers.len() || index == model.current {
         return;
     }
     leave(model);
+    stash_draft(model);
     model.current = index;
     model.servers[index].hidden = false;
+    restore_draft(model);
     enter(model);
 }
 
@@ -38,10 +61,17 @@ pub fn switch_buffer(model: &mut Model, index: usize) {
     if index >= model.server().buffers.len() {
         return;
     }
+    let other = index != model.server().current;
     leave(model);
+    if other {
+        stash_draft(model);
+    }
     let s = model.server_mut();
     s.current = index;
     s.buffers[index].hidden = false;
+    if other {
+        restore_draft(model);
+    }
     enter(model);
 }
 
@@ -146,6 +176,10 @@ pub fn remove_buffer(model: &mut Model, key: i64, name: &str) {
         s.current = s.current.saturating_sub(1);
     }
     if on_screen {
+        // Text typed meanwhile stays; else the next buffer's draft shows.
+        if model.input.is_empty() {
+            restore_draft(model);
+        }
         enter(model);
     }
 }

@@ -106,6 +106,12 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
             if !motd.is_empty() {
                 say(model, format!("Server MOTD (message of the day):\n{motd}"));
             }
+            let names = Ctx {
+                tag: Tag::Plain,
+                cmd: "names",
+                ..ctx
+            };
+            start(model, fx, names, Task::Names);
         }
         Outcome::LoggedIn(summary) => {
             let Tag::Login { username } = &ctx.tag else {
@@ -134,6 +140,12 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
                 say(model, "No new messages have been received".to_owned());
             }
         }
+        Outcome::Names { contacts, accounts } => {
+            if let Some(s) = model.by_key(key) {
+                s.contacts = contacts;
+                s.accounts = accounts;
+            }
+        }
         Outcome::Account(name) => match ctx.cmd {
             "deregister" => {
                 navigation::end_session(model, key, false);
@@ -143,13 +155,20 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
                     format!("Running deregister: user {name} deregistered correctly"),
                 );
             }
-            _ => say(
-                model,
-                format!(
-                    "Running {}: local user {name} successfully added to the database",
-                    ctx.cmd
-                ),
-            ),
+            _ => {
+                if let Some(s) = model.by_key(key)
+                    && !s.accounts.contains(&name)
+                {
+                    s.accounts.push(name.clone());
+                }
+                say(
+                    model,
+                    format!(
+                        "Running {}: local user {name} successfully added to the database",
+                        ctx.cmd
+                    ),
+                )
+            }
         },
         Outcome::Done => match ctx.cmd {
             "logout" => {

@@ -1,0 +1,227 @@
+//! What the TUI tests drive the model with: a model with one stored server,
+//! keys, typed lines, task results, network events, and the screen as text
+//! (drawn on ratatui's `TestBackend`).
+#![allow(dead_code)]
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gochat_client::service::{HookEvent, LoginSummary, UserEntry};
+use gochat_client::time::TimeZone;
+use gochat_client::tui::model::{Link, UiConfig};
+use gochat_client::tui::msg::Secret;
+use gochat_client::tui::{Ctx, Effect, Model, Msg, Outcome, Task, render, update};
+use gochat_client::{ChatMessage, ClientEvent, ServerRecord};
+use gochat_proto::Username;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+/// 2024-03-01 12:00:00 UTC.
+pub const WALL: i64 = 1_709_294_400;
+/// Seconds in a day.
+pub const DAY: i64 = 86_400;
+
+/// The stored server every model starts with.
+pub fn record() -> ServerRecord {
+    ServerRecord {
+        id: 1,
+        name: "test".into(),
+        address: "127.0.0.1".into(),
+        port: 9037,
+        tls: false,
+    }
+}
+
+/// A model at [`WALL`] in UTC on a 120x40 screen, with server `test`.
+pub fn new_model() -> Model {
+    Model::new(
+        UiConfig::default(),
+        vec![record()],
+        TimeZone::utc(),
+        (120, 40),
+        Instant::now(),
+        WALL,
+    )
+}
+
+/// The screen as text, one line per row.
+pub fn screen(model: &Model) -> String {
+    let mut t = Terminal::new(TestBackend::new(model.size.0, model.size.1)).unwrap();
+    t.draw(|f| render(model, f)).unwrap();
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The drawn buffer, to look at styles.
+pub fn drawn(model: &Model) -> ratatui::buffer::Buffer {
+    let mut t = Terminal::new(TestBackend::new(model.size.0, model.size.1)).unwrap();
+    t.draw(|f| render(model, f)).unwrap();
+    t.backend().buffer().clone()
+}
+
+/// Presses `code` with `mods`.
+pub fn press(model: &mut Model, code: KeyCode, mods: KeyModifiers) -> Vec<Effect> {
+    update(model, Msg::Key(KeyEvent::new(code, mods)))
+}
+
+/// Presses `code` alone.
+pub fn key(model: &mut Model, code: KeyCode) -> Vec<Effect> {
+    press(model, code, KeyModifiers::NONE)
+}
+
+/// Presses Ctrl-`c`.
+pub fn ctrl(model: &mut Model, c: char) -> Vec<Effect> {
+    press(model, KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+/// Presses Alt-`c`.
+pub fn alt(model: &mut Model, c: char) -> Vec<Effect> {
+    press(model, KeyCode::Char(c), KeyModifiers::ALT)
+}
+
+/// Types `text` key by key.
+pub fn type_text(model: &mut Model, text: &str) {
+    for c in text.chars() {
+        key(model, KeyCode::Char(c));
+    }
+}
+
+/// Types `line`, presses Enter, returns the effects.
+pub fn enter(model: &mut Model, line: &str) -> Vec<Effect> {
+    type_text(model, line);
+    key(model, KeyCode::Enter)
+}
+
+/// The tasks among `fx`.
+pub fn tasks(fx: Vec<Effect>) -> Vec<(Ctx, Task)> {
+    fx.into_iter()
+        .filter_map(|e| match e {
+            Effect::Task { ctx, task } => Some((ctx, task)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The one task among `fx`.
+pub fn only_task(fx: Vec<Effect>) -> (Ctx, Task) {
+    let mut t = tasks(fx);
+    assert_eq!(t.len(), 1, "{t:?}");
+    t.remove(0)
+}
+
+/// Reports the task of `ctx` done with `outcome`.
+pub fn done(model: &mut Model, ctx: Ctx, outcome: Outcome) -> Vec<Effect> {
+    update(
+        model,
+        Msg::Done {
+            ctx,
+            result: Ok(outcome),
+        },
+    )
+}
+
+/// A username.
+pub fn user(name: &str) -> Username {
+    Username::new(name).unwrap()
+}
+
+/// A stored message of alice's conversation with `peer`.
+pub fn chat(id: i64, peer: &str, outgoing: bool, stamp: i64, text: &str) -> ChatMessage {
+    ChatMessage {
+        id,
+        server_id: 1,
+        account: "alice".into(),
+        peer: peer.into(),
+        outgoing,
+        stamp,
+        text: text.into(),
+    }
+}
+
+/// An event of the current connection to server `test`.
+pub fn net(model: &mut Model, event: ClientEvent) -> Vec<Effect> {
+    let generation = model.servers[1].generation;
+    update(
+        model,
+        Msg::Net {
+            server: 1,
+            generation,
+            event,
+        },
+    )
+}
+
+/// Connects the server on screen (it must be `test`).
+pub fn connect(m: &mut Model) {
+    let (ctx, _) = only_task(enter(m, "/connect"));
+    done(
+        m,
+        ctx,
+        Outcome::Connected {
+            motd: String::new(),
+        },
+    );
+    assert_eq!(m.server().link, Link::Online);
+}
+
+/// A model connected to server `test` and logged in as alice, with bob and
+/// carol online.
+pub fn logged_in() -> Model {
+    let mut m = new_model();
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    assert_eq!(m.server().name(), "test");
+    connect(&mut m);
+    enter(&mut m, "/login alice");
+    type_text(&mut m, "s3cret");
+    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
+    assert_eq!(
+        task,
+        Task::Login {
+            username: "alice".into(),
+            password: Secret("s3cret".into())
+        }
+    );
+    let online = ["alice", "bob"]
+        .iter()
+        .map(|n| UserEntry {
+            name: user(n),
+            permission: Some(0),
+        })
+        .collect();
+    let summary = LoginSummary {
+        permission: 0,
+        online,
+        used_token: false,
+        catch_up_started: false,
+    };
+    done(&mut m, ctx, Outcome::LoggedIn(summary));
+    net(
+        &mut m,
+        ClientEvent::Hook(HookEvent::NewLogin {
+            username: user("carol"),
+            permission: 1,
+        }),
+    );
+    m
+}
+
+/// Opens the conversation with `peer` (Ctrl-K, Ctrl-N) and gives it `page`
+/// as its history. The input must be empty.
+pub fn open_chat(m: &mut Model, peer: &str, page: Vec<ChatMessage>) {
+    ctrl(m, 'k');
+    ctrl(m, 'n');
+    type_text(m, peer);
+    let fx = key(m, KeyCode::Enter);
+    let (ctx, task) = only_task(fx);
+    assert_eq!(task, Task::Open { peer: peer.into() });
+    let (ctx, task) = only_task(done(m, ctx, Outcome::Done));
+    assert!(matches!(task, Task::History { .. }), "{task:?}");
+    done(m, ctx, Outcome::History(page));
+}

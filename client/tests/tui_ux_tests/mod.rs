@@ -1,0 +1,6 @@
+//! The tests, one file per feature.
+
+mod auto_open;
+mod completion;
+mod editing;
+mod errors;
