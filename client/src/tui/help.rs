@@ -35,6 +35,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "Scroll the messages; older history loads at the top",
     ),
     ("Ctrl-R", "Redraw the screen"),
+    (
+        "Alt-M",
+        "Mouse on/off: off, the terminal selects text (on: click a buffer or server, wheel scrolls)",
+    ),
     ("Enter", "Send the text, or run the /command"),
     ("Shift-Enter, Alt-Enter, Ctrl-J", "New line in the input"),
     ("Up, Down (empty input)", "Walk through the command history"),

@@ -6,10 +6,13 @@
 //!   counts; the input; popups; focus; the error bar; and what is derived
 //!   from them for the update function (the messages view's size, the rows
 //!   each buffer takes), kept up to date by the model itself.
-//! - [`msg`]: everything that happens ([`Msg`]: a key, a paste, a resize, a
-//!   connection event, a task's result, a tick) and what the update function
+//! - [`msg`]: everything that happens ([`Msg`]: a key, a mouse event, a
+//!   paste, a resize, a connection event, a task's result, a tick) and what
+//!   the update function
 //!   asks for ([`Effect`]s: service calls ([`Task`]s) the runner spawns on
-//!   the async runtime, whose results come back as `Msg::Done`).
+//!   the async runtime, whose results come back as `Msg::Done`; the bell, a
+//!   desktop notification, taking the mouse or not).
+//! - [`notify`]: the terminal escapes of desktop notifications.
 //! - [`update`](update::update) folds a `Msg` into the model. It does no
 //!   IO, so tests drive it without a terminal.
 //! - [`render`](render::render) draws the model and changes nothing.
@@ -29,6 +32,7 @@ mod executor;
 pub mod help;
 pub mod model;
 pub mod msg;
+pub mod notify;
 pub mod render;
 mod runner;
 pub mod update;

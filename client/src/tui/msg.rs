@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 use gochat_proto::{AdminCommand, Hook, UserEntry, UserList};
 
 use crate::service::LoginSummary;
@@ -27,6 +27,9 @@ impl std::fmt::Debug for Secret {
 pub enum Msg {
     /// A key was pressed.
     Key(KeyEvent),
+    /// The mouse was clicked, moved or its wheel turned (only while the TUI
+    /// takes the mouse).
+    Mouse(MouseEvent),
     /// Text was pasted (bracketed paste).
     Paste(String),
     /// The terminal was resized to (columns, rows).
@@ -61,6 +64,18 @@ pub enum Effect {
     Quit,
     /// Ring the terminal bell.
     Bell,
+    /// Ask the terminal for a desktop notification.
+    Notify {
+        /// Which escape sequence.
+        kind: super::model::Notify,
+        /// Its title.
+        title: String,
+        /// Its text.
+        body: String,
+    },
+    /// Take the mouse (true) or give it back to the terminal, for its own
+    /// text selection (false).
+    MouseCapture(bool),
     /// Clear and redraw the whole screen.
     Redraw,
     /// Run a service call; its result comes back as [`Msg::Done`].

@@ -8,8 +8,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event, KeyboardEnhancementFlags,
-    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+    KeyboardEnhancementFlags, MouseEventKind, PopKeyboardEnhancementFlags,
+    PushKeyboardEnhancementFlags,
 };
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
@@ -23,7 +24,7 @@ use ratatui::backend::CrosstermBackend;
 use super::executor::Executor;
 use super::model::{Model, UiConfig};
 use super::msg::{Effect, Msg};
-use super::{render, update};
+use super::{notify, render, update};
 use crate::config::{RuntimeKind, Settings};
 use crate::service::Service;
 use crate::store::LocalStore;
@@ -81,6 +82,7 @@ fn restore_terminal() {
     }
     let _ = execute!(
         out,
+        DisableMouseCapture,
         DisableBracketedPaste,
         LeaveAlternateScreen,
         cursor::Show
@@ -97,7 +99,11 @@ impl Drop for Guard {
     }
 }
 
-fn setup_terminal() -> Result<(Guard, Terminal<CrosstermBackend<std::io::Stdout>>), ClientError> {
+/// Sets up the terminal (alternate screen, raw mode, bracketed paste, and
+/// the mouse when `mouse`).
+fn setup_terminal(
+    mouse: bool,
+) -> Result<(Guard, Terminal<CrosstermBackend<std::io::Stdout>>), ClientError> {
     crossterm::terminal::enable_raw_mode()?;
     let guard = Guard;
     let previous = std::panic::take_hook();
@@ -107,6 +113,9 @@ fn setup_terminal() -> Result<(Guard, Terminal<CrosstermBackend<std::io::Stdout>
     }));
     let mut out = std::io::stdout();
     execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
     if crossterm::terminal::supports_keyboard_enhancement().unwrap_or(false) {
         execute!(
             out,
@@ -128,6 +137,8 @@ fn spawn_input(tx: Sender<Msg>) -> Result<(), ClientError> {
                     Ok(Event::Key(key)) => Msg::Key(key),
                     Ok(Event::Paste(text)) => Msg::Paste(text),
                     Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+                    // Moves are many and change nothing: not sent on.
+                    Ok(Event::Mouse(m)) if m.kind != MouseEventKind::Moved => Msg::Mouse(m),
                     Ok(_) => continue,
                     Err(e) => {
                         tracing::error!("reading the terminal failed: {e}");
@@ -154,10 +165,11 @@ fn run_on<R: Runtime>(rt: R, settings: &Settings) -> Result<(), ClientError> {
     let (tx, rx) = mpsc::channel();
     let executor = Executor::new(rt, service, tx.clone(), verification);
 
-    let (guard, mut terminal) = setup_terminal()?;
+    let config = UiConfig::from_settings(settings);
+    let (guard, mut terminal) = setup_terminal(config.mouse)?;
     let size = terminal.size()?;
     let mut model = Model::new(
-        UiConfig::from_settings(settings),
+        config,
         records,
         settings.zone.clone(),
         (size.width, size.height),
@@ -203,6 +215,20 @@ fn event_loop<R: Runtime>(
                     Effect::Bell => {
                         let mut out = std::io::stdout();
                         let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                    }
+                    Effect::Notify { kind, title, body } => {
+                        if let Some(seq) = notify::escape(kind, &title, &body) {
+                            let out = terminal.backend_mut();
+                            let _ = out.write_all(seq.as_bytes()).and_then(|()| out.flush());
+                        }
+                    }
+                    Effect::MouseCapture(on) => {
+                        let out = terminal.backend_mut();
+                        let _ = if on {
+                            execute!(out, EnableMouseCapture)
+                        } else {
+                            execute!(out, DisableMouseCapture)
+                        };
                     }
                     Effect::Redraw => terminal.clear()?,
                     Effect::Task { ctx, task } => executor.spawn(ctx, task),

@@ -4,3 +4,5 @@ mod auto_open;
 mod completion;
 mod editing;
 mod errors;
+mod mouse;
+mod notify;

@@ -61,6 +61,7 @@ pub fn user_names(model: &Model) -> Vec<String> {
 /// The values `/set <option>` takes, where they are a short list.
 fn set_values(option: &str) -> Vec<String> {
     let words: &[&str] = match option {
+        "TUI.Notify" => &super::ui_config::Notify::NAMES,
         o if o.ends_with(".Size") || o.ends_with(".Name") || o.ends_with(".Address") => &[],
         o if o.ends_with(".Port") => &[],
         _ => FLAGS,

@@ -7,6 +7,18 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use super::notifications::notifications;
 use super::state::{Model, ViewSize};
 
+/// Rows an item of the Servers list takes (its name, its address).
+pub const SERVER_ROWS: usize = 2;
+
+/// The first item a list shows when `selected` must show, for items of
+/// `item_rows` rows in `height` rows: the top of the list while it fits,
+/// else as far down as keeps `selected` on the last row. The renderer
+/// scrolls the lists by it and the mouse finds their items by it.
+pub fn list_offset(selected: usize, item_rows: usize, height: usize) -> usize {
+    let fits = (height / item_rows.max(1)).max(1);
+    (selected + 1).saturating_sub(fits)
+}
+
 /// The screen's parts; `None` for parts not shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Areas {
@@ -60,7 +72,7 @@ pub fn areas(model: &Model, area: Rect) -> Areas {
     .areas(area);
 
     let servers_rows = (model.visible_servers().count() as u16)
-        .saturating_mul(2)
+        .saturating_mul(SERVER_ROWS as u16)
         .saturating_add(2);
     let servers_rows = servers_rows.clamp(left_area.height / 4, left_area.height / 2);
     let [buffers, servers] =

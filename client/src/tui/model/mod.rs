@@ -41,7 +41,7 @@ pub use self::server_state::{
     DEFAULT_BUFFER, LOCAL, LOGO, Link, MAX_BUFFERS, SYSTEM_BUFFER, Server,
 };
 pub use self::state::{ERROR_TIME, Focus, MAX_SERVERS, MSG_DELAY, Model, PAGE, ViewSize};
-pub use self::ui_config::UiConfig;
+pub use self::ui_config::{Notify, UiConfig};
 use crate::time::TimeZone;
 use crate::types::ServerRecord;
 

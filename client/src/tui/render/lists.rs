@@ -7,6 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState};
 
+use crate::tui::model::layout::{SERVER_ROWS, list_offset};
 use crate::tui::model::shortcuts::shortcut;
 use crate::tui::model::{BufferKind, Focus, Link, Model};
 
@@ -63,7 +64,14 @@ pub fn draw_buffers(model: &Model, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let list = List::new(items).block(block("Buffers", model.focus == Focus::Buffers));
-    let mut state = ListState::default().with_selected(selected);
+    let offset = list_offset(
+        selected.unwrap_or(0),
+        1,
+        usize::from(area.height.saturating_sub(2)),
+    );
+    let mut state = ListState::default()
+        .with_offset(offset)
+        .with_selected(selected);
     frame.render_stateful_widget(list, area, &mut state);
 }
 
@@ -114,6 +122,13 @@ pub fn draw_servers(model: &Model, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let list = List::new(items).block(block("Servers", model.focus == Focus::Servers));
-    let mut state = ListState::default().with_selected(selected);
+    let offset = list_offset(
+        selected.unwrap_or(0),
+        SERVER_ROWS,
+        usize::from(area.height.saturating_sub(2)),
+    );
+    let mut state = ListState::default()
+        .with_offset(offset)
+        .with_selected(selected);
     frame.render_stateful_widget(list, area, &mut state);
 }

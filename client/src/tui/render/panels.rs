@@ -140,8 +140,9 @@ pub fn input_rows(text: &str, cursor: usize, width: usize) -> (Vec<String>, (usi
     (rows, at)
 }
 
-/// Draws the input box: a rule with the spinner and the Tab completion's
-/// candidates (the one put in highlighted), then ` > ` (or ` (<user>) > `)
+/// Draws the input box: a rule with the spinner, a note while the mouse is
+/// the terminal's, and the Tab completion's candidates (the one put in
+/// highlighted), then ` > ` (or ` (<user>) > `)
 /// and the text; the placeholder when empty.
 pub fn draw_input(model: &Model, frame: &mut Frame, area: Rect) {
     let mut title = Line::default();
@@ -149,6 +150,12 @@ pub fn draw_input(model: &Model, frame: &mut Frame, area: Rect) {
         title.push_span(format!(
             " {} working ",
             SPINNER[model.spinner % SPINNER.len()]
+        ));
+    }
+    if !model.config.mouse {
+        title.push_span(Span::styled(
+            " mouse off: the terminal selects (Alt-M) ",
+            Style::new().fg(Color::DarkGray),
         ));
     }
     if let Some(c) = &model.completion {

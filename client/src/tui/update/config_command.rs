@@ -1,8 +1,9 @@
 //! `/config` and `/set`: the TUI's layout settings (in memory) and the
 //! current server's record (stored, while offline).
 
+use super::mouse;
 use super::task_start::{here, start};
-use crate::tui::model::{Link, Model};
+use crate::tui::model::{Link, Model, Notify};
 use crate::tui::msg::{Effect, Tag, Task};
 
 fn yes_no(value: &str) -> Option<bool> {
@@ -24,7 +25,9 @@ pub fn show(model: &mut Model) {
         format!("- TUI.Userlist.Relative = {}", c.userlist_relative),
         format!("- TUI.Verbose = {}", c.verbose),
         format!("- TUI.Bell = {}", c.bell),
+        format!("- TUI.Notify = {}", c.notify.name()),
         format!("- TUI.AutoOpen = {}", c.auto_open),
+        format!("- TUI.Mouse = {}", c.mouse),
     ];
     if let Some(r) = &model.server().record {
         lines.push(format!("- Server.Address = {}", r.address));
@@ -49,6 +52,8 @@ pub fn set(model: &mut Model, option: &str, value: &str, fx: &mut Vec<Effect>) {
         "TUI.Verbose" => flag.map(|b| c.verbose = b),
         "TUI.Bell" => flag.map(|b| c.bell = b),
         "TUI.AutoOpen" => flag.map(|b| c.auto_open = b),
+        "TUI.Notify" => Notify::from_name(value).map(|n| c.notify = n),
+        "TUI.Mouse" => flag.map(|b| mouse::set_capture(model, b, fx)),
         "Server.Address" | "Server.Port" | "Server.TLS" | "Server.Name" => {
             return set_server(model, option, value, fx);
         }

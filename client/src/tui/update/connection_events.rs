@@ -1,5 +1,6 @@
 //! What connections report ([`on_net`]), folded into the model: messages
-//! (counted as unread outside the buffer in view, with the bell; the first
+//! (counted as unread outside the buffer in view, with the bell and the
+//! desktop notification `TUI.Notify` chooses; the first
 //! from someone opens their buffer when `TUI.AutoOpen` is on), hooks
 //! (the Users panel, DUPSESS and PERMSCHG notices), shutdown notices and
 //! the disconnect.
@@ -10,7 +11,7 @@ use super::navigation;
 use super::task_start::start;
 use crate::tui::model::wrap::entry_text;
 use crate::tui::model::{
-    Buffer, BufferKind, DEFAULT_BUFFER, Entry, MAX_BUFFERS, Model, Sender, Server,
+    Buffer, BufferKind, DEFAULT_BUFFER, Entry, MAX_BUFFERS, Model, Notify, Sender, Server,
 };
 use crate::tui::msg::{Ctx, Effect, Tag, Task};
 use crate::types::{ChatMessage, ClientEvent};
@@ -127,6 +128,8 @@ fn message(model: &mut Model, key: i64, m: ChatMessage, fx: &mut Vec<Effect>) {
     let in_view = model.in_view(key, &peer);
     let seq = model.seq();
     let bell = model.config.bell;
+    let notify = model.config.notify;
+    let text = m.text.clone();
     let width = model.view.width;
     let tz = model.tz.clone();
     let today = tz.date_of(model.wall);
@@ -153,9 +156,17 @@ fn message(model: &mut Model, key: i64, m: ChatMessage, fx: &mut Vec<Effect>) {
         b.push(entry);
     }
     if !in_view && !m.outgoing {
-        *s.unread.entry(peer).or_default() += 1;
+        let server = s.name().to_owned();
+        *s.unread.entry(peer.clone()).or_default() += 1;
         if bell {
             fx.push(Effect::Bell);
+        }
+        if notify != Notify::Off {
+            fx.push(Effect::Notify {
+                kind: notify,
+                title: format!("gochat: {peer} on {server}"),
+                body: text,
+            });
         }
     }
 }

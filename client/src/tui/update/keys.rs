@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::editing::edit;
 use super::input_keys::input_key;
 use super::list_keys::{buffers_key, servers_key};
-use super::{navigation, popup_keys, scrolling};
+use super::{mouse, navigation, popup_keys, scrolling};
 use crate::tui::model::popup::Switcher;
 use crate::tui::model::{Focus, Model, Popup};
 use crate::tui::msg::Effect;
@@ -43,6 +43,11 @@ pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
         KeyCode::Char('q') if ctrl(&key) => return fx.push(Effect::Quit),
         KeyCode::Char('c') if ctrl(&key) => return,
         KeyCode::Char('r') if ctrl(&key) => return fx.push(Effect::Redraw),
+        // The mouse to the TUI, or back to the terminal's text selection.
+        KeyCode::Char('m' | 'M') if mods.contains(KeyModifiers::ALT) => {
+            let on = !model.config.mouse;
+            return mouse::set_capture(model, on, fx);
+        }
         _ => {}
     }
     if model.popup.is_some() {

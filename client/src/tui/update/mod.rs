@@ -11,6 +11,7 @@
 //! - [`slash_commands`], [`config_command`]: running `/` commands.
 //! - [`task_results`], [`connection_events`]: what tasks and connections
 //!   report.
+//! - [`mouse`]: clicks and the wheel.
 //! - [`navigation`], [`scrolling`], [`sending`], [`task_start`]: what those
 //!   have in common.
 
@@ -21,6 +22,7 @@ mod editing;
 mod input_keys;
 mod keys;
 mod list_keys;
+mod mouse;
 mod navigation;
 mod popup_keys;
 mod scrolling;
@@ -38,6 +40,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
     match msg {
         Msg::Key(key) => keys::on_key(model, key, &mut fx),
+        Msg::Mouse(ev) => mouse::on_mouse(model, ev, &mut fx),
         Msg::Paste(text) => paste(model, &text),
         Msg::Resize(w, h) => model.size = (w, h),
         Msg::Net {
