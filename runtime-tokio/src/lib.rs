@@ -20,7 +20,26 @@ pub type TcpStream = Compat<tokio::net::TcpStream>;
 #[derive(Clone, Debug)]
 pub struct TokioRuntime {
     handle: tokio::runtime::Handle,
-    owned: Option<Arc<tokio::runtime::Runtime>>,
+    owned: Option<Arc<OwnedRuntime>>,
+}
+
+/// A runtime this crate started. The last clone of a [`TokioRuntime`] may be
+/// dropped by a task on one of its own workers (a server's last connection
+/// ending after the stop): tokio refuses to drop a runtime there (it would
+/// block), so it is then shut down in the background instead.
+#[derive(Debug)]
+struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                drop(rt);
+            }
+        }
+    }
 }
 
 impl TokioRuntime {
@@ -31,7 +50,7 @@ impl TokioRuntime {
             .build()?;
         Ok(TokioRuntime {
             handle: rt.handle().clone(),
-            owned: Some(Arc::new(rt)),
+            owned: Some(Arc::new(OwnedRuntime(Some(rt)))),
         })
     }
 
@@ -61,7 +80,10 @@ impl Runtime for TokioRuntime {
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         match &self.owned {
-            Some(rt) => rt.block_on(future),
+            Some(owned) => match &owned.0 {
+                Some(rt) => rt.block_on(future),
+                None => self.handle.block_on(future),
+            },
             None => self.handle.block_on(future),
         }
     }
@@ -141,5 +163,32 @@ impl Runtime for TokioRuntime {
                 .await?;
             Ok(tls.compat())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The last clone dropped by a task on the runtime's own worker (as when
+    /// a server's last connection task ends after `main` let go): no panic,
+    /// the task runs to its end.
+    #[test]
+    fn last_clone_dropped_on_a_worker() {
+        let rt = TokioRuntime::new().unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let inner = rt.clone();
+        rt.spawn(async move {
+            let _ = go_rx.await;
+            drop(inner);
+            done_tx.send(()).unwrap();
+        });
+        drop(rt);
+        go_tx.send(()).unwrap();
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the task ended normally after dropping the last clone");
     }
 }
