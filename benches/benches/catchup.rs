@@ -30,23 +30,21 @@
 //! results are in `docs/PERFORMANCE.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use criterion::{Criterion, SamplingMode};
 use gochat_client::ClientEvent;
 use gochat_client::service::{ConnectOptions, Connection, Service};
 use gochat_client::store::LocalStore;
+use gochat_proto::ServerCommand;
 use gochat_proto::crypto;
-use gochat_proto::{ClientCommand, Decoder, Direction, ServerCommand, Username};
 use gochat_runtime::Runtime;
 use gochat_runtime_tokio::TokioRuntime;
 use gochat_server::config::Settings;
 use gochat_server::{RunningServer, start};
+use gochat_testkit::{RawClient, TempDir, private_key, private_pem, public_pem_text};
 use rsa::PrivateKey;
 
 /// Messages per catch-up.
@@ -58,59 +56,14 @@ const PASSWORD: &str = "correct horse";
 /// How long anything may take before the bench gives up.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-const ALICE_PUB: &str = include_str!("../../proto-core/tests/fixtures/alice.pub.pem");
-const BOB_PUB: &str = include_str!("../../proto-core/tests/fixtures/bob.pub.pem");
-const BOB_PRIV: &str = include_str!("../../proto-core/tests/fixtures/bob.priv.pem");
-
 /// Every timed iteration of one benchmark, to print the mean at the end.
 static BASELINE: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
 static CATCH_UP: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
 
-fn user(name: &str) -> Username {
-    Username::parse(name.as_bytes()).unwrap()
-}
-
-fn temp_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "gochat_bench_catchup_{}_{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Registers `name` with `pubkey` over a blocking raw TCP connection.
-fn register(addr: SocketAddr, name: &str, pubkey: &'static str) {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut decoder = Decoder::new(Direction::ToClient);
-    let mut next = |stream: &mut std::net::TcpStream| loop {
-        if let Some(p) = decoder.decode().unwrap() {
-            return ServerCommand::from_packet(&p).unwrap();
-        }
-        let mut buf = [0u8; 4096];
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "the server closed the connection");
-        decoder.feed(&buf[..n]);
-    };
-    assert!(matches!(next(&mut stream), ServerCommand::Hello { .. }));
-    let mut b = BytesMut::new();
-    ClientCommand::Reg {
-        username: user(name),
-        pubkey: Bytes::from_static(pubkey.as_bytes()),
-    }
-    .encode(1, &mut b)
-    .unwrap();
-    stream.write_all(&b).unwrap();
-    assert_eq!(next(&mut stream), ServerCommand::Ok, "REG {name}");
-}
-
 /// The server, bob's logged-in connection, and what to store for him.
 struct Fixture {
+    /// The server's and the client's databases (removed on drop).
+    _dir: TempDir,
     rt: TokioRuntime,
     server: RunningServer<TokioRuntime>,
     bob: Connection,
@@ -125,7 +78,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let rt = TokioRuntime::new().unwrap();
-        let dir = temp_dir();
+        let dir = TempDir::new("gochat_bench_catchup");
         let settings = Settings {
             database_url: format!("sqlite://{}", dir.join("server.db").display()),
             address: "127.0.0.1".parse().unwrap(),
@@ -134,11 +87,15 @@ impl Fixture {
             ..Settings::default()
         };
         let server = rt.block_on(start(rt.clone(), &settings)).unwrap();
-        register(server.tcp_addr(), "alice", ALICE_PUB);
-        register(server.tcp_addr(), "bob", BOB_PUB);
+        rt.block_on(async {
+            let (mut raw, _motd) = RawClient::connect(&rt, server.tcp_addr()).await;
+            for name in ["alice", "bob"] {
+                assert_eq!(raw.register(name).await, ServerCommand::Ok, "REG {name}");
+            }
+        });
 
-        let public = crypto::public_key_from_pem(BOB_PUB.as_bytes()).unwrap();
-        let key = crypto::private_key_from_pem(BOB_PRIV.as_bytes()).unwrap();
+        let public = crypto::public_key_from_pem(public_pem_text("bob").as_bytes()).unwrap();
+        let key = private_key("bob");
         let ciphertexts: Vec<Bytes> = (0..MESSAGES)
             .map(|i| {
                 let text =
@@ -158,7 +115,7 @@ impl Fixture {
                 .unwrap();
             let service = Service::new(store);
             service
-                .import_key(&record, "bob", BOB_PRIV, PASSWORD)
+                .import_key(&record, "bob", private_pem("bob"), PASSWORD)
                 .await
                 .unwrap();
             let options = ConnectOptions {
@@ -179,6 +136,7 @@ impl Fixture {
             .unwrap()
             .as_secs() as i64;
         let fixture = Fixture {
+            _dir: dir,
             rt,
             server,
             bob,

@@ -7,8 +7,7 @@ use gochat_client::keys::{
     MIN_SEALED_LEN, NONCE_LEN, SALT_LEN, TAG_LEN, hash_password, open_private_key,
     seal_private_key, verify_password,
 };
-
-const ALICE_PEM: &str = include_str!("../../proto-core/tests/fixtures/alice.priv.pem");
+use gochat_testkit::private_pem;
 
 /// A `$2a$12$` hash of "correct horse", made with Python's `bcrypt` module
 /// (`hashpw(pw, gensalt(12, prefix=b"2a"))`), as Go's bcrypt writes them.
@@ -63,18 +62,24 @@ fn opens_a_blob_sealed_by_another_implementation() {
 
 #[test]
 fn seal_open_round_trip_and_refusals() {
-    let blob = seal_private_key(ALICE_PEM, "pässword").unwrap();
-    assert_eq!(blob.len(), NONCE_LEN + ALICE_PEM.len() + TAG_LEN + SALT_LEN);
+    let blob = seal_private_key(private_pem("alice"), "pässword").unwrap();
+    assert_eq!(
+        blob.len(),
+        NONCE_LEN + private_pem("alice").len() + TAG_LEN + SALT_LEN
+    );
     assert!(
         !blob
             .windows(32)
-            .any(|w| ALICE_PEM.as_bytes().windows(32).any(|p| p == w)),
+            .any(|w| private_pem("alice").as_bytes().windows(32).any(|p| p == w)),
         "the blob holds cleartext"
     );
-    assert_eq!(open_private_key(&blob, "pässword").unwrap(), ALICE_PEM);
+    assert_eq!(
+        open_private_key(&blob, "pässword").unwrap(),
+        private_pem("alice")
+    );
 
     // Fresh salt and nonce every time.
-    let again = seal_private_key(ALICE_PEM, "pässword").unwrap();
+    let again = seal_private_key(private_pem("alice"), "pässword").unwrap();
     assert_ne!(blob[..NONCE_LEN], again[..NONCE_LEN]);
     assert_ne!(
         blob[blob.len() - SALT_LEN..],

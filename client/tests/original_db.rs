@@ -4,16 +4,13 @@
 //! CREATE TABLE statements the original writes (docs/PROTOCOL.md §11.2).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gochat_client::keys::{open_private_key, seal_private_key, verify_password};
 use gochat_client::store::LocalStore;
+use gochat_testkit::{TempDir, private_pem, public_pem_text};
 use sqlx::ConnectOptions as _;
 use sqlx::Connection as _;
-
-const ALICE_PEM: &str = include_str!("../../proto-core/tests/fixtures/alice.priv.pem");
-const BOB_PUB: &str = include_str!("../../proto-core/tests/fixtures/bob.pub.pem");
-const CAROL_PUB: &str = include_str!("../../proto-core/tests/fixtures/carol.pub.pem");
 
 /// "correct horse", bcrypt `$2a$12$` as Go writes it.
 const HASH: &str = "$2a$12$ujBR0neQ7D30WlVx58WrN.YJB/4LqhXrvGBi.Y9Q0v94VgLcaInDa";
@@ -28,11 +25,9 @@ const ORIGINAL_SCHEMA: [&str; 5] = [
     "CREATE TABLE `messages` (`message_id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,`source_id` integer,`destination_id` integer,`stamp` datetime,`text` text,CONSTRAINT `fk_messages_source_user` FOREIGN KEY (`source_id`) REFERENCES `users`(`user_id`),CONSTRAINT `fk_messages_destination_user` FOREIGN KEY (`destination_id`) REFERENCES `users`(`user_id`))",
 ];
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("client-original-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, removed with its files when the test ends.
+fn scratch(name: &str) -> TempDir {
+    TempDir::new(&format!("gochat_client_{name}"))
 }
 
 /// A plain connection, without foreign-key enforcement as go-sqlite3 opens
@@ -65,9 +60,9 @@ async fn write_original(path: &Path) -> Fixture {
     for sql in ORIGINAL_SCHEMA {
         sqlx::query(sql).execute(&mut db).await.unwrap();
     }
-    let carol_key = seal_private_key(ALICE_PEM, PASSWORD).unwrap();
-    let erin_key = seal_private_key(ALICE_PEM, "erin's").unwrap();
-    let frank_key = seal_private_key(ALICE_PEM, "frank's").unwrap();
+    let carol_key = seal_private_key(private_pem("alice"), PASSWORD).unwrap();
+    let erin_key = seal_private_key(private_pem("alice"), "erin's").unwrap();
+    let frank_key = seal_private_key(private_pem("alice"), "frank's").unwrap();
 
     for sql in [
         "INSERT INTO servers VALUES ('127.0.0.1', 19037, 0, 1, 'Default-1')",
@@ -92,12 +87,12 @@ async fn write_original(path: &Path) -> Fixture {
     }
     // Real PEMs for the contacts.
     sqlx::query("UPDATE external_users SET pub_key = ? WHERE user_id = 2")
-        .bind(BOB_PUB)
+        .bind(public_pem_text("bob"))
         .execute(&mut db)
         .await
         .unwrap();
     sqlx::query("UPDATE external_users SET pub_key = ? WHERE user_id = 5")
-        .bind(CAROL_PUB)
+        .bind(public_pem_text("carol"))
         .execute(&mut db)
         .await
         .unwrap();
@@ -195,13 +190,13 @@ async fn original_database_is_migrated_in_place() {
     assert_eq!(carol.sealed_key, fixture.carol_key);
     assert_eq!(
         open_private_key(&carol.sealed_key, PASSWORD).unwrap(),
-        ALICE_PEM
+        private_pem("alice")
     );
     let erin = store.account(2, "erin").await.unwrap().unwrap();
     assert_eq!(erin.sealed_key, fixture.erin_key);
     assert_eq!(
         open_private_key(&erin.sealed_key, "erin's").unwrap(),
-        ALICE_PEM
+        private_pem("alice")
     );
     // The dangling account (server 3 deleted).
     let dangling = store.dangling_accounts().await.unwrap();
@@ -213,13 +208,13 @@ async fn original_database_is_migrated_in_place() {
     assert_eq!(dangling[0].sealed_key, fixture.frank_key);
     assert_eq!(
         open_private_key(&dangling[0].sealed_key, "frank's").unwrap(),
-        ALICE_PEM
+        private_pem("alice")
     );
     assert_eq!(store.accounts(None).await.unwrap().len(), 4);
     let hank = store.account(1, "hank").await.unwrap().unwrap();
     assert_eq!(
         open_private_key(&hank.sealed_key, PASSWORD).unwrap(),
-        ALICE_PEM
+        private_pem("alice")
     );
     // The orphaned key row of a deleted account is not resurrected.
     assert!(
@@ -239,11 +234,11 @@ async fn original_database_is_migrated_in_place() {
             contacts[0].username.as_str(),
             contacts[0].pubkey_pem.as_str()
         ),
-        ("bob", BOB_PUB)
+        ("bob", public_pem_text("bob"))
     );
     assert_eq!(
         store.contact(2, "carol").await.unwrap().unwrap().pubkey_pem,
-        CAROL_PUB
+        public_pem_text("carol")
     );
 
     // Messages: account / peer / outgoing / stamp / text.

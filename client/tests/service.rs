@@ -144,7 +144,7 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
         .await
         .unwrap()
         .expect("alice stored as a contact");
-    assert_eq!(contact.pubkey_pem.trim(), public_pem("alice").trim());
+    assert_eq!(contact.pubkey_pem.trim(), public_pem_text("alice").trim());
 
     // A text of about 1000 bytes goes as three MSGs and arrives as three
     // messages, in order, each cut after a space (no word split).
@@ -233,7 +233,7 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
     alice.unsubscribe(Hook::DupSess).await.unwrap();
     alice.subscribe(Hook::DupSess).await.unwrap();
     let refreshed = alice.request_key("carol").await.unwrap();
-    assert_eq!(refreshed.pubkey_pem.trim(), public_pem("carol").trim());
+    assert_eq!(refreshed.pubkey_pem.trim(), public_pem_text("carol").trim());
 
     // Offline messages, one from a sender Bob has never heard of.
     bob.logout().await.unwrap();
@@ -501,8 +501,12 @@ async fn unknown_and_unreadable<R: Runtime>(rt: R, transport: Transport) {
     let events = bob.events();
     bob.login("bob", PASSWORD).await.unwrap();
 
-    let mut carol = RawClient::connect(&rt, server.tcp_addr()).await;
-    carol.login("carol").await;
+    let (mut carol, _motd) = RawClient::connect(&rt, server.tcp_addr()).await;
+    assert_eq!(
+        carol.login("carol").await.0,
+        ServerCommand::Ok,
+        "LOGIN carol"
+    );
     let stamp = unix_now();
     let garbage = ClientCommand::Msg {
         to: user("bob"),
@@ -510,7 +514,7 @@ async fn unknown_and_unreadable<R: Runtime>(rt: R, transport: Transport) {
         ciphertext: Bytes::from(vec![0x41; 512]),
     };
     assert_eq!(carol.call(garbage).await, ServerCommand::Ok);
-    let bob_key = crypto::public_key_from_pem(public_pem("bob").as_bytes()).unwrap();
+    let bob_key = crypto::public_key_from_pem(public_pem_text("bob").as_bytes()).unwrap();
     let ciphertext =
         crypto::encrypt_without_crlf(&bob_key, &mut getrandom::SysRng, b"readable").unwrap();
     let good = ClientCommand::Msg {
@@ -546,7 +550,7 @@ async fn unknown_and_unreadable<R: Runtime>(rt: R, transport: Transport) {
         .await
         .unwrap()
         .expect("the unknown sender was requested");
-    assert_eq!(contact.pubkey_pem.trim(), public_pem("carol").trim());
+    assert_eq!(contact.pubkey_pem.trim(), public_pem_text("carol").trim());
     let stored = b
         .service
         .history(b.server.id, "bob", "carol", None, 10)

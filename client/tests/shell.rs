@@ -150,13 +150,7 @@ fn history_is_sealed_on_disk() {
         let db_dir = temp_dir("gochat_shell_sealed_db");
         let db = db_dir.join("client.db");
         let _ = std::fs::remove_file(&db);
-        let setup = |name: &str| {
-            format!(
-                "REGSERVER test 127.0.0.1 {port}\nCONN test\n{}{}",
-                import_lines(name, &keys),
-                login_lines(&name.to_ascii_uppercase())
-            )
-        };
+        let setup = |name: &str| setup_lines(port, &keys, name);
         let mut a = LiveShell::start(&rt, "alice", service().await, client_settings());
         a.send(&setup("alice"));
         a.expect(&rt, "online users: alice\n").await;
@@ -223,13 +217,7 @@ fn two_shells_talk() {
         let port = server.tcp_addr().port();
         let keys = temp_dir("gochat_shell_keys");
         key_files(&keys, &["alice", "bob"]);
-        let setup = |name: &str| {
-            format!(
-                "REGSERVER test 127.0.0.1 {port}\nCONN test\n{}{}",
-                import_lines(name, &keys),
-                login_lines(&name.to_ascii_uppercase())
-            )
-        };
+        let setup = |name: &str| setup_lines(port, &keys, name);
         let mut a = LiveShell::start(&rt, "alice", service().await, client_settings());
         a.send(&setup("alice"));
         a.expect(

@@ -2,20 +2,16 @@
 //! format, file modes, and that no private key in clear reaches the disk.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gochat_client::ClientError;
 use gochat_client::keys::{open_account_secrets, open_private_key, seal_private_key};
 use gochat_client::store::{LocalStore, NewMessage, SEALED_PLACEHOLDER};
+use gochat_testkit::{TempDir, private_pem};
 
-const ALICE_PEM: &str = include_str!("../../proto-core/tests/fixtures/alice.priv.pem");
-
-/// A fresh folder under the target directory, removed first if left over.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("client-store-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, removed with its files when the test ends.
+fn scratch(name: &str) -> TempDir {
+    TempDir::new(&format!("gochat_client_{name}"))
 }
 
 fn msg(
@@ -401,9 +397,10 @@ async fn history_is_sealed_at_rest() {
     let path = dir.join("client.db");
     let store = LocalStore::open(&path).await.unwrap();
     let s = store.add_server(None, "h", 1, false).await.unwrap();
-    let (_, key) = open_account_secrets(&seal_private_key(ALICE_PEM, "pw").unwrap(), "pw").unwrap();
+    let (_, key) =
+        open_account_secrets(&seal_private_key(private_pem("alice"), "pw").unwrap(), "pw").unwrap();
     let (_, other) =
-        open_account_secrets(&seal_private_key(ALICE_PEM, "pw").unwrap(), "pw").unwrap();
+        open_account_secrets(&seal_private_key(private_pem("alice"), "pw").unwrap(), "pw").unwrap();
     // Written before sealing existed: plaintext on disk.
     for i in 0..1500 {
         store
@@ -501,7 +498,7 @@ async fn no_private_key_in_clear_on_disk() {
         .add_server(None, "127.0.0.1", 19037, false)
         .await
         .unwrap();
-    let sealed = seal_private_key(ALICE_PEM, "pw").unwrap();
+    let sealed = seal_private_key(private_pem("alice"), "pw").unwrap();
     let hash = gochat_client::keys::hash_password("pw").unwrap();
     store
         .add_account(server.id, "alice", &hash, &sealed)
@@ -514,12 +511,13 @@ async fn no_private_key_in_clear_on_disk() {
     let account = store.account(server.id, "alice").await.unwrap().unwrap();
     assert_eq!(
         open_private_key(&account.sealed_key, "pw").unwrap(),
-        ALICE_PEM
+        private_pem("alice")
     );
 
     let needles = [
-        first_body_line(ALICE_PEM).as_bytes(),
-        &ALICE_PEM.as_bytes()[ALICE_PEM.len() / 2..ALICE_PEM.len() / 2 + 48],
+        first_body_line(private_pem("alice")).as_bytes(),
+        &private_pem("alice").as_bytes()
+            [private_pem("alice").len() / 2..private_pem("alice").len() / 2 + 48],
         b"BEGIN RSA PRIVATE KEY",
     ];
     let check = |when: &str| {

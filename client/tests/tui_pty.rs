@@ -55,8 +55,12 @@ impl Pty {
         w.write_all(bytes.as_bytes()).unwrap();
         w.flush().unwrap();
         drop(w);
-        // Let the TUI read it as its own keys (an Esc must not merge with the next key).
-        std::thread::sleep(Duration::from_millis(120));
+        // A lone Esc must reach the TUI as its own key, not as the start of the
+        // next key's escape sequence: let it be read first. Other keys are
+        // read in order as they come.
+        if bytes.ends_with('\x1b') {
+            std::thread::sleep(Duration::from_millis(120));
+        }
     }
 
     fn line(&self, text: &str) {

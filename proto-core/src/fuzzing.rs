@@ -42,7 +42,7 @@ use crate::packet::{Packet, encode_into};
 use crate::stamp::{MAX_STAMP_LEN, decode_stamp, encode_stamp, encode_stamp_into};
 
 pub use client_session::client_session;
-pub use seeds::{client_session_seeds, server_session_seeds};
+pub use seeds::{client_session_seeds, raw, server_session_seeds};
 pub use server_session::server_session;
 
 use input::Input;

@@ -47,17 +47,6 @@ fn unhex(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().unwrap()).unwrap()
 }
 
-/// Instruction 0 of the session programs: raw input, 255 bytes at a time.
-fn raw(bytes: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for chunk in bytes.chunks(255) {
-        v.push(0);
-        v.push(chunk.len() as u8);
-        v.extend_from_slice(chunk);
-    }
-    v
-}
-
 /// Every seed: (target, file name, bytes).
 fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -84,12 +73,12 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         out.push((command, format!("vec-{name}"), [&[1], &bytes[..]].concat()));
         if server_bound {
             // Default config, admitted; the packet as raw input.
-            let program = [&[0, 2][..], &raw(&bytes)].concat();
+            let program = [&[0, 2][..], &fuzzing::raw(&bytes)].concat();
             out.push(("server_session", format!("vec-{name}"), program));
             to_server.extend_from_slice(&bytes);
         } else {
             // Default config, first id 1; HELLO, then the packet.
-            let program = [&[0, 0, 1][..], &raw(&hello), &raw(&bytes)].concat();
+            let program = [&[0, 0, 1][..], &fuzzing::raw(&hello), &fuzzing::raw(&bytes)].concat();
             out.push(("client_session", format!("vec-{name}"), program));
             to_client.extend_from_slice(&bytes);
         }

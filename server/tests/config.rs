@@ -15,6 +15,7 @@ use gochat_server::config::{
 };
 use gochat_server::limits::IpLimitConfig;
 use gochat_server::logging::{self, NOTICE_TARGET, log_timestamp, rfc822, startup_banner};
+use gochat_testkit::TempDir;
 
 /// The original's `config/server_example.json`, as described in docs/PROTOCOL.md §11.4.
 const ORIGINAL_EXAMPLE: &str = r#"{
@@ -45,19 +46,30 @@ const ORIGINAL_EXAMPLE: &str = r#"{
     }
 }"#;
 
-/// A fresh, empty folder for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("gochat-config-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty folder for one test, removed when dropped.
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("gochat_config_{name}"))
 }
 
-fn write_config(name: &str, text: &str) -> PathBuf {
-    let path = temp_dir(name).join("config.json");
+/// A configuration file in a folder of its own, removed when dropped.
+struct ConfigFile {
+    _dir: TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for ConfigFile {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn write_config(name: &str, text: &str) -> ConfigFile {
+    let dir = temp_dir(name);
+    let path = dir.join("config.json");
     std::fs::write(&path, text).unwrap();
-    path
+    ConfigFile { _dir: dir, path }
 }
 
 fn parse(args: &[&str]) -> Cli {
@@ -626,14 +638,7 @@ fn limit_flags() {
     assert!(Cli::try_parse_args_from(["p", "--logins-per-minute", "4294967296"]).is_err());
     assert!(Cli::try_parse_args_from(["p", "--write-timeout", "-1"]).is_err());
     // The benchmark setting turns every per-address limit off.
-    let s = settings(&[
-        "--max-connections-per-ip",
-        "0",
-        "--registrations-per-minute",
-        "0",
-        "--logins-per-minute",
-        "0",
-    ]);
+    let s = settings(gochat_testkit::NO_ADDRESS_LIMITS);
     assert_eq!(
         s.ip_limits(),
         IpLimitConfig {

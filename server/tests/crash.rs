@@ -12,17 +12,21 @@
 //!   not yet deleted at the kill.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use common::{Db, NO_ADDRESS_LIMITS, ServerProc, private_key, public_pem, user};
 use gochat_proto::crypto;
 use gochat_proto::{ClientCommand, Decoder, Direction, ErrorCode, Packet, ServerCommand};
+use gochat_testkit::{
+    Db, NO_ADDRESS_LIMITS, STAMP0, ServerProc, private_key, public_pem, read_tagged,
+    tagged_ciphertext, user,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The server binary these tests run as a process.
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_gochat-server");
 
 /// Deadline of one reply or one expected push.
 const WAIT: Duration = Duration::from_secs(10);
@@ -31,12 +35,10 @@ const WAIT: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_secs(1);
 /// MSGs alice keeps in flight.
 const WINDOW: usize = 32;
-/// First stamp; message `i` has stamp `STAMP0 + i`.
-const STAMP0: i64 = 1_764_000_000;
 
 // ----- a protocol client that sees closes -----
 
-/// A client over a tokio socket: no session logic, and unlike common's
+/// A client over a tokio socket: no session logic, and unlike the test kit's
 /// `RawClient` it reports the end of the connection instead of failing, since
 /// here the server dies under it.
 struct Conn {
@@ -176,7 +178,7 @@ impl Conn {
         assert_eq!(self.call(reg).await, ServerCommand::Ok, "REG {name}");
     }
 
-    /// The challenge login, as common's `RawClient::login` does it.
+    /// The challenge login, as the test kit's `RawClient::login` does it.
     async fn login(&mut self, name: &str) {
         let login = ClientCommand::Login {
             username: user(name),
@@ -195,34 +197,17 @@ impl Conn {
 
 // ----- messages -----
 
-/// The ciphertext of message `i` of a run tagged `tag`: unique, `size` bytes,
-/// no CR or LF.
+/// The ciphertext of message `i` of a run tagged `tag`.
 fn ciphertext(tag: &str, i: usize, size: usize) -> Bytes {
-    let mut text = format!("{tag}:{i:07}:").into_bytes();
-    let start = text.len();
-    text.extend((start..size).map(|j| b'a' + ((i + j) % 26) as u8));
-    Bytes::from(text)
+    tagged_ciphertext(tag, i, size)
 }
 
-/// Which message of run `tag` a RECIV is, checked against what was sent.
+/// Which message of run `tag` a RECIV from alice is, checked against what was sent.
 fn message_index(cmd: &ServerCommand, tag: &str, size: usize) -> usize {
-    let ServerCommand::Reciv {
-        sender,
-        stamp,
-        ciphertext: text,
-    } = cmd
-    else {
-        panic!("expected RECIV, got {cmd:?}");
-    };
-    assert_eq!(*sender, user("alice"), "sender");
-    let prefix = format!("{tag}:");
-    let rest = text
-        .strip_prefix(prefix.as_bytes())
-        .unwrap_or_else(|| panic!("not a message of this run: {cmd:?}"));
-    let i: usize = std::str::from_utf8(&rest[..7]).unwrap().parse().unwrap();
-    assert_eq!(*stamp, STAMP0 + i as i64, "stamp of message {i}");
-    assert_eq!(*text, ciphertext(tag, i, size), "ciphertext of message {i}");
-    i
+    let got = read_tagged(cmd, size);
+    assert_eq!(got.sender, "alice", "sender");
+    assert_eq!(got.tag, tag, "not a message of this run: {cmd:?}");
+    got.index
 }
 
 /// What alice's pipelined sending came to.
@@ -347,8 +332,8 @@ async fn catch_up(addr: SocketAddr, tag: &str, size: usize, last: Option<usize>)
 async fn kill_while_sending(db: Db) {
     const KILL_AFTER: usize = 300;
     const SIZE: usize = 300;
-    common::with_database(db, "gochat_crash", |url, workdir| async move {
-        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
+    gochat_testkit::with_database(db, "gochat_crash", |url, workdir| async move {
+        let server = ServerProc::start(SERVER_BIN, &url, &workdir, NO_ADDRESS_LIMITS);
         let alice = alice_with_offline_bob(server.addr).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sender = tokio::spawn(async move {
@@ -371,7 +356,7 @@ async fn kill_while_sending(db: Db) {
             "some MSGs were in flight at the kill"
         );
 
-        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
+        let server = ServerProc::start(SERVER_BIN, &url, &workdir, NO_ADDRESS_LIMITS);
         let got = catch_up(server.addr, "a", SIZE, Some(sent.written - 1)).await;
         let ok: std::collections::HashSet<usize> = sent.ok.iter().copied().collect();
         let mut seen = std::collections::HashSet::new();
@@ -443,8 +428,8 @@ async fn kill_during_catch_up(db: Db) {
     const COUNT: usize = 4000;
     const SIZE: usize = 2045;
     const READ_BEFORE_KILL: usize = 300;
-    common::with_database(db, "gochat_crash", |url, workdir| async move {
-        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
+    gochat_testkit::with_database(db, "gochat_crash", |url, workdir| async move {
+        let server = ServerProc::start(SERVER_BIN, &url, &workdir, NO_ADDRESS_LIMITS);
         let alice = alice_with_offline_bob(server.addr).await;
         let started = Instant::now();
         let sent = send_pipelined(alice, "b", COUNT, SIZE, None).await;
@@ -488,7 +473,7 @@ async fn kill_during_catch_up(db: Db) {
             first.len()
         );
 
-        let server = ServerProc::start(&url, &workdir, NO_ADDRESS_LIMITS);
+        let server = ServerProc::start(SERVER_BIN, &url, &workdir, NO_ADDRESS_LIMITS);
         let second = catch_up(server.addr, "b", SIZE, Some(COUNT - 1)).await;
         assert_eq!(
             second, stored,

@@ -13,8 +13,6 @@
 //! limits) on each runtime with SQLite; the binary ones on each database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,17 +20,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use common::*;
 use futures_lite::future::zip;
-use gochat_proto::{ClientCommand, ErrorCode, ServerCommand, UserEntry, UserList};
+use gochat_proto::{ClientCommand, ErrorCode, ServerCommand, UserList};
 use gochat_runtime::Runtime;
 use gochat_server::RunningServer;
 use gochat_server::config::Settings;
+use gochat_testkit::*;
+
+/// The server binary these tests run as a process.
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_gochat-server");
 
 /// Ciphertext size of the flood messages (the protocol allows 2045).
 const SIZE: usize = 2000;
-/// Message `i` of every sender has stamp `STAMP0 + i`.
-const STAMP0: i64 = 1_764_000_000;
 /// Unanswered MSGs each sender keeps in flight.
 const WINDOW: usize = 32;
 /// The bounded queue of the flood scenarios.
@@ -49,43 +48,15 @@ const QUIET: Duration = Duration::from_secs(5);
 
 // ----- tagged messages -----
 
-fn ciphertext(sender: &str, i: usize) -> Bytes {
-    let mut text = format!("{sender}:{i:07}:").into_bytes();
-    let start = text.len();
-    text.extend((start..SIZE).map(|j| b'a' + ((i + j) % 26) as u8));
-    Bytes::from(text)
-}
-
 fn tagged_msg(from: &str, to: &str, i: usize) -> ClientCommand {
-    ClientCommand::Msg {
-        to: user(to),
-        stamp: STAMP0 + i as i64,
-        ciphertext: ciphertext(from, i),
-    }
+    gochat_testkit::tagged_msg(to, from, i, SIZE)
 }
 
 /// Which message a RECIV is (sender, index), checked against what was sent.
 fn tagged(cmd: &ServerCommand) -> (String, usize) {
-    let ServerCommand::Reciv {
-        sender,
-        stamp,
-        ciphertext: text,
-    } = cmd
-    else {
-        panic!("expected RECIV, got {cmd:?}");
-    };
-    let name = sender.as_str().to_string();
-    let rest = text
-        .strip_prefix(format!("{name}:").as_bytes())
-        .unwrap_or_else(|| panic!("not a tagged message from {name}: {cmd:?}"));
-    let i: usize = std::str::from_utf8(&rest[..7]).unwrap().parse().unwrap();
-    assert_eq!(*stamp, STAMP0 + i as i64, "stamp of {name}'s message {i}");
-    assert_eq!(
-        *text,
-        ciphertext(&name, i),
-        "ciphertext of {name}'s message {i}"
-    );
-    (name, i)
+    let got = read_tagged(cmd, SIZE);
+    assert_eq!(got.tag, got.sender, "a tagged message from its sender");
+    (got.sender, got.index)
 }
 
 /// What a reader received: per sender, the indices in arrival order.
@@ -946,16 +917,7 @@ async fn slowloris<R: Runtime>(rt: R, mut settings: Settings) {
     );
     assert_eq!(
         alice.call(ClientCommand::Usrs(UserList::Online)).await,
-        ServerCommand::Usrs(vec![
-            UserEntry {
-                name: user("alice"),
-                permission: None
-            },
-            UserEntry {
-                name: user("bob"),
-                permission: None
-            },
-        ])
+        online_users(&["alice", "bob"])
     );
     server.shutdown();
     server.wait().await;
@@ -1022,10 +984,7 @@ async fn login_deadline<R: Runtime>(rt: R, mut settings: Settings) {
         assert!(!c.eof);
         assert_eq!(
             c.call(ClientCommand::Usrs(UserList::Online)).await,
-            ServerCommand::Usrs(vec![UserEntry {
-                name: user("alice"),
-                permission: None
-            }])
+            online_users(&["alice"])
         );
         assert_eq!(c.call(ClientCommand::Logout).await, ServerCommand::Ok);
         let logged_out = Instant::now();
@@ -1288,7 +1247,11 @@ where
     F: FnOnce(String, std::path::PathBuf) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    tokio_rt().block_on(common::with_database(db, "gochat_hardening", scenario));
+    tokio_rt().block_on(gochat_testkit::with_database(
+        db,
+        "gochat_hardening",
+        scenario,
+    ));
 }
 
 /// The binary stopped by `sig`: alice and bob, logged in, each get SHTDWN
@@ -1298,7 +1261,7 @@ where
 fn stop_by_signal(db: Db, sig: rustix::process::Signal, name: &str) {
     with_database(db, |url, workdir| async move {
         let rt = tokio_rt();
-        let mut server = ServerProc::start(&url, &workdir, &[]);
+        let mut server = ServerProc::start(SERVER_BIN, &url, &workdir, &[]);
         let addr = server.addr;
         let (mut a, _) = RawClient::connect(&rt, addr).await;
         let (mut b, _) = RawClient::connect(&rt, addr).await;
@@ -1327,7 +1290,7 @@ fn stop_by_signal(db: Db, sig: rustix::process::Signal, name: &str) {
         );
         assert!(rt.connect(addr).await.is_err(), "nothing listens any more");
 
-        let server = ServerProc::start(&url, &workdir, &[]);
+        let server = ServerProc::start(SERVER_BIN, &url, &workdir, &[]);
         let (mut c, _) = RawClient::connect(&rt, server.addr).await;
         assert_eq!(c.login("carol").await.0, ServerCommand::Ok);
         assert_eq!(c.call(ClientCommand::Reciv).await, ServerCommand::Ok);
@@ -1370,7 +1333,7 @@ fn sigterm_with_a_stalled_reader(db: Db) {
         let rt = tokio_rt();
         let queue = QUEUE.to_string();
         let args = ["--max-queued-bytes", &queue, "--shutdown-grace", "1"];
-        let mut server = ServerProc::start(&url, &workdir, &args);
+        let mut server = ServerProc::start(SERVER_BIN, &url, &workdir, &args);
         let addr = server.addr;
         let (mut bob, _) = RawClient::connect(&rt, addr).await;
         bob.register_and_login("bob").await;
@@ -1398,7 +1361,7 @@ fn sigterm_with_a_stalled_reader(db: Db) {
         assert!(bob.eof, "bob's connection did not end");
         let on_first = got.total;
 
-        let server = ServerProc::start(&url, &workdir, &[]);
+        let server = ServerProc::start(SERVER_BIN, &url, &workdir, &[]);
         let mut bob = log_in_again(&rt, server.addr, "bob").await;
         recall(&mut bob, &mut got, total).await;
         eprintln!(

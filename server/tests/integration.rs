@@ -4,18 +4,16 @@
 //! tokio and smol, against SQLite and MariaDB.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use common::*;
 use gochat_proto::crypto;
 use gochat_proto::{
     AdminCommand, ClientCommand, ErrorCode, Hook, HookEvent, ServerCommand, UserEntry, UserList,
 };
 use gochat_runtime::Runtime;
 use gochat_server::config::Settings;
+use gochat_testkit::*;
 
 const SHORT: Duration = Duration::from_millis(300);
 
@@ -443,17 +441,7 @@ async fn lists_keys_and_deregistration<R: Runtime>(rt: R, settings: Settings) {
     assert_eq!(a.register("carol").await, err(ErrorCode::Invalid));
     let (mut c, _) = RawClient::connect(&rt, server.tcp_addr()).await;
     assert_eq!(c.register("carol").await, ServerCommand::Ok);
-    let names = |entries: &[&str]| {
-        ServerCommand::Usrs(
-            entries
-                .iter()
-                .map(|n| UserEntry {
-                    name: user(n),
-                    permission: None,
-                })
-                .collect(),
-        )
-    };
+    let names = online_users;
     assert_eq!(
         a.call(ClientCommand::Usrs(UserList::All)).await,
         names(&["alice", "bob", "carol"])
@@ -883,16 +871,7 @@ async fn malformed_input<R: Runtime>(rt: R, settings: Settings) {
     // Nobody else noticed.
     assert_eq!(
         bystander.call(ClientCommand::Usrs(UserList::Online)).await,
-        ServerCommand::Usrs(vec![
-            UserEntry {
-                name: user("alice"),
-                permission: None
-            },
-            UserEntry {
-                name: user("bob"),
-                permission: None
-            },
-        ])
+        online_users(&["alice", "bob"])
     );
     server.shutdown();
     server.wait().await;

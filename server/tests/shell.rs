@@ -1,28 +1,19 @@
 //! The admin database shell against a temporary SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use gochat_server::shell::{
     self, COMPLETED, OWNER_WARNING, ShellError, ShellOutcome, database_location, prompt,
 };
 use gochat_server::store::{CreateUserError, Store, StoreError};
+use gochat_testkit::ScratchDb;
 
-/// A store on a fresh SQLite file, with its URL.
-async fn temp_store() -> (Store, String) {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "gochat-shell-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join("gochat.db");
-    let url = format!("sqlite://{}", path.display());
+/// A store on a fresh SQLite file (removed when the returned guard drops)
+/// and its URL.
+async fn temp_store() -> (Store, String, ScratchDb) {
+    let scratch = ScratchDb::sqlite();
+    let url = scratch.url().to_string();
     let store = Store::open(&url).await.unwrap();
-    (store, url)
+    (store, url, scratch)
 }
 
 async fn add_user(store: &Store, name: &str, seed: u8) -> i64 {
@@ -61,7 +52,7 @@ async fn permission(store: &Store, name: &str) -> i64 {
 #[test]
 fn setowner_sets_permission_two() {
     async_io::block_on(async {
-        let (store, _) = temp_store().await;
+        let (store, _, _db) = temp_store().await;
         add_user(&store, "alice", 1).await;
         assert_eq!(permission(&store, "alice").await, 0);
         let (outcome, out) = command(&store, "SETOWNER alice\n").await;
@@ -74,7 +65,7 @@ fn setowner_sets_permission_two() {
 #[test]
 fn commands_are_case_insensitive_and_usernames_lowercased() {
     async_io::block_on(async {
-        let (store, _) = temp_store().await;
+        let (store, _, _db) = temp_store().await;
         add_user(&store, "bob", 2).await;
         let (outcome, _) = command(&store, "  setOwner   BOB  ").await;
         assert!(matches!(outcome, ShellOutcome::Completed), "{outcome:?}");
@@ -90,7 +81,7 @@ fn commands_are_case_insensitive_and_usernames_lowercased() {
 #[test]
 fn errors_use_the_original_wording() {
     async_io::block_on(async {
-        let (store, _) = temp_store().await;
+        let (store, _, _db) = temp_store().await;
         let cases = [
             ("SETOWNER nobody", "user not found"),
             ("CLEARCACHE nobody", "user not found"),
@@ -121,7 +112,7 @@ fn errors_use_the_original_wording() {
 #[test]
 fn help_lists_the_original_commands() {
     async_io::block_on(async {
-        let (store, _) = temp_store().await;
+        let (store, _, _db) = temp_store().await;
         let (_, out) = command(&store, "HELP").await;
         let lines: Vec<&str> = out.lines().collect();
         for expected in [
@@ -137,7 +128,7 @@ fn help_lists_the_original_commands() {
 #[test]
 fn clearcache_deletes_the_users_cached_messages() {
     async_io::block_on(async {
-        let (store, _) = temp_store().await;
+        let (store, _, _db) = temp_store().await;
         let alice = add_user(&store, "alice", 1).await;
         let bob = add_user(&store, "bob", 2).await;
         cache_message(&store, alice, bob, 1, b"one").await;
@@ -155,7 +146,7 @@ fn clearcache_deletes_the_users_cached_messages() {
 #[test]
 fn one_shot_operations() {
     async_io::block_on(async {
-        let (store, _) = temp_store().await;
+        let (store, _, _db) = temp_store().await;
         add_user(&store, "carol", 3).await;
         shell::set_owner(&store, "Carol").await.unwrap();
         assert_eq!(permission(&store, "carol").await, 2);
@@ -173,7 +164,7 @@ fn one_shot_operations() {
 #[test]
 fn end_of_input_ends_the_shell_cleanly() {
     async_io::block_on(async {
-        let (store, url) = temp_store().await;
+        let (store, url, _db) = temp_store().await;
         add_user(&store, "alice", 1).await;
         let mut out = Vec::new();
         shell::run(&store, &url, &b"HELP\nSETOWNER alice"[..], &mut out, true)
@@ -201,7 +192,7 @@ fn end_of_input_ends_the_shell_cleanly() {
 #[test]
 fn exit_stops_before_later_lines() {
     async_io::block_on(async {
-        let (store, url) = temp_store().await;
+        let (store, url, _db) = temp_store().await;
         add_user(&store, "alice", 1).await;
         let mut out = Vec::new();
         let script = b"bogus\nexit\nSETOWNER alice\n";

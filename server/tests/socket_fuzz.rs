@@ -15,8 +15,6 @@
 //! byte streams of a run (the interleaving of connections still varies).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +22,6 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use common::{Db, RawClient, public_pem, user};
 use futures_lite::future;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use gochat_proto::header::{Header, MAX_ID, MAX_PAYLOAD};
@@ -34,6 +31,7 @@ use gochat_proto::{
 };
 use gochat_runtime::Runtime;
 use gochat_server::config::Settings;
+use gochat_testkit::{Db, RawClient, public_pem, user};
 
 /// Fuzzing connections open at a time.
 const FUZZ_CONNECTIONS: usize = 40;
@@ -849,7 +847,7 @@ async fn fuzz_server<R: Runtime>(rt: R, mut settings: Settings, seed: u64) {
     settings.registrations_per_minute = 0;
     settings.logins_per_minute = 0;
     let database_url = settings.database_url.clone();
-    let server = common::start_server(&rt, &settings).await;
+    let server = gochat_testkit::start_server(&rt, &settings).await;
     let addr = server.tcp_addr();
     let (mut a, _) = RawClient::connect(&rt, addr).await;
     let (mut b, _) = RawClient::connect(&rt, addr).await;
@@ -975,7 +973,7 @@ fn fuzz_on<R: Runtime>(rt: R) {
     let seed = seed();
     eprintln!("{}: GOCHAT_FUZZ_SEED={seed}", rt.name());
     let name = rt.name();
-    common::run_scenario(rt, Db::Sqlite, move |rt, settings| {
+    gochat_testkit::run_scenario(rt, Db::Sqlite, move |rt, settings| {
         fuzz_server(rt, settings, seed)
     });
     let panics = std::mem::take(&mut *panics().lock().unwrap());
@@ -988,10 +986,10 @@ fn fuzz_on<R: Runtime>(rt: R) {
 
 #[test]
 fn tokio_sqlite() {
-    fuzz_on(common::tokio_rt());
+    fuzz_on(gochat_testkit::tokio_rt());
 }
 
 #[test]
 fn smol_sqlite() {
-    fuzz_on(common::smol_rt());
+    fuzz_on(gochat_testkit::smol_rt());
 }

@@ -7,39 +7,13 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use futures_lite::FutureExt;
 use gochat_server::store::{
-    Backend, CreateUserError, NewMessage, Store, StoreError, StoredMessage, UserRow,
+    Backend, CreateUserError, NewMessage, Store, StoreError, StoreOptions, StoredMessage, UserRow,
 };
-use sqlx::{AssertSqlSafe, Connection};
-
-/// The MariaDB server the tests use (root without password).
-const MARIADB: &str = "mysql://root@127.0.0.1:3306";
-
-/// The PostgreSQL database the tests make their schemas in (trust
-/// authentication).
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// Whether CI=true: an unreachable database then fails the test.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-/// A name no other test, thread or process uses.
-fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}_{}_{nanos}_{n}", std::process::id())
-}
+use gochat_testkit::{Db, ScratchDb};
+use sqlx::Connection;
 
 /// A fake public key and its fingerprint, distinct per `n`.
 fn key(n: u64) -> (String, [u8; 32]) {
@@ -49,136 +23,18 @@ fn key(n: u64) -> (String, [u8; 32]) {
     (pem, fingerprint)
 }
 
+/// A store on `url` with alice (key 1) and bob (key 2) registered: the store
+/// and their ids.
+async fn alice_and_bob(url: &str) -> (Store, i64, i64) {
+    let store = Store::open(url).await.unwrap();
+    let alice = register(&store, "alice", 1).await;
+    let bob = register(&store, "bob", 2).await;
+    (store, alice, bob)
+}
+
 async fn register(store: &Store, name: &str, key_no: u64) -> i64 {
     let (pem, fingerprint) = key(key_no);
     store.create_user(name, &pem, &fingerprint).await.unwrap()
-}
-
-/// An SQLite database file in the temp dir, removed (with its WAL files) on drop.
-struct SqliteFile(PathBuf);
-
-impl SqliteFile {
-    fn new() -> SqliteFile {
-        SqliteFile(std::env::temp_dir().join(format!("{}.db", unique_name("gochat_store"))))
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.display())
-    }
-}
-
-impl Drop for SqliteFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// A scratch database on the MariaDB server.
-struct MariaDb {
-    name: String,
-}
-
-impl MariaDb {
-    /// Creates a fresh database, or `None` (after a note) when the server is
-    /// unreachable; with `CI=true` an unreachable server fails the test.
-    async fn create() -> Option<MariaDb> {
-        sqlx::any::install_default_drivers();
-        let mut conn = match admin_connection(&format!("{MARIADB}/test")).await {
-            Ok(conn) => conn,
-            Err(err) => {
-                if in_ci() {
-                    panic!("MariaDB at {MARIADB} is unreachable and CI=true: {err}");
-                }
-                eprintln!(
-                    "note: MariaDB at {MARIADB} unreachable ({err}); skipping the MariaDB part"
-                );
-                return None;
-            }
-        };
-        let name = unique_name("gochat_test");
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-        Some(MariaDb { name })
-    }
-
-    fn url(&self) -> String {
-        format!("{MARIADB}/{}", self.name)
-    }
-
-    async fn drop_database(self) {
-        let mut conn = admin_connection(&format!("{MARIADB}/test")).await.unwrap();
-        sqlx::query(AssertSqlSafe(format!("DROP DATABASE `{}`", self.name)))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-    }
-}
-
-/// A scratch schema in the PostgreSQL database `test`, first on the search
-/// path of its URL.
-struct Postgres {
-    name: String,
-}
-
-impl Postgres {
-    /// Creates a fresh schema, or `None` (after a note) when the server is
-    /// unreachable; with `CI=true` an unreachable server fails the test.
-    async fn create() -> Option<Postgres> {
-        sqlx::any::install_default_drivers();
-        let mut conn = match admin_connection(POSTGRES).await {
-            Ok(conn) => conn,
-            Err(err) => {
-                if in_ci() {
-                    panic!("PostgreSQL at {POSTGRES} is unreachable and CI=true: {err}");
-                }
-                eprintln!(
-                    "note: PostgreSQL at {POSTGRES} unreachable ({err}); skipping the PostgreSQL part"
-                );
-                return None;
-            }
-        };
-        let name = unique_name("gochat_test");
-        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        Some(Postgres { name })
-    }
-
-    fn url(&self) -> String {
-        format!("{POSTGRES}?options[search_path]={}", self.name)
-    }
-
-    async fn drop_schema(self) {
-        let mut conn = admin_connection(POSTGRES).await.unwrap();
-        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.name)))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-    }
-}
-
-/// A connection to `url`, the database in which scratch databases or schemas
-/// are made; fails after 10 s.
-async fn admin_connection(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
-    let connect = sqlx::AnyConnection::connect(url);
-    let timeout = async {
-        async_io::Timer::after(Duration::from_secs(10)).await;
-        Err(sqlx::Error::PoolTimedOut)
-    };
-    connect.or(timeout).await
 }
 
 /// Runs `scenario` with the URL of a fresh SQLite file, then of a fresh
@@ -189,23 +45,9 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let file = SqliteFile::new();
-    scenario(file.url()).await;
-    drop(file);
-
-    if let Some(db) = MariaDb::create().await {
-        let outcome = AssertUnwindSafe(scenario(db.url())).catch_unwind().await;
-        db.drop_database().await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
-    }
-
-    if let Some(db) = Postgres::create().await {
-        let outcome = AssertUnwindSafe(scenario(db.url())).catch_unwind().await;
-        db.drop_schema().await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
+    for db in [Db::Sqlite, Db::MariaDb, Db::Postgres] {
+        if let Some(scratch) = ScratchDb::create(db).await {
+            scenario(scratch.url().to_string()).await;
         }
     }
 }
@@ -299,9 +141,7 @@ async fn registration(url: String) {
 }
 
 async fn deregistered_user_keeps_messages(url: String) {
-    let store = Store::open(&url).await.unwrap();
-    let alice = register(&store, "alice", 1).await;
-    let bob = register(&store, "bob", 2).await;
+    let (store, alice, bob) = alice_and_bob(&url).await;
     let to_bob = store
         .store_message(alice, bob, 100, b"hi bob")
         .await
@@ -380,9 +220,7 @@ async fn permissions_and_listing(url: String) {
 }
 
 async fn message_queue(url: String) {
-    let store = Store::open(&url).await.unwrap();
-    let alice = register(&store, "alice", 1).await;
-    let bob = register(&store, "bob", 2).await;
+    let (store, alice, bob) = alice_and_bob(&url).await;
     let carol = register(&store, "carol", 3).await;
 
     let payloads: Vec<Vec<u8>> = vec![
@@ -518,9 +356,7 @@ async fn message_queue(url: String) {
 /// from the floor on, keeping the order of both and leaving older rows and
 /// other recipients alone.
 async fn messages_ahead(url: String) {
-    let store = Store::open(&url).await.unwrap();
-    let alice = register(&store, "alice", 1).await;
-    let bob = register(&store, "bob", 2).await;
+    let (store, alice, bob) = alice_and_bob(&url).await;
     let carol = register(&store, "carol", 3).await;
     let texts: Vec<Vec<u8>> = (0..600u16).map(|i| i.to_be_bytes().to_vec()).collect();
     let new = |dst, range: std::ops::Range<usize>| -> Vec<NewMessage<'_>> {
@@ -691,9 +527,7 @@ async fn concurrent_same_name_registrations(url: String) {
 }
 
 async fn reopen_persists(url: String) {
-    let store = Store::open(&url).await.unwrap();
-    let alice = register(&store, "alice", 1).await;
-    let bob = register(&store, "bob", 2).await;
+    let (store, alice, bob) = alice_and_bob(&url).await;
     let id = store
         .store_message(alice, bob, 42, b"persist me")
         .await
@@ -785,7 +619,7 @@ async fn bad_urls_are_reported() {
     assert!(matches!(err, StoreError::UnsupportedUrl(_)));
     assert!(!err.to_string().contains("secret"), "{err}");
     let missing_dir = std::env::temp_dir()
-        .join(unique_name("no_such_dir"))
+        .join(gochat_testkit::unique("no_such_dir"))
         .join("x.db");
     let err = Store::open(&format!("sqlite://{}", missing_dir.display()))
         .await
@@ -793,13 +627,18 @@ async fn bad_urls_are_reported() {
     assert!(!err.is_transient(), "{err}");
 }
 
-/// A writer holding the SQLite lock past the 5 s busy timeout: the store's
-/// statement fails once with SQLITE_BUSY and succeeds on a retry.
+/// A writer holding the SQLite lock past the store's busy timeout (200 ms
+/// here; 5 s by default): the store's statement fails with SQLITE_BUSY, is
+/// retried, and succeeds once the lock is released.
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_busy_is_retried() {
-    let file = SqliteFile::new();
-    let store = Store::open(&file.url()).await.unwrap();
-    let mut blocker = sqlx::AnyConnection::connect(&file.url()).await.unwrap();
+    let file = ScratchDb::sqlite();
+    let busy_timeout = Duration::from_millis(200);
+    let options = StoreOptions {
+        sqlite_busy_timeout: busy_timeout,
+    };
+    let store = Store::open_with(file.url(), &options).await.unwrap();
+    let mut blocker = sqlx::AnyConnection::connect(file.url()).await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut blocker)
         .await
@@ -814,11 +653,12 @@ async fn sqlite_busy_is_retried() {
         let store = store.clone();
         tokio::spawn(async move { store.set_setting("motd", "after the lock").await })
     };
-    tokio::time::sleep(Duration::from_millis(6500)).await;
-    assert!(!writer.is_finished(), "the writer should still be waiting");
+    // Three busy timeouts: one attempt alone would have given up by now.
+    tokio::time::sleep(busy_timeout * 3).await;
+    assert!(!writer.is_finished(), "the writer should still be retrying");
     sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
     writer.await.unwrap().unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(6));
+    assert!(started.elapsed() >= busy_timeout * 3);
     assert_eq!(
         store.setting("motd").await.unwrap().as_deref(),
         Some("after the lock")
@@ -842,9 +682,7 @@ async fn deadlock_is_retried(url: String, numbered: bool) {
             "DELETE FROM messages WHERE id = ?",
         )
     };
-    let store = Store::open(&url).await.unwrap();
-    let alice = register(&store, "alice", 1).await;
-    let bob = register(&store, "bob", 2).await;
+    let (store, alice, bob) = alice_and_bob(&url).await;
     let m1 = store.store_message(alice, bob, 1, b"one").await.unwrap();
     let m2 = store.store_message(alice, bob, 2, b"two").await.unwrap();
 
@@ -892,29 +730,15 @@ async fn deadlock_is_retried(url: String, numbered: bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_deadlock_is_retried() {
-    let Some(db) = MariaDb::create().await else {
-        return;
-    };
-    let outcome = AssertUnwindSafe(deadlock_is_retried(db.url(), false))
-        .catch_unwind()
-        .await;
-    db.drop_database().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
+    if let Some(db) = ScratchDb::create(Db::MariaDb).await {
+        deadlock_is_retried(db.url().to_string(), false).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_deadlock_is_retried() {
-    let Some(db) = Postgres::create().await else {
-        return;
-    };
-    let outcome = AssertUnwindSafe(deadlock_is_retried(db.url(), true))
-        .catch_unwind()
-        .await;
-    db.drop_schema().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
+    if let Some(db) = ScratchDb::create(Db::Postgres).await {
+        deadlock_is_retried(db.url().to_string(), true).await;
     }
 }
 

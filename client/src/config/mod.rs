@@ -140,17 +140,9 @@ mod tests {
     use clap::Parser;
     use serde_json::{Value, json};
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "gochat_client_cfg_{tag}_{}_{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh folder, removed when the test ends.
+    fn temp_dir(tag: &str) -> gochat_testkit::TempDir {
+        gochat_testkit::TempDir::new(&format!("gochat_client_cfg_{tag}"))
     }
 
     fn cli(config: &Path) -> Cli {

@@ -1,11 +1,16 @@
-//! Test support for the client service: shared runtimes, a server on
-//! loopback (TCP and TLS with an rcgen certificate), fixture keys, clients
-//! with an in-memory store, and a raw protocol client.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Test support for the client's tests, over the workspace's test kit
+//! (`gochat-testkit`): clients with an in-memory store, connection options
+//! trusting the test certificate, fixture registrations, client events, and a
+//! proxy playing a busy original server.
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -13,81 +18,24 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use gochat_client::service::{ConnectOptions, Connection, Service};
 use gochat_client::store::LocalStore;
 use gochat_client::{ClientEvent, ServerRecord};
-use gochat_proto::crypto;
-use gochat_proto::{ClientCommand, Decoder, Direction, Packet, ServerCommand, Username};
+use gochat_proto::{Decoder, Direction, ServerCommand};
+use gochat_runtime::Runtime;
 use gochat_runtime::tls::ServerVerification;
-use gochat_runtime::{Runtime, Stream};
-use gochat_runtime_smol::SmolRuntime;
-use gochat_runtime_tokio::TokioRuntime;
-use gochat_server::config::{Settings, TlsSettings};
-use gochat_server::{RunningServer, start};
+use gochat_server::RunningServer;
+
+pub use gochat_testkit::{
+    RawClient, TempDir, private_pem, public_pem, public_pem_text, run, smol_rt, start_server,
+    test_cert, tokio_rt, user,
+};
 
 /// How long a test waits for anything.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// The password of every test account.
 pub const PASSWORD: &str = "correct horse";
 
-// ----- runtimes (one per kind, shared by every test) -----
-
-pub fn tokio_rt() -> TokioRuntime {
-    static RT: OnceLock<TokioRuntime> = OnceLock::new();
-    RT.get_or_init(|| TokioRuntime::new().unwrap()).clone()
-}
-
-pub fn smol_rt() -> SmolRuntime {
-    static RT: OnceLock<SmolRuntime> = OnceLock::new();
-    RT.get_or_init(|| SmolRuntime::with_threads(2).unwrap())
-        .clone()
-}
-
-fn unique(tag: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{tag}_{}_{}_{}",
-        std::process::id(),
-        nanos,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A fresh temporary folder.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique(tag));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-// ----- TLS -----
-
-pub struct TestCert {
-    pub cert_file: PathBuf,
-    pub key_file: PathBuf,
-}
-
-/// A self-signed certificate for `localhost` and `127.0.0.1`.
-pub fn test_cert() -> &'static TestCert {
-    static CERT: OnceLock<TestCert> = OnceLock::new();
-    CERT.get_or_init(|| {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        let dir = temp_dir("gochat_client_cert");
-        let cert_file = dir.join("cert.pem");
-        let key_file = dir.join("key.pem");
-        std::fs::write(&cert_file, cert.pem()).unwrap();
-        std::fs::write(&key_file, key.serialize_pem()).unwrap();
-        TestCert {
-            cert_file,
-            key_file,
-        }
-    })
+/// A fresh temporary folder, removed with its files when dropped.
+pub fn temp_dir(tag: &str) -> TempDir {
+    TempDir::new(tag)
 }
 
 /// Connection options trusting the test certificate.
@@ -99,45 +47,10 @@ pub fn options() -> ConnectOptions {
     }
 }
 
-// ----- servers -----
-
-pub fn settings() -> Settings {
-    let cert = test_cert();
-    let path = std::env::temp_dir().join(format!("{}.db", unique("gochat_client_it")));
-    Settings {
-        database_url: format!("sqlite://{}", path.display()),
-        address: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        tls: Some(TlsSettings {
-            port: 0,
-            cert_file: cert.cert_file.clone(),
-            key_file: cert.key_file.clone(),
-        }),
-        default_motd: "Welcome to the test server!".into(),
-        shutdown_grace: Duration::from_secs(3),
-        ..Settings::default()
-    }
-}
-
-pub async fn start_server<R: Runtime>(rt: &R, settings: &Settings) -> RunningServer<R> {
-    start(rt.clone(), settings).await.unwrap()
-}
-
-/// Runs `scenario` to completion on `rt`.
-pub fn run<R, F, Fut>(rt: R, scenario: F)
-where
-    R: Runtime,
-    F: FnOnce(R) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    if let Ok(filter) = std::env::var("GOCHAT_TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
-    }
-    let inner = rt.clone();
-    rt.block_on(scenario(inner));
+/// Server settings on a fresh SQLite file, removed when the scenario that
+/// [`run`] runs ends.
+pub fn settings() -> gochat_server::config::Settings {
+    gochat_testkit::sqlite_settings()
 }
 
 /// Whether a scenario runs over TLS or plain TCP.
@@ -145,32 +58,6 @@ where
 pub enum Transport {
     Tcp,
     Tls,
-}
-
-// ----- keys -----
-
-pub fn private_pem(name: &str) -> &'static str {
-    match name {
-        "alice" => include_str!("../../../proto-core/tests/fixtures/alice.priv.pem"),
-        "bob" => include_str!("../../../proto-core/tests/fixtures/bob.priv.pem"),
-        "carol" => include_str!("../../../proto-core/tests/fixtures/carol.priv.pem"),
-        "dave" => include_str!("../../../proto-core/tests/fixtures/dave.priv.pem"),
-        other => panic!("no fixture key for {other}"),
-    }
-}
-
-pub fn public_pem(name: &str) -> &'static str {
-    match name {
-        "alice" => include_str!("../../../proto-core/tests/fixtures/alice.pub.pem"),
-        "bob" => include_str!("../../../proto-core/tests/fixtures/bob.pub.pem"),
-        "carol" => include_str!("../../../proto-core/tests/fixtures/carol.pub.pem"),
-        "dave" => include_str!("../../../proto-core/tests/fixtures/dave.pub.pem"),
-        other => panic!("no fixture key for {other}"),
-    }
-}
-
-pub fn user(name: &str) -> Username {
-    Username::parse(name.as_bytes()).unwrap()
 }
 
 // ----- clients -----
@@ -228,15 +115,9 @@ pub fn addr_of<R: Runtime>(server: &RunningServer<R>, transport: Transport) -> S
 
 /// Registers fixture users on the server over plain TCP (no key generation).
 pub async fn register_fixtures<R: Runtime>(rt: &R, server: &RunningServer<R>, names: &[&str]) {
-    let mut raw = RawClient::connect(rt, server.tcp_addr()).await;
+    let (mut raw, _motd) = RawClient::connect(rt, server.tcp_addr()).await;
     for name in names {
-        let reply = raw
-            .call(ClientCommand::Reg {
-                username: user(name),
-                pubkey: Bytes::from_static(public_pem(name).as_bytes()),
-            })
-            .await;
-        assert_eq!(reply, ServerCommand::Ok, "REG {name}");
+        assert_eq!(raw.register(name).await, ServerCommand::Ok, "REG {name}");
     }
 }
 
@@ -299,93 +180,6 @@ pub async fn until<R: Runtime>(rt: &R, what: &str, cond: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         rt.sleep_until(Instant::now() + Duration::from_millis(20))
             .await;
-    }
-}
-
-// ----- a raw client -----
-
-/// A protocol client with no session logic, for what the service never
-/// sends (fixture registrations, garbage ciphertexts).
-pub struct RawClient<R: Runtime> {
-    rt: R,
-    stream: Box<dyn Stream>,
-    decoder: Decoder,
-    next_id: u16,
-    pub inbox: Vec<Packet>,
-}
-
-impl<R: Runtime> RawClient<R> {
-    /// Connects over TCP and reads the HELLO.
-    pub async fn connect(rt: &R, addr: SocketAddr) -> Self {
-        let stream = rt.connect(addr).await.unwrap();
-        let mut c = RawClient {
-            rt: rt.clone(),
-            stream: Box::new(stream),
-            decoder: Decoder::new(Direction::ToClient),
-            next_id: 1,
-            inbox: Vec::new(),
-        };
-        let hello = c.next_packet().await;
-        assert!(matches!(
-            ServerCommand::from_packet(&hello).unwrap(),
-            ServerCommand::Hello { .. }
-        ));
-        c
-    }
-
-    async fn next_packet(&mut self) -> Packet {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(p) = self.decoder.decode().unwrap() {
-                return p;
-            }
-            let mut buf = vec![0u8; 16 * 1024];
-            let read = async { self.stream.read(&mut buf).await };
-            let n = gochat_runtime::with_deadline(&self.rt, deadline, read)
-                .await
-                .unwrap();
-            assert!(n > 0, "the server closed the connection");
-            self.decoder.feed(&buf[..n]);
-        }
-    }
-
-    /// Sends a command and returns its reply (pushes met go to the inbox).
-    pub async fn call(&mut self, cmd: ClientCommand) -> ServerCommand {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut b = BytesMut::new();
-        cmd.encode(id, &mut b).unwrap();
-        self.stream.write_all(&b).await.unwrap();
-        self.stream.flush().await.unwrap();
-        loop {
-            let p = self.next_packet().await;
-            if p.id() == id {
-                return ServerCommand::from_packet(&p).unwrap();
-            }
-            self.inbox.push(p);
-        }
-    }
-
-    /// A challenge login with the fixture key of `name`.
-    pub async fn login(&mut self, name: &str) {
-        let challenge = match self
-            .call(ClientCommand::Login {
-                username: user(name),
-            })
-            .await
-        {
-            ServerCommand::Verif { challenge } => challenge,
-            other => panic!("LOGIN {name}: {other:?}"),
-        };
-        let key = crypto::private_key_from_pem(private_pem(name).as_bytes()).unwrap();
-        let answer = crypto::decrypt(&key, &mut getrandom::SysRng, &challenge).unwrap();
-        let reply = self
-            .call(ClientCommand::Verif {
-                username: user(name),
-                answer: Bytes::from(answer),
-            })
-            .await;
-        assert_eq!(reply, ServerCommand::Ok, "VERIF {name}");
     }
 }
 

@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,11 +13,11 @@ use gochat_client::shell::{ShellOptions, run, run_with};
 use gochat_client::store::LocalStore;
 use gochat_runtime::Runtime;
 
-use crate::common::{PASSWORD, TIMEOUT, private_pem, temp_dir};
+use crate::common::{PASSWORD, TIMEOUT, TempDir, private_pem, temp_dir};
 
 /// Client settings from a fresh configuration file in a temporary folder.
 pub fn client_settings() -> Settings {
-    let dir = temp_dir("gochat_shell_cfg");
+    let dir = gochat_testkit::scenario_dir("gochat_shell_cfg");
     let config = dir.join("config.json");
     let db = dir.join("client.db");
     let cli = <Cli as clap::Parser>::parse_from([
@@ -57,6 +57,17 @@ pub fn import_lines(name: &str, dir: &Path) -> String {
 /// The script lines that log in as `name`.
 pub fn login_lines(name: &str) -> String {
     format!("LOGIN {name}\n{PASSWORD}\n")
+}
+
+/// The lines that add the server on loopback `port` as `test`, connect to
+/// it, import `name`'s key from `keys` and log in as `NAME` (the name in
+/// capitals: logins ignore case).
+pub fn setup_lines(port: u16, keys: &Path, name: &str) -> String {
+    format!(
+        "REGSERVER test 127.0.0.1 {port}\nCONN test\n{}{}",
+        import_lines(name, keys),
+        login_lines(&name.to_ascii_uppercase())
+    )
 }
 
 /// An output sink the test reads.
@@ -214,7 +225,7 @@ pub fn has_message(output: &str, sender: &str, text: &str) -> bool {
 }
 
 /// A fresh folder with `import/` holding the fixture keys of `names`.
-pub fn workdir(names: &[&str]) -> PathBuf {
+pub fn workdir(names: &[&str]) -> TempDir {
     let dir = temp_dir("gochat_shell_work");
     key_files(&dir.join("import"), names);
     dir

@@ -3,7 +3,7 @@
 //! configured automatic connection over TLS.
 
 use gochat_client::config::AutoConnect;
-use gochat_proto::ClientCommand;
+use gochat_proto::{ClientCommand, ServerCommand};
 
 use crate::common::*;
 use crate::shell_support::*;
@@ -59,7 +59,7 @@ fn admin_operations_and_hooks() {
             .await;
 
         // Someone else tries to log in as alice: her shell shows the IP.
-        let mut raw = RawClient::connect(&rt, server.tcp_addr()).await;
+        let (mut raw, _motd) = RawClient::connect(&rt, server.tcp_addr()).await;
         raw.call(ClientCommand::Login {
             username: user("alice"),
         })
@@ -71,8 +71,12 @@ fn admin_operations_and_hooks() {
         .await;
 
         // A message nobody can read is shown with the reason.
-        let mut carol = RawClient::connect(&rt, server.tcp_addr()).await;
-        carol.login("carol").await;
+        let (mut carol, _motd) = RawClient::connect(&rt, server.tcp_addr()).await;
+        assert_eq!(
+            carol.login("carol").await.0,
+            ServerCommand::Ok,
+            "LOGIN carol"
+        );
         let garbage = ClientCommand::Msg {
             to: user("alice"),
             stamp: 1_750_000_000,

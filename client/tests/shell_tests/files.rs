@@ -21,7 +21,7 @@ fn export_without_connection() {
         let options = ShellOptions {
             interactive: false,
             color: false,
-            workdir: work.clone(),
+            workdir: work.to_path_buf(),
         };
         let p = PASSWORD;
         let text = format!(
@@ -134,10 +134,11 @@ fn help_is_stable_and_corrected() {
 #[test]
 fn terminal_prompt() {
     run(smol_rt(), |rt| async move {
+        let work = temp_dir("gochat_shell_tty");
         let options = ShellOptions {
             interactive: true,
             color: true,
-            workdir: temp_dir("gochat_shell_tty"),
+            workdir: work.to_path_buf(),
         };
         let out = Capture::default();
         let input = Box::new(std::io::Cursor::new("ver\nRECIV\n"));

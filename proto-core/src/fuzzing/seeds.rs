@@ -21,8 +21,8 @@ fn server_packet(id_mode: u8, command: &[u8]) -> Vec<u8> {
     v
 }
 
-/// `0` raw bytes.
-fn raw(bytes: &[u8]) -> Vec<u8> {
+/// Session-program instruction 0: `bytes` as raw input, 255 bytes at a time.
+pub fn raw(bytes: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     for chunk in bytes.chunks(255) {
         v.push(0);

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 pub use error::{CreateUserError, StoreError};
 pub use messages::NewMessage;
+pub use open::StoreOptions;
 pub use settings::MOTD_SETTING;
 
 /// Which database engine a [`Store`] talks to.

@@ -22,13 +22,27 @@ const NETWORK_POOL_SIZE: u32 = 10;
 /// pool timeout.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Run on every new SQLite connection. `busy_timeout` and `foreign_keys` are
-/// also sqlx's defaults; stated here so they hold whatever sqlx's defaults become.
-const SQLITE_CONNECTION_PRAGMAS: &[&str] = &[
-    "PRAGMA busy_timeout = 5000",
-    "PRAGMA foreign_keys = ON",
-    "PRAGMA synchronous = NORMAL",
-];
+/// Run on every new SQLite connection, after its `busy_timeout`
+/// ([`StoreOptions::sqlite_busy_timeout`]). `foreign_keys` is also sqlx's
+/// default; stated here so it holds whatever sqlx's defaults become.
+const SQLITE_CONNECTION_PRAGMAS: &[&str] =
+    &["PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"];
+
+/// How a store is opened, beyond its URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long an SQLite statement waits for another writer's lock before it
+    /// fails with `SQLITE_BUSY` (and is retried); 5 s by default, as sqlx's.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// The schema migrations, `(version, description, SQL)`, one list per backend;
 /// the files follow sqlx's `<version>_<description>.sql` naming.
@@ -148,6 +162,13 @@ impl Store {
     /// `server/migrations/sqlite`, `server/migrations/mysql` or
     /// `server/migrations/postgres`.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Self::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with `options`.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let busy_timeout_ms =
+            u64::try_from(options.sqlite_busy_timeout.as_millis()).unwrap_or(u64::MAX);
         sqlx::any::install_default_drivers();
         let target = Target::parse(url)?;
 
@@ -164,8 +185,12 @@ impl Store {
             (Backend::MySql | Backend::Postgres, _) => options.max_connections(NETWORK_POOL_SIZE),
         };
         if target.backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _meta| {
+            options = options.after_connect(move |conn, _meta| {
                 Box::pin(async move {
+                    let busy = format!("PRAGMA busy_timeout = {busy_timeout_ms}");
+                    sqlx::query(sqlx::AssertSqlSafe(busy))
+                        .execute(&mut *conn)
+                        .await?;
                     for pragma in SQLITE_CONNECTION_PRAGMAS {
                         sqlx::query(*pragma).execute(&mut *conn).await?;
                     }
