@@ -527,13 +527,18 @@ fn help_page_lists_every_command_and_key() {
         "Alt-Enter",
         "PgUp",
         "F1",
+        "Ctrl-F",
+        "Alt-M",
+        "Ctrl-Z",
+        "Alt-B",
+        "Tab, Shift-Tab",
     ] {
         assert!(text.contains(k), "{k} missing from help");
     }
     assert_eq!(
         commands::COMMANDS.len(),
-        21,
-        "the 19 original commands plus /msg and /help"
+        22,
+        "the 19 original commands plus /msg, /search and /help"
     );
     key(&mut m, KeyCode::Esc);
     assert!(!m.help);

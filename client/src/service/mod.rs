@@ -45,6 +45,7 @@ mod connection;
 mod exec;
 mod inbox;
 mod login;
+mod search;
 mod task;
 mod text;
 

@@ -85,6 +85,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "<user> <text>",
         "Opens the conversation with a user and sends a text.",
     ),
+    (
+        "search",
+        "[-all] <text>",
+        "Searches the buffer's whole history (with -all, every conversation of the account on this server) and lists the messages that hold the text, highlighted, in the Search results buffer (Ctrl-F asks for the text).",
+    ),
     ("help", "", "Shows this page."),
 ];
 
@@ -172,6 +177,13 @@ pub enum Command {
         to: String,
         /// The text.
         text: String,
+    },
+    /// `/search [-all] <text>`
+    Search {
+        /// Every conversation, not only the buffer on screen.
+        all: bool,
+        /// What to look for.
+        query: String,
     },
     /// `/help`
     Help,
@@ -287,6 +299,22 @@ pub fn parse(line: &str, now: i64) -> Result<Command, ParseError> {
                 return Err(ParseError::Usage(name, usage));
             }
             Command::Msg { to: arg(0), text }
+        }
+        "search" => {
+            let body = rest.trim();
+            let (first, tail) = split_word(body);
+            let (all, query) = if first.eq_ignore_ascii_case("-all") {
+                (true, tail.trim())
+            } else {
+                (false, body)
+            };
+            if query.is_empty() {
+                return Err(ParseError::Usage(name, usage));
+            }
+            Command::Search {
+                all,
+                query: query.to_owned(),
+            }
         }
         _ => Command::Help,
     })

@@ -287,6 +287,18 @@ impl<R: Runtime> Executor<R> {
                 self.service.forget_tokens(key);
                 Outcome::Done
             }
+            Task::Search {
+                account,
+                peer,
+                query,
+                limit,
+            } => {
+                let (messages, total) = self
+                    .service
+                    .search(key, &account, peer.as_deref(), &query, limit)
+                    .await?;
+                Outcome::Found { messages, total }
+            }
             Task::Names => Outcome::Names {
                 contacts: store
                     .contacts(key)

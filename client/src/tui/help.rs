@@ -28,6 +28,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("Ctrl-S", "Focus the Servers list"),
     ("Ctrl-G", "Quick switcher: go to a buffer (Tab completes)"),
+    (
+        "Ctrl-F",
+        "Search this buffer's history (Tab in the popup: every conversation)",
+    ),
     ("Alt-Up, Alt-Down", "Previous / next buffer"),
     ("Shift-Up, Shift-Down", "Previous / next server"),
     (
@@ -81,6 +85,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "Scroll to the end / to the beginning",
     ),
     ("Up, Down, Home, End (messages)", "Scroll"),
+    ("Esc (messages)", "Also ends the highlight of a search"),
 ];
 
 /// The help page's lines.

@@ -125,6 +125,14 @@ pub enum Tag {
         /// The other user.
         peer: String,
     },
+    /// A search for `query`, whose results go to the Search results buffer
+    /// with a first line naming `scope`.
+    Search {
+        /// What was looked for.
+        query: String,
+        /// Where it was looked for, as the results' first line says it.
+        scope: String,
+    },
     /// A message to `to`, echoed as entry `seq`.
     Send {
         /// The recipient.
@@ -251,6 +259,18 @@ pub enum Task {
     /// The names of the server's contacts and local accounts (for Tab
     /// completion).
     Names,
+    /// Search the history of `account` (with `peer` only, or every
+    /// conversation) for `query`.
+    Search {
+        /// The local account.
+        account: String,
+        /// The other user, or every conversation.
+        peer: Option<String>,
+        /// What to look for (ignoring case).
+        query: String,
+        /// At most this many results.
+        limit: usize,
+    },
 }
 
 /// A task's successful result.
@@ -279,6 +299,13 @@ pub enum Outcome {
     Files(Vec<PathBuf>),
     /// A server record added or changed.
     Server(ServerRecord),
+    /// What a search found, newest first, and how many there are in all.
+    Found {
+        /// The messages found (at most the search's limit).
+        messages: Vec<ChatMessage>,
+        /// How many hold the text.
+        total: usize,
+    },
     /// The server's contacts and local accounts.
     Names {
         /// The users whose keys are stored.

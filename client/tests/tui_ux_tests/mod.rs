@@ -6,3 +6,4 @@ mod editing;
 mod errors;
 mod mouse;
 mod notify;
+mod search;

@@ -17,6 +17,8 @@ pub enum BufferKind {
     Scratch,
     /// A conversation with the user the buffer is named after.
     Chat,
+    /// The results of a search: no typing; it can be hidden or deleted.
+    Search,
 }
 
 /// A buffer: a list of entries and how it is scrolled.
@@ -45,6 +47,8 @@ pub struct Buffer {
     /// What was typed in the input for this buffer while another was on
     /// screen.
     pub draft: Input,
+    /// The words of the last search here, highlighted in its texts.
+    pub highlight: Option<String>,
     /// The rows the entries take.
     rows: RowCount,
 }
@@ -64,6 +68,7 @@ impl Buffer {
             ready: kind != BufferKind::Chat,
             mark: 0,
             draft: Input::new(),
+            highlight: None,
             rows: RowCount::default(),
         }
     }
@@ -123,6 +128,12 @@ impl Buffer {
             }
         }
         self.rows.recount(&self.entries);
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.retain(|_| false);
+        self.scroll = 0;
     }
 
     /// The echoed entry `seq` is no longer being sent.

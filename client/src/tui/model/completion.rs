@@ -93,6 +93,8 @@ fn argument(model: &Model, name: &str, arg: usize, before: &[&str]) -> Vec<Strin
         ("admin", _) => Vec::new(),
         ("connect", _) => owned(&["-noverify", "-noidle"]),
         ("recover", 1) => owned(&["-cleanup"]),
+        ("search", 0) => owned(&["-all"]),
+        ("search", _) => Vec::new(),
         ("import", 1) | ("set", _) | ("users", _) | ("subscribe" | "unsubscribe", _) => Vec::new(),
         (
             "version" | "servers" | "buffers" | "clear" | "config" | "logout" | "disconnect"

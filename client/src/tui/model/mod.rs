@@ -9,6 +9,7 @@
 //!   its Tab completion, the popups' state, the settings.
 //! - [`layout`], [`notifications`], [`shortcuts`]: where everything goes on
 //!   screen, the notifications bar's contents, the lists' shortcut keys.
+//! - [`search`]: where a search's words occur in a text.
 //! - [`wrap`], [`rows`]: how text falls into rows and how many rows a buffer
 //!   takes, kept in step with its entries so that scrolling never lays
 //!   anything out.
@@ -25,6 +26,7 @@ pub mod layout;
 pub mod notifications;
 pub mod popup;
 pub mod rows;
+pub mod search;
 pub mod server_state;
 pub mod shortcuts;
 pub mod state;
@@ -38,7 +40,7 @@ pub use self::entry::{Entry, Sender};
 pub use self::popup::Popup;
 pub use self::rows::Measure;
 pub use self::server_state::{
-    DEFAULT_BUFFER, LOCAL, LOGO, Link, MAX_BUFFERS, SYSTEM_BUFFER, Server,
+    DEFAULT_BUFFER, LOCAL, LOGO, Link, MAX_BUFFERS, SEARCH_BUFFER, SYSTEM_BUFFER, Server,
 };
 pub use self::state::{ERROR_TIME, Focus, MAX_SERVERS, MSG_DELAY, Model, PAGE, ViewSize};
 pub use self::ui_config::{Notify, UiConfig};

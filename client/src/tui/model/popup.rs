@@ -62,6 +62,12 @@ pub enum Purpose {
     },
     /// The name of a buffer to open.
     BufferName,
+    /// What to search for: in the buffer on screen, or everywhere when
+    /// `all` (Tab toggles it).
+    Search {
+        /// Every conversation of the server.
+        all: bool,
+    },
     /// A password for `action`, started in `ctx`; `first` holds the first
     /// entry when the password is asked twice.
     Password {
@@ -160,14 +166,24 @@ impl Prompt {
             Purpose::ServerAddress { tls: false, .. } => {
                 Some("TLS: off, plain TCP (Tab turns it on)".to_owned())
             }
+            Purpose::Search { all: false } => {
+                Some("In this buffer's history (Tab: every conversation)".to_owned())
+            }
+            Purpose::Search { all: true } => {
+                Some("In every conversation of this server (Tab: this buffer)".to_owned())
+            }
             _ => None,
         }
     }
 
-    /// Tab: flips the prompt's toggle, if it has one.
+    /// Tab: flips the prompt's toggle, if it has one (TLS, or where to
+    /// search).
     pub fn toggle(&mut self) {
-        if let Purpose::ServerAddress { tls, .. } = &mut self.purpose {
-            *tls = !*tls;
+        match &mut self.purpose {
+            Purpose::ServerAddress { tls: flag, .. } | Purpose::Search { all: flag } => {
+                *flag = !*flag
+            }
+            _ => {}
         }
     }
 

@@ -16,6 +16,9 @@ pub const MAX_BUFFERS: usize = 35;
 pub const SYSTEM_BUFFER: &str = "System";
 /// A remote server's system buffer.
 pub const DEFAULT_BUFFER: &str = "Default";
+/// The buffer search results go to (not a username: those are lowercase,
+/// without spaces).
+pub const SEARCH_BUFFER: &str = "Search results";
 
 /// The gochat logo shown atop the Local server's System buffer.
 pub const LOGO: &str = r"                   _           _

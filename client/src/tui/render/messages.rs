@@ -1,7 +1,8 @@
 //! The messages view: entries as `[sender] at 3:04PM: text` (the date
 //! before the time when it is not today), continuation
 //! lines indented under the text, date separators, the `--- UNREAD ---`
-//! marker, wrapping, and scrolling from the bottom. Rows are built from the
+//! marker, wrapping, the words of a search highlighted, and scrolling from
+//! the bottom. Rows are built from the
 //! newest entry back, only as many as the view shows; how text falls into
 //! rows and which marks go where come from the model, which counts the rows
 //! the same way.
@@ -15,6 +16,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use crate::time::TimeZone;
 use crate::tui::model::rows::marks;
+use crate::tui::model::search::find;
 use crate::tui::model::wrap::{EntryText, PREFIX_PARTS, Prefix, entry_text};
 use crate::tui::model::{Buffer, Entry, Model, Sender};
 
@@ -52,9 +54,39 @@ fn prefix_spans(prefix: &Prefix, sender: &Sender) -> Vec<Span<'static>> {
     ]
 }
 
+/// The spans of `piece` in `style`, the places that hold `highlight` marked.
+fn highlighted(piece: String, style: Style, highlight: Option<&str>) -> Vec<Span<'static>> {
+    let Some(query) = highlight else {
+        return vec![Span::styled(piece, style)];
+    };
+    let mark = Style::new()
+        .fg(Color::Black)
+        .bg(Color::Yellow)
+        .add_modifier(Modifier::BOLD);
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for (start, end) in find(&piece, query) {
+        if start > at {
+            spans.push(Span::styled(piece[at..start].to_owned(), style));
+        }
+        spans.push(Span::styled(piece[start..end].to_owned(), mark));
+        at = end;
+    }
+    if at < piece.len() || spans.is_empty() {
+        spans.push(Span::styled(piece[at..].to_owned(), style));
+    }
+    spans
+}
+
 /// The rows of one entry at `width` columns, its time in `tz` (with its
-/// date unless it is of `today`).
-pub fn entry_rows(e: &Entry, width: usize, tz: &TimeZone, today: Date) -> Vec<Line<'static>> {
+/// date unless it is of `today`), the places that hold `highlight` marked.
+pub fn entry_rows(
+    e: &Entry,
+    width: usize,
+    tz: &TimeZone,
+    today: Date,
+    highlight: Option<&str>,
+) -> Vec<Line<'static>> {
     let EntryText {
         prefix,
         indent,
@@ -79,7 +111,7 @@ pub fn entry_rows(e: &Entry, width: usize, tz: &TimeZone, today: Date) -> Vec<Li
             } else {
                 vec![Span::raw(" ".repeat(indent))]
             };
-            spans.push(Span::styled(piece, text_style));
+            spans.extend(highlighted(piece, text_style, highlight));
             Line::from(spans)
         })
         .collect()
@@ -110,7 +142,11 @@ fn rows_back(
     let entries = b.entries();
     let day_of = |i: usize, e: &Entry| b.day(i).unwrap_or_else(|| tz.date_of(e.stamp));
     for (i, e) in entries.iter().enumerate().rev() {
-        out.extend(entry_rows(e, width, tz, today).into_iter().rev());
+        out.extend(
+            entry_rows(e, width, tz, today, b.highlight.as_deref())
+                .into_iter()
+                .rev(),
+        );
         let prev_i = i.checked_sub(1);
         let prev = prev_i.and_then(|p| entries.get(p));
         let day = day_of(i, e);

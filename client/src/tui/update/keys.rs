@@ -7,7 +7,7 @@ use super::editing::edit;
 use super::input_keys::input_key;
 use super::list_keys::{buffers_key, servers_key};
 use super::{mouse, navigation, popup_keys, scrolling};
-use crate::tui::model::popup::Switcher;
+use crate::tui::model::popup::{Prompt, Purpose, Switcher};
 use crate::tui::model::{Focus, Model, Popup};
 use crate::tui::msg::Effect;
 
@@ -104,6 +104,11 @@ pub fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
         KeyCode::Char('g') if ctrl(&key) => {
             model.popup = Some(Popup::Switcher(Switcher::default()))
         }
+        KeyCode::Char('f') if ctrl(&key) => {
+            let name = model.here().1;
+            let title = format!("Search in {name}...");
+            model.popup = Some(Prompt::popup(&title, false, Purpose::Search { all: false }));
+        }
         KeyCode::Up if mods.contains(KeyModifiers::ALT) => navigation::cycle_buffer(model, -1),
         KeyCode::Down if mods.contains(KeyModifiers::ALT) => navigation::cycle_buffer(model, 1),
         KeyCode::Up if mods.contains(KeyModifiers::SHIFT) => {
@@ -159,7 +164,14 @@ fn messages_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
             scrolling::scroll(model, isize::MAX / 2, fx);
         }
         KeyCode::Home => scrolling::scroll(model, isize::MAX / 2, fx),
-        KeyCode::Esc | KeyCode::End => back_to_end(model),
+        // Esc also ends the highlight of a search.
+        KeyCode::Esc => {
+            back_to_end(model);
+            if let Some(b) = model.server_mut().buffer_mut() {
+                b.highlight = None;
+            }
+        }
+        KeyCode::End => back_to_end(model),
         KeyCode::Up => scrolling::scroll(model, 1, fx),
         KeyCode::Down => scrolling::scroll(model, -1, fx),
         KeyCode::Enter | KeyCode::Tab => model.focus = Focus::Input,

@@ -8,7 +8,8 @@
 //!
 //! - [`keys`], [`input_keys`], [`list_keys`], [`popup_keys`], [`editing`],
 //!   [`completing`]: what keys do, by what has the focus.
-//! - [`slash_commands`], [`config_command`]: running `/` commands.
+//! - [`slash_commands`], [`config_command`], [`searching`]: running `/`
+//!   commands.
 //! - [`task_results`], [`connection_events`]: what tasks and connections
 //!   report.
 //! - [`mouse`]: clicks and the wheel.
@@ -26,6 +27,7 @@ mod mouse;
 mod navigation;
 mod popup_keys;
 mod scrolling;
+mod searching;
 mod sending;
 mod slash_commands;
 mod task_results;

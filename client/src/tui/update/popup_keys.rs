@@ -5,8 +5,8 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::editing::edit;
-use super::navigation;
 use super::task_start::{here, start};
+use super::{navigation, searching};
 use crate::tui::model::input::Input;
 use crate::tui::model::popup::{ConfirmAction, Popup, Prompt, Purpose, PwAction, candidates};
 use crate::tui::model::{Focus, Link, MAX_SERVERS, Model};
@@ -152,6 +152,7 @@ fn submit_prompt(model: &mut Model, mut p: Prompt, fx: &mut Vec<Effect>) {
         Purpose::BufferName => {
             navigation::open_buffer(model, &text, fx);
         }
+        Purpose::Search { all } => searching::search(model, &text, all, fx),
         Purpose::Password { ctx, action, first } => {
             let password = Secret(p.input.text().to_owned());
             if action.asked_twice() && first.is_none() {

@@ -18,6 +18,7 @@ pub fn send_text(model: &mut Model, text: String, fx: &mut Vec<Effect>) {
     };
     match b.kind {
         BufferKind::System => model.set_error("performing action on system buffer"),
+        BufferKind::Search => model.set_error("performing action on search results"),
         BufferKind::Scratch => {
             if let Some(b) = model.server_mut().buffer_mut() {
                 b.push(Entry {

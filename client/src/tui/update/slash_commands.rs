@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use gochat_proto::UserList;
 
 use super::task_start::{here, start};
-use super::{config_command, navigation, sending};
+use super::{config_command, navigation, searching, sending};
 use crate::tui::commands::{self, Command, ParseError, UsersQuery};
 use crate::tui::model::popup::{Prompt, Purpose, PwAction};
 use crate::tui::model::{Link, Model, Sender};
@@ -256,6 +256,7 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
                 sending::send_text(model, text, fx);
             }
         }
+        Command::Search { all, query } => searching::search(model, &query, all, fx),
         Command::Help => {
             model.help = true;
             model.help_scroll = 0;

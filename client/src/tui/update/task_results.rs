@@ -7,6 +7,7 @@ use gochat_proto::UserList;
 
 use super::navigation;
 use super::scrolling::load_page;
+use super::searching;
 use super::task_start::start;
 use crate::tui::model::{BufferKind, DEFAULT_BUFFER, Entry, Link, Model, PAGE, Sender, Server};
 use crate::tui::msg::{Ctx, Effect, Outcome, Tag, Task};
@@ -64,7 +65,7 @@ fn failed(model: &mut Model, ctx: Ctx, e: String) {
             );
             return;
         }
-        Tag::Plain => {}
+        Tag::Plain | Tag::Search { .. } => {}
     }
     let text = format!("Running {}: {e}", ctx.cmd);
     // Output for a server out of sight shows in the error bar too.
@@ -138,6 +139,11 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
             }
             if !summary.catch_up_started {
                 say(model, "No new messages have been received".to_owned());
+            }
+        }
+        Outcome::Found { messages, total } => {
+            if let Tag::Search { query, scope } = &ctx.tag {
+                searching::found(model, key, query, scope, messages, total);
             }
         }
         Outcome::Names { contacts, accounts } => {
