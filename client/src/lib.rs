@@ -15,4 +15,6 @@ pub mod time;
 pub mod tui;
 pub mod types;
 
-pub use types::{Account, ChatMessage, ClientError, ClientEvent, Contact, ServerRecord};
+pub use types::{
+    Account, ChatMessage, ClientError, ClientEvent, Contact, ServerRecord, StartOptions,
+};

@@ -29,6 +29,16 @@ impl ServerRecord {
     }
 }
 
+/// What the TUI does with a stored server when it starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// Connect to it.
+    pub auto_connect: bool,
+    /// Once connected, log in as this account (its password is asked once
+    /// per run).
+    pub auto_login: Option<String>,
+}
+
 /// A local account: a user of a server whose private key this client holds.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {

@@ -1,7 +1,8 @@
 //! The real `gochat-client` binary in a pseudo-terminal (120x40), its screen
 //! read with vt100, against a server on loopback (TLS) and a second client
 //! driven with the service library: add the server, connect, import a
-//! fixture key, log in, open a conversation, send; then see the reply.
+//! fixture key, log in, open a conversation, send; then see the reply. A
+//! saved server connects at start and logs in at connect.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -15,7 +16,9 @@ use common::{
     Client, PASSWORD, Transport, private_pem, register_fixtures, settings, smol_rt, start_server,
     temp_dir, test_cert, wait_for,
 };
-use gochat_client::ClientEvent;
+use gochat_client::service::Service;
+use gochat_client::store::LocalStore;
+use gochat_client::{ClientEvent, StartOptions};
 use gochat_runtime::Runtime;
 use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 
@@ -289,4 +292,70 @@ fn tui_connect_with_tls_to_a_plain_server_says_how_to_turn_it_off() {
     quit(&pty, child.as_mut());
     server.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A saved server with `Server.AutoConnect` and `Server.AutoLogin` set: the
+/// TUI connects at start and asks alice's password once; after /disconnect
+/// and /connect it logs in by itself with the password kept for the run.
+#[test]
+fn tui_connects_at_start_and_logs_in_at_connect() {
+    let rt = smol_rt();
+    let server = rt.block_on(start_server(&rt, &settings()));
+    rt.block_on(register_fixtures(&rt, &server, &["alice"]));
+    let tls = server.tls_addr().unwrap();
+    let dir = temp_dir("gochat_tui_pty_start");
+    // The TUI's database: the server, alice's account, the start options.
+    rt.block_on(async {
+        let store = LocalStore::open(&dir.join("client.db")).await.unwrap();
+        let record = store
+            .add_server(Some("test"), "localhost", tls.port(), true)
+            .await
+            .unwrap();
+        Service::new(store.clone())
+            .import_key(&record, "alice", private_pem("alice"), PASSWORD)
+            .await
+            .unwrap();
+        let options = StartOptions {
+            auto_connect: true,
+            auto_login: Some("alice".into()),
+        };
+        store.set_start_options(record.id, &options).await.unwrap();
+        store.close().await;
+    });
+
+    let (pty, mut child) = spawn_tui(&dir, 120);
+    pty.wait_for(&["Password of alice on test (to log in at connect)..."]);
+    pty.line(PASSWORD);
+    pty.send("\x1b[1;2B");
+    pty.wait_for(&[
+        "Default @ test",
+        "Logged in with permission level 0",
+        "(alice) >",
+    ]);
+    pty.line("/disconnect");
+    pty.wait_for(&["You are no longer connected to this server!"]);
+    pty.line("/connect");
+    let deadline = Instant::now() + WAIT;
+    while pty
+        .contents()
+        .matches("Logged in with permission level 0")
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no second login:\n{}",
+            pty.contents()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let screen = pty.contents();
+    assert!(
+        !screen.contains("Password of alice"),
+        "asked once:\n{screen}"
+    );
+    assert!(screen.contains("(alice) >"), "{screen}");
+
+    quit(&pty, child.as_mut());
+    server.shutdown();
 }

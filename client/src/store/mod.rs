@@ -29,6 +29,7 @@ mod legacy;
 mod messages;
 mod open;
 mod servers;
+mod start;
 
 pub use gotime::{format_rfc850, parse_go_time};
 pub use messages::{NewMessage, SEALED_PLACEHOLDER};

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sealed_history",
         include_str!("../../migrations/0002_sealed_history.sql"),
     ),
+    (
+        3,
+        "server_start",
+        include_str!("../../migrations/0003_server_start.sql"),
+    ),
 ];
 
 impl LocalStore {

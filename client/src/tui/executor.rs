@@ -287,6 +287,10 @@ impl<R: Runtime> Executor<R> {
                 self.service.forget_tokens(key);
                 Outcome::Done
             }
+            Task::SetStart(options) => {
+                store.set_start_options(key, &options).await?;
+                Outcome::Start(options)
+            }
             Task::Search {
                 account,
                 peer,

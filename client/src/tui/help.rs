@@ -129,8 +129,14 @@ pub fn lines() -> Vec<Line<'static>> {
     out.push(Line::raw(
         "TUI.AutoOpen true|false: open a buffer when someone writes for the first time (on).",
     ));
-    out.push(Line::raw(
+    for line in [
+        "TUI.Notify off|osc777|osc9: also a desktop notification, through the terminal, for a message outside the buffer in view (off).",
+        "TUI.Mouse true|false: take the mouse (on); Alt-M switches it.",
+        "Server.AutoConnect true|false: connect to the server on screen when the TUI starts (stored).",
+        "Server.AutoLogin <user>|none: log in as <user> at connect; the password is asked the first time in a run and kept in memory until the TUI quits (stored).",
         "Errors also go to the System buffer of the Local server, where they can be read later.",
-    ));
+    ] {
+        out.push(Line::raw(line));
+    }
     out
 }

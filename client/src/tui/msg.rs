@@ -10,7 +10,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use gochat_proto::{AdminCommand, Hook, UserEntry, UserList};
 
 use crate::service::LoginSummary;
-use crate::types::{ChatMessage, ClientEvent, ServerRecord};
+use crate::types::{ChatMessage, ClientEvent, ServerRecord, StartOptions};
 
 /// A password on its way to the service; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -51,6 +51,8 @@ pub enum Msg {
         /// Its outcome, or the error as users read it.
         result: Result<Outcome, String>,
     },
+    /// The TUI started: what to do with each stored server (by key).
+    Started(Vec<(i64, StartOptions)>),
     /// Time passed (only sent while the error bar or the spinner shows).
     Tick,
     /// The terminal can no longer be read: leave.
@@ -259,6 +261,8 @@ pub enum Task {
     /// The names of the server's contacts and local accounts (for Tab
     /// completion).
     Names,
+    /// Store what to do with the server at start.
+    SetStart(StartOptions),
     /// Search the history of `account` (with `peer` only, or every
     /// conversation) for `query`.
     Search {
@@ -299,6 +303,8 @@ pub enum Outcome {
     Files(Vec<PathBuf>),
     /// A server record added or changed.
     Server(ServerRecord),
+    /// The start options stored.
+    Start(StartOptions),
     /// What a search found, newest first, and how many there are in all.
     Found {
         /// The messages found (at most the search's limit).

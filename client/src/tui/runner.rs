@@ -157,6 +157,7 @@ fn spawn_input(tx: Sender<Msg>) -> Result<(), ClientError> {
 fn run_on<R: Runtime>(rt: R, settings: &Settings) -> Result<(), ClientError> {
     let store = rt.block_on(LocalStore::open(&settings.database))?;
     let records = rt.block_on(store.servers())?;
+    let start = rt.block_on(store.start_options())?;
     let service = Service::new(store);
     let verification = settings
         .ca_file
@@ -176,6 +177,8 @@ fn run_on<R: Runtime>(rt: R, settings: &Settings) -> Result<(), ClientError> {
         Instant::now(),
         unix_now(),
     );
+    // The first message: the servers' start options (connect, log in).
+    let _ = tx.send(Msg::Started(start));
     spawn_input(tx)?;
     tracing::info!("TUI started with {} servers", model.servers.len() - 1);
     let result = event_loop(&mut model, &mut terminal, &rx, &executor);

@@ -4,6 +4,8 @@ mod auto_open;
 mod completion;
 mod editing;
 mod errors;
+mod help;
 mod mouse;
 mod notify;
 mod search;
+mod start;

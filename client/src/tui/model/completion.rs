@@ -59,8 +59,13 @@ pub fn user_names(model: &Model) -> Vec<String> {
 }
 
 /// The values `/set <option>` takes, where they are a short list.
-fn set_values(option: &str) -> Vec<String> {
+fn set_values(model: &Model, option: &str) -> Vec<String> {
     let words: &[&str] = match option {
+        "Server.AutoLogin" => {
+            let mut names = model.server().accounts.clone();
+            names.push("none".to_owned());
+            return names;
+        }
         "TUI.Notify" => &super::ui_config::Notify::NAMES,
         o if o.ends_with(".Size") || o.ends_with(".Name") || o.ends_with(".Address") => &[],
         o if o.ends_with(".Port") => &[],
@@ -79,7 +84,7 @@ fn argument(model: &Model, name: &str, arg: usize, before: &[&str]) -> Vec<Strin
     let prev = |i: usize| before.get(i).map(|w| w.to_ascii_lowercase());
     match (name, arg) {
         ("set", 0) => owned(SET_OPTIONS),
-        ("set", 1) => set_values(before.first().copied().unwrap_or_default()),
+        ("set", 1) => set_values(model, before.first().copied().unwrap_or_default()),
         ("users", 0) => owned(&["remote", "local"]),
         ("users", 1) if prev(0).as_deref() == Some("local") => owned(&["all", "server"]),
         ("users", 1) => owned(&["all", "online"]),

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use super::buffer::{Buffer, BufferKind};
 use super::entry::{Entry, Sender};
-use crate::types::ServerRecord;
+use crate::tui::msg::Secret;
+use crate::types::{ServerRecord, StartOptions};
 
 /// The key of the Local server (store ids start at 1).
 pub const LOCAL: i64 = 0;
@@ -70,6 +71,14 @@ pub struct Server {
     pub contacts: Vec<String>,
     /// The local accounts of this server (for Tab completion).
     pub accounts: Vec<String>,
+    /// Connect at start, log in at connect (stored).
+    pub start: StartOptions,
+    /// The password of the account that logs in at connect, once it logged
+    /// in with it in this run (in memory only, never stored).
+    pub password: Option<(String, Secret)>,
+    /// The password a login of that account is running with, kept if it
+    /// succeeds.
+    pub login_password: Option<Secret>,
 }
 
 impl Server {
@@ -149,6 +158,9 @@ impl Server {
             unread: BTreeMap::new(),
             contacts: Vec::new(),
             accounts: Vec::new(),
+            start: StartOptions::default(),
+            password: None,
+            login_password: None,
         }
     }
 

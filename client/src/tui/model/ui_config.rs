@@ -58,6 +58,8 @@ pub const SET_OPTIONS: &[&str] = &[
     "Server.Address",
     "Server.Port",
     "Server.TLS",
+    "Server.AutoConnect",
+    "Server.AutoLogin",
 ];
 
 /// Layout and behaviour settings (`/set TUI.*`).

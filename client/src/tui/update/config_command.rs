@@ -1,12 +1,14 @@
 //! `/config` and `/set`: the TUI's layout settings (in memory) and the
 //! current server's record (stored, while offline).
 
-use super::mouse;
 use super::task_start::{here, start};
+use super::{auto_start, mouse};
 use crate::tui::model::{Link, Model, Notify};
 use crate::tui::msg::{Effect, Tag, Task};
 
-fn yes_no(value: &str) -> Option<bool> {
+/// `value` as on (`true`, `yes`, `on`, `1`) or off (`false`, `no`, `off`,
+/// `0`).
+pub fn yes_no(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Some(true),
         "false" | "no" | "off" | "0" => Some(false),
@@ -34,6 +36,12 @@ pub fn show(model: &mut Model) {
         lines.push(format!("- Server.Port = {}", r.port));
         lines.push(format!("- Server.TLS = {}", r.tls));
         lines.push(format!("- Server.Name = {}", r.name));
+        let start = &model.server().start;
+        lines.push(format!("- Server.AutoConnect = {}", start.auto_connect));
+        lines.push(format!(
+            "- Server.AutoLogin = {}",
+            start.auto_login.as_deref().unwrap_or("none")
+        ));
     }
     model.say(lines.join("\n"));
 }
@@ -56,6 +64,9 @@ pub fn set(model: &mut Model, option: &str, value: &str, fx: &mut Vec<Effect>) {
         "TUI.Mouse" => flag.map(|b| mouse::set_capture(model, b, fx)),
         "Server.Address" | "Server.Port" | "Server.TLS" | "Server.Name" => {
             return set_server(model, option, value, fx);
+        }
+        "Server.AutoConnect" | "Server.AutoLogin" => {
+            return auto_start::set(model, option, value, fx);
         }
         _ => {
             model.say(format!(

@@ -12,10 +12,12 @@
 //!   commands.
 //! - [`task_results`], [`connection_events`]: what tasks and connections
 //!   report.
+//! - [`auto_start`]: connecting (at start too) and logging in at connect.
 //! - [`mouse`]: clicks and the wheel.
 //! - [`navigation`], [`scrolling`], [`sending`], [`task_start`]: what those
 //!   have in common.
 
+mod auto_start;
 mod completing;
 mod config_command;
 mod connection_events;
@@ -51,6 +53,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             event,
         } => connection_events::on_net(model, server, generation, event, &mut fx),
         Msg::Done { ctx, result } => task_results::on_done(model, ctx, result, &mut fx),
+        Msg::Started(options) => auto_start::started(model, options, &mut fx),
         Msg::Tick => model.spinner = model.spinner.wrapping_add(1),
         Msg::Quit => fx.push(Effect::Quit),
     }

@@ -6,10 +6,10 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::editing::edit;
 use super::task_start::{here, start};
-use super::{navigation, searching};
+use super::{auto_start, navigation, searching};
 use crate::tui::model::input::Input;
 use crate::tui::model::popup::{ConfirmAction, Popup, Prompt, Purpose, PwAction, candidates};
-use crate::tui::model::{Focus, Link, MAX_SERVERS, Model};
+use crate::tui::model::{Focus, MAX_SERVERS, Model};
 use crate::tui::msg::{Ctx, Effect, Secret, Tag, Task};
 
 /// The error every cancelled or empty prompt shows (as the original).
@@ -196,23 +196,7 @@ fn run_password_action(
 ) {
     let task = match action {
         PwAction::Register(username) => Task::Register { username, password },
-        PwAction::Login(username) => {
-            if let Some(s) = model.by_key(ctx.server) {
-                if s.link != Link::Online {
-                    model.set_error("not connected to a server");
-                    return;
-                }
-                s.logging_in = Some(username.clone());
-            }
-            let ctx = Ctx {
-                tag: Tag::Login {
-                    username: username.clone(),
-                },
-                ..ctx
-            };
-            start(model, fx, ctx, Task::Login { username, password });
-            return;
-        }
+        PwAction::Login(username) => return auto_start::login(model, ctx, username, password, fx),
         PwAction::Deregister => Task::Deregister { password },
         PwAction::Import(username, path) => Task::Import {
             username,

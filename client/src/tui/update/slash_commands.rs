@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use gochat_proto::UserList;
 
 use super::task_start::{here, start};
-use super::{config_command, navigation, searching, sending};
+use super::{auto_start, config_command, navigation, searching, sending};
 use crate::tui::commands::{self, Command, ParseError, UsersQuery};
 use crate::tui::model::popup::{Prompt, Purpose, PwAction};
 use crate::tui::model::{Link, Model, Sender};
@@ -131,33 +131,8 @@ pub fn run(model: &mut Model, cmd: Command, fx: &mut Vec<Effect>) {
         Command::Config => config_command::show(model),
         Command::Set { option, value } => config_command::set(model, &option, &value, fx),
         Command::Connect { noverify } => {
-            let generation = model.generation();
-            let s = model.server_mut();
-            let Some(record) = s.record.clone() else {
-                return;
-            };
-            s.link = Link::Connecting;
-            s.generation = generation;
-            if noverify {
-                model.say(
-                    "WARNING: -noverify: the server's certificate is not checked, so anyone \
-                     between you and the server can read and change everything",
-                );
-            }
-            if model.config.verbose {
-                model.say("attempting to connect...");
-            }
-            let ctx = here(model, "connect", Tag::Connect { generation });
-            start(
-                model,
-                fx,
-                ctx,
-                Task::Connect {
-                    record,
-                    generation,
-                    noverify,
-                },
-            );
+            let key = model.server().key;
+            auto_start::connect(model, key, noverify, fx);
         }
         Command::Register(name) => ask_password(
             model,

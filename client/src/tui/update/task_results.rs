@@ -5,10 +5,10 @@
 
 use gochat_proto::UserList;
 
-use super::navigation;
 use super::scrolling::load_page;
 use super::searching;
 use super::task_start::start;
+use super::{auto_start, navigation};
 use crate::tui::model::{BufferKind, DEFAULT_BUFFER, Entry, Link, Model, PAGE, Sender, Server};
 use crate::tui::msg::{Ctx, Effect, Outcome, Tag, Task};
 
@@ -29,10 +29,11 @@ fn failed(model: &mut Model, ctx: Ctx, e: String) {
                 s.link = Link::Offline;
             }
         }
-        Tag::Login { .. } => {
+        Tag::Login { username } => {
             if let Some(s) = model.by_key(key) {
                 s.logging_in = None;
             }
+            auto_start::login_ended(model, key, username, false);
         }
         Tag::Open { peer } => {
             navigation::remove_buffer(model, key, peer);
@@ -113,11 +114,13 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
                 ..ctx
             };
             start(model, fx, names, Task::Names);
+            auto_start::login_at_connect(model, key, fx);
         }
         Outcome::LoggedIn(summary) => {
             let Tag::Login { username } = &ctx.tag else {
                 return;
             };
+            auto_start::login_ended(model, key, username, true);
             let Some(s) = model.by_key(key) else { return };
             s.user = Some(username.clone());
             s.logging_in = None;
@@ -141,6 +144,7 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
                 say(model, "No new messages have been received".to_owned());
             }
         }
+        Outcome::Start(options) => auto_start::stored(model, key, &ctx.buffer, options),
         Outcome::Found { messages, total } => {
             if let Tag::Search { query, scope } = &ctx.tag {
                 searching::found(model, key, query, scope, messages, total);
