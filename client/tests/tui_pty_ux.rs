@@ -1,14 +1,26 @@
 //! The real `gochat-client` binary in a pseudo-terminal (100x30), its screen
-//! read with vt100, on the Local server only (no network): readline keys,
-//! drafts and Tab completion as a terminal sends them, and the mouse
-//! (SGR clicks, Alt-M giving it back to the terminal).
+//! read with vt100 and its output kept as written: readline keys, drafts
+//! and Tab completion as a terminal sends them, and the mouse (SGR clicks,
+//! Alt-M giving it back to the terminal), on the Local server only; the
+//! desktop notification escapes written when a message arrives from a real
+//! server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{
+    Client, PASSWORD, Transport, private_pem, register_fixtures, settings, smol_rt, start_server,
+    temp_dir, test_cert,
+};
+use gochat_client::StartOptions;
+use gochat_client::service::Service;
+use gochat_client::store::LocalStore;
+use gochat_runtime::Runtime;
 use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -20,6 +32,8 @@ type Writer = Arc<Mutex<Box<dyn Write + Send>>>;
 /// The child's terminal as the test sees it.
 struct Pty {
     screen: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the child wrote.
+    raw: Arc<Mutex<Vec<u8>>>,
     writer: Writer,
     child: Box<dyn Child + Send + Sync>,
     dir: PathBuf,
@@ -32,6 +46,14 @@ impl Pty {
         let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        let pty = Pty::spawn(&dir, None);
+        pty.wait_for(&["Welcome to gochat!", "Write here..."]);
+        pty
+    }
+
+    /// Starts the TUI in `dir` (removed when it quits), trusting `ca_file`
+    /// when given.
+    fn spawn(dir: &Path, ca_file: Option<&Path>) -> Pty {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -42,7 +64,11 @@ impl Pty {
             .unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gochat-client"));
         cmd.args(["--config", "config.json", "--db", "client.db"]);
-        cmd.cwd(&dir);
+        if let Some(ca) = ca_file {
+            cmd.arg("--ca-file");
+            cmd.arg(ca);
+        }
+        cmd.cwd(dir);
         cmd.env("TERM", "xterm-256color");
         cmd.env("TZ", "UTC");
         let child = pair.slave.spawn_command(cmd).unwrap();
@@ -53,8 +79,9 @@ impl Pty {
             0,
         )));
         let writer: Writer = Arc::new(Mutex::new(pair.master.take_writer().unwrap()));
+        let raw = Arc::new(Mutex::new(Vec::new()));
         let mut reader = pair.master.try_clone_reader().unwrap();
-        let (parser, answer) = (screen.clone(), writer.clone());
+        let (parser, answer, written) = (screen.clone(), writer.clone(), raw.clone());
         std::thread::spawn(move || {
             let _master = pair.master;
             let mut buf = [0u8; 8192];
@@ -70,16 +97,33 @@ impl Pty {
                     let _ = w.flush();
                 }
                 parser.lock().unwrap().process(bytes);
+                written.lock().unwrap().extend_from_slice(bytes);
             }
         });
-        let pty = Pty {
+        Pty {
             screen,
+            raw,
             writer,
             child,
-            dir,
-        };
-        pty.wait_for(&["Welcome to gochat!", "Write here..."]);
-        pty
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Waits until the child has written `bytes`.
+    fn wait_written(&self, bytes: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let raw = self.raw.lock().unwrap().clone();
+            if raw.windows(bytes.len()).any(|w| w == bytes.as_bytes()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never wrote {bytes:?}:\n{}",
+                self.contents()
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
     }
 
     fn contents(&self) -> String {
@@ -249,4 +293,62 @@ fn the_mouse_switches_buffers_and_servers_until_alt_m() {
     pty.click(x + 2, y);
     pty.wait_for(&["System @ Local"]);
     pty.quit();
+}
+
+/// With `ui_config.notify` set to `osc777` in config.json, a message from
+/// bob outside the buffer in view makes the TUI write the OSC 777 desktop
+/// notification; `/set TUI.Notify osc9` switches to OSC 9.
+#[test]
+fn messages_out_of_view_write_the_notification_escape() {
+    let rt = smol_rt();
+    let server = rt.block_on(start_server(&rt, &settings()));
+    rt.block_on(register_fixtures(&rt, &server, &["alice", "bob"]));
+    let tls = server.tls_addr().unwrap();
+    let bob = rt.block_on(Client::with_account(tls, Transport::Tls, "bob"));
+    let bob_conn = rt.block_on(bob.connect(&rt));
+    rt.block_on(bob_conn.login("bob", PASSWORD)).unwrap();
+
+    let dir = temp_dir("gochat_tui_pty_notify");
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"ui_config": {"notify": "osc777"}}"#,
+    )
+    .unwrap();
+    rt.block_on(async {
+        let store = LocalStore::open(&dir.join("client.db")).await.unwrap();
+        let record = store
+            .add_server(Some("test"), "localhost", tls.port(), true)
+            .await
+            .unwrap();
+        Service::new(store.clone())
+            .import_key(&record, "alice", private_pem("alice"), PASSWORD)
+            .await
+            .unwrap();
+        let options = StartOptions {
+            auto_connect: true,
+            auto_login: Some("alice".into()),
+        };
+        store.set_start_options(record.id, &options).await.unwrap();
+        store.close().await;
+    });
+    let pty = Pty::spawn(&dir, Some(&test_cert().cert_file));
+    pty.wait_for(&["Password of alice on test"]);
+    pty.send(PASSWORD);
+    pty.send("\r");
+    pty.send("\x1b[1;2B");
+    pty.wait_for(&["(alice) >", "Logged in with permission level 0"]);
+
+    rt.block_on(bob_conn.send_text("alice", "ping for alice"))
+        .unwrap();
+    pty.wait_written("\x1b]777;notify;gochat: bob on test;ping for alice\x1b\\");
+    // The first message opened bob's buffer, out of view, with its count.
+    pty.wait_for(&["bob (1)"]);
+    pty.send("/set TUI.Notify osc9\r");
+    pty.wait_for(&["successfully changed TUI.Notify to osc9"]);
+    rt.block_on(bob_conn.send_text("alice", "second")).unwrap();
+    pty.wait_written("\x1b]9;gochat: bob on test: second\x1b\\");
+
+    pty.quit();
+    rt.block_on(bob_conn.disconnect());
+    server.shutdown();
 }

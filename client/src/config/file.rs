@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, Unexpected, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::Notify;
 use crate::types::ClientError;
 
 /// The database file when none is configured.
@@ -72,6 +73,12 @@ pub struct UiSection {
     pub debug_buffer: Option<bool>,
     /// `bell`: ring for a message outside the buffer in view.
     pub bell: Option<bool>,
+    /// `notify`: the TUI's desktop notification (`off`, `osc777`, `osc9`).
+    pub notify: Option<Notify>,
+    /// `auto_open`: the TUI opens a buffer when someone writes first.
+    pub auto_open: Option<bool>,
+    /// `mouse`: the TUI takes the mouse.
+    pub mouse: Option<bool>,
 }
 
 /// A whole number from 0 to `MAX`.
@@ -131,6 +138,9 @@ impl ConfigFile {
             ui_config: Some(UiSection {
                 debug_buffer: Some(false),
                 bell: Some(true),
+                notify: Some(Notify::Off),
+                auto_open: Some(true),
+                mouse: Some(true),
             }),
         }
     }

@@ -11,12 +11,14 @@
 
 mod cli;
 mod file;
+mod notify;
 
 use std::path::{Path, PathBuf};
 
 pub use self::cli::{Cli, RuntimeKind, normalize_args};
 use self::file::{ConfigFile, DEFAULT_LOG_LEVEL, invalid};
 pub use self::file::{DEFAULT_DATABASE, DEFAULT_LOG_FILE};
+pub use self::notify::Notify;
 use crate::time::TimeZone;
 use crate::types::ClientError;
 
@@ -61,6 +63,13 @@ pub struct Settings {
     pub debug_buffer: bool,
     /// Ring the terminal bell for a message outside the buffer in view.
     pub bell: bool,
+    /// The TUI's desktop notification for a message outside the buffer in
+    /// view.
+    pub notify: Notify,
+    /// The TUI opens a conversation's buffer when someone writes first.
+    pub auto_open: bool,
+    /// The TUI takes the mouse.
+    pub mouse: bool,
     /// The zone local times are shown in: the system's (`TZ`, else
     /// `/etc/localtime`, else UTC).
     pub zone: TimeZone,
@@ -129,6 +138,9 @@ fn settings_from(config: ConfigFile, file: &Path, cli: &Cli) -> Result<Settings,
         auto_connect,
         debug_buffer: ui.debug_buffer.unwrap_or(false),
         bell: ui.bell.unwrap_or(true),
+        notify: ui.notify.unwrap_or_default(),
+        auto_open: ui.auto_open.unwrap_or(true),
+        mouse: ui.mouse.unwrap_or(true),
         zone: TimeZone::system(),
     })
 }
@@ -191,6 +203,9 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert!(written["shell_server"].get("use_tls").is_none());
         assert_eq!(written["ui_config"]["bell"], json!(true));
+        assert_eq!(written["ui_config"]["notify"], json!("off"));
+        assert_eq!(written["ui_config"]["mouse"], json!(true));
+        assert_eq!(written["ui_config"]["auto_open"], json!(true));
     }
 
     #[test]
@@ -261,6 +276,11 @@ mod tests {
                 "yes",
             ),
             (r#"{"ui_config": {"bell": 1}}"#, "ui_config.bell", "1"),
+            (
+                r#"{"ui_config": {"notify": "loud"}}"#,
+                "ui_config.notify",
+                "loud",
+            ),
             (r#"{"ui_config": 3}"#, "ui_config", "3"),
         ] {
             std::fs::write(&path, text).unwrap();
@@ -292,6 +312,7 @@ mod tests {
         assert_eq!(s.log_file, PathBuf::from(DEFAULT_LOG_FILE));
         assert_eq!(s.log_level, 2);
         assert!(s.bell && !s.debug_buffer);
+        assert!(s.auto_open && s.mouse && s.notify == Notify::Off);
         let written: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(written["extra"]["kept"], json!(true));

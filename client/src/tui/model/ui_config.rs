@@ -1,46 +1,8 @@
 //! The TUI's layout and behaviour settings ([`UiConfig`], changed with
 //! `/set TUI.*`), and the names `/set` knows ([`SET_OPTIONS`]).
 
+pub use crate::config::Notify;
 use crate::config::Settings;
-
-/// How a message outside the buffer in view is announced on the desktop,
-/// besides the bell: a terminal escape sequence the terminal turns into a
-/// desktop notification, or nothing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Notify {
-    /// No desktop notification.
-    #[default]
-    Off,
-    /// `OSC 777;notify;<title>;<body>` (rxvt-unicode, foot, kitty, WezTerm,
-    /// Ghostty, VTE terminals such as GNOME Terminal).
-    Osc777,
-    /// `OSC 9;<text>` (iTerm2, Windows Terminal, WezTerm, kitty, Ghostty).
-    Osc9,
-}
-
-impl Notify {
-    /// The value names `/set TUI.Notify` takes.
-    pub const NAMES: [&'static str; 3] = ["off", "osc777", "osc9"];
-
-    /// The setting named `name` (case-insensitive).
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "off" | "none" | "false" => Some(Notify::Off),
-            "osc777" | "777" => Some(Notify::Osc777),
-            "osc9" | "9" => Some(Notify::Osc9),
-            _ => None,
-        }
-    }
-
-    /// Its name, as `/config` shows it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Notify::Off => "off",
-            Notify::Osc777 => "osc777",
-            Notify::Osc9 => "osc9",
-        }
-    }
-}
 
 /// Every option `/set` changes: `TUI.*` in memory at once, `Server.*` for
 /// the server on screen.
@@ -110,6 +72,9 @@ impl UiConfig {
         UiConfig {
             verbose: settings.verbose,
             bell: settings.bell,
+            notify: settings.notify,
+            auto_open: settings.auto_open,
+            mouse: settings.mouse,
             debug_buffer: settings.debug_buffer && settings.verbose,
             ..UiConfig::default()
         }
