@@ -295,6 +295,38 @@ fn the_mouse_switches_buffers_and_servers_until_alt_m() {
     pty.quit();
 }
 
+#[test]
+fn search_highlights_and_errors_stay_in_the_system_buffer() {
+    let pty = Pty::start("gochat_tui_pty_ux_search");
+    pty.send("\x0b");
+    pty.send("\x0e");
+    pty.wait_for(&["Enter buffer name..."]);
+    pty.send("notes\r");
+    pty.wait_for(&["notes @ Local"]);
+    pty.send("buy milk\r");
+    pty.send("call about the order\r");
+    // Ctrl-F asks; Enter lists what holds the text, highlighted.
+    pty.send("\x06");
+    pty.wait_for(&["Search in notes...", "Tab: every conversation"]);
+    pty.send("MILK\r");
+    pty.wait_for(&["Search results @ Local", "in notes: 1 message"]);
+    let (x, y) = pty.place("milk");
+    let screen = pty.screen.lock().unwrap().screen().clone();
+    let cell = screen.cell(y, x).unwrap();
+    assert_eq!(cell.bgcolor(), vt100::Color::Idx(3), "highlighted");
+    assert!(!pty.contents().contains("call about the order"));
+    // An error fades from the bar but stays in the System buffer.
+    pty.send("/nonsense\r");
+    pty.wait_for(&["Error: invalid command given!"]);
+    pty.send("\x1b[1;3A");
+    pty.send("\x1b[1;3A");
+    pty.wait_for(&[
+        "System @ Local",
+        "Error in Local/Search results: invalid command given",
+    ]);
+    pty.quit();
+}
+
 /// With `ui_config.notify` set to `osc777` in config.json, a message from
 /// bob outside the buffer in view makes the TUI write the OSC 777 desktop
 /// notification; `/set TUI.Notify osc9` switches to OSC 9.

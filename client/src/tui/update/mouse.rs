@@ -24,7 +24,9 @@ pub fn set_capture(model: &mut Model, on: bool, fx: &mut Vec<Effect>) {
 /// view.
 fn list_item(area: Rect, y: u16, item_rows: usize, len: usize, selected: usize) -> Option<usize> {
     let inner = area.height.saturating_sub(2);
-    let row = y.checked_sub(area.y + 1).filter(|r| *r < inner)?;
+    let row = y
+        .checked_sub(area.y.saturating_add(1))
+        .filter(|r| *r < inner)?;
     let offset = list_offset(selected, item_rows, usize::from(inner));
     let item = offset + usize::from(row) / item_rows.max(1);
     (item < len).then_some(item)
