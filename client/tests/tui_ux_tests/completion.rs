@@ -110,4 +110,13 @@ fn user_names_complete_from_online_users_contacts_and_accounts() {
     // Ctrl-Z takes a completion back.
     ctrl(&mut m, 'z');
     assert_eq!(m.input.text(), "hello dave");
+    // A paste ends the cycle: Tab then completes what is there anew.
+    key(&mut m, KeyCode::Esc);
+    type_text(&mut m, "da");
+    key(&mut m, KeyCode::Tab);
+    assert!(m.completion.is_some());
+    gochat_client::tui::update(&mut m, gochat_client::tui::Msg::Paste(" and da".into()));
+    assert!(m.completion.is_none());
+    key(&mut m, KeyCode::Tab);
+    assert_eq!(m.input.text(), "daisy and daisy");
 }

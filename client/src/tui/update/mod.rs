@@ -68,8 +68,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     fx
 }
 
-/// Pasted text goes to the popup's field, else to the input.
+/// Pasted text goes to the popup's field, else to the input (ending a Tab
+/// completion).
 fn paste(model: &mut Model, text: &str) {
+    model.completion = None;
     match &mut model.popup {
         Some(Popup::Prompt(p)) => p.input.insert_str(&text.replace(['\r', '\n'], "")),
         Some(Popup::Switcher(s)) => s.input.insert_str(&text.replace(['\r', '\n'], "")),

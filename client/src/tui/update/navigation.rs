@@ -27,6 +27,7 @@ fn enter(model: &mut Model) {
 /// Puts what is typed away as the draft of the buffer on screen.
 fn stash_draft(model: &mut Model) {
     model.history_pos = None;
+    model.completion = None;
     if model.server().buffer().is_some() {
         let draft = std::mem::take(&mut model.input);
         if let Some(b) = model.server_mut().buffer_mut() {
