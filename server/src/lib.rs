@@ -1,7 +1,8 @@
 //! # gochat-server
 //!
 //! The gochat v1 server: every action, admin operation and hook, over TCP and
-//! TLS, on tokio or smol, with SQLite (default) or MariaDB/MySQL storage.
+//! TLS, on tokio or smol, with SQLite (default), MariaDB/MySQL or PostgreSQL
+//! storage, alone or as one node of a cluster.
 //!
 //! - [`server`]: listeners, accept loops, graceful shutdown ([`run_blocking`], [`start`]).
 //! - `conn`: one task per connection driving a `gochat_proto::ServerSession`:
@@ -11,8 +12,10 @@
 //! - [`writer`]: the one task that writes messages to the store.
 //! - [`slots`]: the `max_clients` waiting line.
 //! - [`store`]: SQLite / MariaDB storage through sqlx.
+//! - [`cluster`]: several nodes serving one user base, joined through NATS.
 //! - [`config`], [`logging`], [`shell`]: settings, logs, the admin shell.
 
+pub mod cluster;
 pub mod config;
 mod conn;
 pub mod core;

@@ -10,9 +10,10 @@ use gochat_proto::ServerConfig;
 use gochat_runtime::Runtime;
 use tracing::{info, warn};
 
+use crate::cluster::{Cluster, ClusterRouter};
 use crate::config::{RuntimeKind, Settings};
 use crate::conn::{Ctx, deadline_after};
-use crate::core::Hub;
+use crate::core::{Hub, Router};
 use crate::limits::IpLimits;
 use crate::slots::Slots;
 use crate::store::{MOTD_SETTING, Store};
@@ -38,6 +39,9 @@ pub enum ServerError {
     /// The runtime could not start.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+    /// The cluster settings cannot work, or the node could not join.
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 /// A setting's duration, with 0 meaning "never" (as the settings document).
@@ -80,6 +84,11 @@ impl<R: Runtime> RunningServer<R> {
         &self.ctx.slots
     }
 
+    /// The cluster this server is a node of, if any.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.ctx.cluster.as_ref()
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.ctx.store
@@ -115,11 +124,40 @@ impl<R: Runtime> RunningServer<R> {
     }
 }
 
+/// Refuses cluster settings that cannot work: a node needs the tokio
+/// runtime (the NATS client runs on it) and a database every node shares.
+fn check_cluster_settings<R: Runtime>(rt: &R, settings: &Settings) -> Result<(), ServerError> {
+    if rt.name() != "tokio" {
+        return Err(ServerError::Cluster(format!(
+            "a cluster node runs on the tokio runtime (the NATS client needs it), not {}: drop --runtime {} or --cluster-url",
+            rt.name(),
+            rt.name()
+        )));
+    }
+    let url = settings.database_url.trim_start().to_ascii_lowercase();
+    if url.starts_with("sqlite:") || url == ":memory:" {
+        return Err(ServerError::Cluster(
+            "the nodes of a cluster share one database: give --database-url mysql://... or postgres://..., not SQLite".into(),
+        ));
+    }
+    if let Some(node) = &settings.node_id
+        && !crate::cluster::valid_node_id(node)
+    {
+        return Err(ServerError::Cluster(format!(
+            "node id {node:?} is not valid: use 1 to 64 letters, digits, - and _"
+        )));
+    }
+    Ok(())
+}
+
 /// Opens the store, binds the listeners and starts accepting.
 pub async fn start<R: Runtime>(
     rt: R,
     settings: &Settings,
 ) -> Result<RunningServer<R>, ServerError> {
+    if settings.cluster_url.is_some() {
+        check_cluster_settings(&rt, settings)?;
+    }
     let store = Store::open(&settings.database_url).await?;
     let motd = match store.setting(MOTD_SETTING).await {
         Ok(Some(m)) => m,
@@ -138,10 +176,28 @@ pub async fn start<R: Runtime>(
     };
     let writer = Writer::start(&rt, store.clone());
     let hub = Arc::new(Hub::new(Bytes::from(motd), settings.token_lifetime));
+    let (router, cluster): (Arc<dyn Router>, _) = match &settings.cluster_url {
+        Some(url) => {
+            let node = settings
+                .node_id
+                .clone()
+                .unwrap_or_else(crate::cluster::default_node_id);
+            let cluster = Cluster::join(url, &node, hub.clone(), writer.clone())
+                .await
+                .map_err(|e| ServerError::Cluster(e.to_string()))?;
+            info!(target: "gochat::notice", "Node {node} of the cluster at {}", crate::config::redact_url(url));
+            (
+                Arc::new(ClusterRouter::new(hub.clone(), cluster.clone())),
+                Some(cluster),
+            )
+        }
+        None => (hub.clone(), None),
+    };
     let ctx = Arc::new(Ctx {
         rt: rt.clone(),
         hub: hub.clone(),
-        router: hub,
+        router,
+        cluster,
         store,
         session_config: ServerConfig {
             idle_timeout: settings.idle_timeout,

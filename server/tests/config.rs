@@ -1055,3 +1055,29 @@ fn startup_banner_matches_the_original() {
         "{banner}"
     );
 }
+
+/// The cluster settings: `--cluster-url` and `--node-id`, the `cluster`
+/// object of config.json (flags win), and none by default.
+#[test]
+fn cluster_settings() {
+    let s = settings(&[]);
+    assert_eq!((s.cluster_url, s.node_id), (None, None));
+    let s = settings(&["--cluster-url", "nats://10.0.0.5:4222", "--node-id", "n1"]);
+    assert_eq!(s.cluster_url.as_deref(), Some("nats://10.0.0.5:4222"));
+    assert_eq!(s.node_id.as_deref(), Some("n1"));
+    let path = write_config(
+        "cluster",
+        r#"{"cluster": {"url": "nats://nats:4222", "node_id": "from-file"}}"#,
+    );
+    let s = with_config(&path, &[]);
+    assert_eq!(s.cluster_url.as_deref(), Some("nats://nats:4222"));
+    assert_eq!(s.node_id.as_deref(), Some("from-file"));
+    let s = with_config(&path, &["--node-id", "from-flag"]);
+    assert_eq!(s.node_id.as_deref(), Some("from-flag"));
+    let path = write_config("cluster-wrong", r#"{"cluster": {"url": 5}}"#);
+    let err = settings_error(&["--config", path.to_str().unwrap()]);
+    assert!(
+        err.contains("configuration option cluster.url must be a string"),
+        "{err}"
+    );
+}

@@ -16,6 +16,7 @@ mod cert;
 mod db;
 mod keys;
 mod names;
+mod nats;
 mod process;
 mod raw;
 mod runtimes;
@@ -29,6 +30,7 @@ pub use keys::{
     FIXTURE_USERS, private_key, private_pem, public_pem, public_pem_text, random_public_pem, user,
 };
 pub use names::{TempDir, unique};
+pub use nats::NatsServer;
 pub use process::{NO_ADDRESS_LIMITS, ServerProc, free_port};
 pub use raw::{RawClient, err, online_users};
 pub use runtimes::{init_test_log, smol_rt, tokio_rt};

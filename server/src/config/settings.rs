@@ -147,6 +147,19 @@ define_settings! {
             help: "REG requests per address per minute, 0 for no limit [default: 100]",
             arg: (long, env = "GOCHAT_REGISTRATIONS_PER_MINUTE", value_name = "N"),
         }
+        /// NATS server that joins this node to a cluster (`nats://HOST:PORT`); `None`
+        /// runs a single server.
+        cluster_url: Option<String> = None => {
+            key: "cluster.url",
+            help: "Join a cluster through the NATS server at this URL (nats://HOST:PORT); needs a shared MariaDB/MySQL or PostgreSQL database",
+            arg: (long, env = "GOCHAT_CLUSTER_URL", value_name = "URL", help_heading = "Cluster"),
+        }
+        /// This node's name in the cluster; `None` takes the host name.
+        node_id: Option<String> = None => {
+            key: "cluster.node_id",
+            help: "This node's name in the cluster (letters, digits, - and _) [default: the host name]",
+            arg: (long, env = "GOCHAT_NODE_ID", value_name = "NAME", help_heading = "Cluster"),
+        }
         /// LOGIN requests (challenge or token) allowed per address per minute; 0 means
         /// no limit.
         logins_per_minute: u32 = 300 => {

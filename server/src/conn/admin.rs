@@ -3,6 +3,7 @@
 //! already refused plain users, unknown operations, missing arguments and
 //! levels below the operation's.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -13,7 +14,8 @@ use tracing::{info, warn};
 
 use super::Connection;
 use super::requests::{Answer, unix_now};
-use crate::core::{Relay, rules};
+use crate::cluster::{Cluster, EventKind, Holder, NodeCommand, Parcel};
+use crate::core::{Peer, Relay, rules};
 use crate::store::MOTD_SETTING;
 
 impl<R: Runtime> Connection<R> {
@@ -36,6 +38,10 @@ impl<R: Runtime> Connection<R> {
                     at.saturating_duration_since(Instant::now()).as_secs()
                 );
                 info!(target: "gochat::notice", "server shutdown on {stamp}");
+                // SHTDWN stops the whole cluster: each node announces and closes.
+                if let Some(cluster) = &self.ctx.cluster {
+                    cluster.publish(EventKind::Shutdown { stamp });
+                }
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Dereg { username } => {
@@ -47,11 +53,23 @@ impl<R: Runtime> Connection<R> {
                     .await
                     .map_err(|_| ErrorCode::Server)?;
                 rules::after_dereg(&self.ctx.hub, &username);
+                if let Some((cluster, holder)) = self.holder_elsewhere(&username) {
+                    let command = NodeCommand::Dereg {
+                        username: username.as_str().to_string(),
+                    };
+                    if let Err(code) = cluster.command(&holder.node, &command).await {
+                        warn!(
+                            "the session of deregistered {username} on node {} was not closed: {code:?}",
+                            holder.node
+                        );
+                    }
+                }
                 info!("{} deregistered {username}", me.username);
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Broadcast { text } => {
                 let (plain, targets) = rules::broadcast(&self.ctx.hub, &me, &text, self.secure)?;
+                let plain_elsewhere = plain.clone();
                 let keys: Vec<_> = targets.iter().map(|p| p.pubkey.clone()).collect();
                 let ciphers = self
                     .ctx
@@ -84,6 +102,7 @@ impl<R: Runtime> Connection<R> {
                         );
                     }
                 }
+                self.broadcast_elsewhere(&me, &plain_elsewhere, stamp).await;
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::ChangePerms {
@@ -104,6 +123,22 @@ impl<R: Runtime> Connection<R> {
                     Err(_) => return Err(ErrorCode::Server),
                 }
                 rules::after_change_permission(&self.ctx.hub, &username, permission);
+                if let Some(cluster) = &self.ctx.cluster {
+                    if self.ctx.hub.peer(&username).is_some() {
+                        cluster.set_permission(&username, permission).await;
+                    } else if let Some(holder) = cluster.holder_elsewhere(&username) {
+                        let command = NodeCommand::Permission {
+                            username: username.as_str().to_string(),
+                            permission,
+                        };
+                        if let Err(code) = cluster.command(&holder.node, &command).await {
+                            warn!(
+                                "the session of {username} on node {} did not take its new level: {code:?}",
+                                holder.node
+                            );
+                        }
+                    }
+                }
                 info!(
                     "{} set the permission of {username} to {permission}",
                     me.username
@@ -111,7 +146,16 @@ impl<R: Runtime> Connection<R> {
                 Ok(ServerCommand::Ok)
             }
             AdminCommand::Kick { username } => {
-                rules::kick(&self.ctx.hub, &username, my_level)?;
+                match self.holder_elsewhere(&username) {
+                    Some((cluster, holder)) if self.ctx.hub.peer(&username).is_none() => {
+                        let command = NodeCommand::Kick {
+                            username: username.as_str().to_string(),
+                            level: my_level,
+                        };
+                        cluster.command(&holder.node, &command).await?;
+                    }
+                    _ => rules::kick(&self.ctx.hub, &username, my_level)?,
+                }
                 info!("{} kicked {username}", me.username);
                 Ok(ServerCommand::Ok)
             }
@@ -123,9 +167,92 @@ impl<R: Runtime> Connection<R> {
                     warn!("could not persist the MOTD: {e}");
                     return Err(ErrorCode::Server);
                 }
-                self.ctx.hub.set_motd(text);
+                self.ctx.hub.set_motd(text.clone());
+                if let Some(cluster) = &self.ctx.cluster {
+                    cluster.publish(EventKind::Motd {
+                        text: text.to_vec(),
+                    });
+                }
                 info!("{} changed the MOTD", me.username);
                 Ok(ServerCommand::Ok)
+            }
+        }
+    }
+
+    /// The cluster and the live holder of `username`'s session on another
+    /// node, if any.
+    fn holder_elsewhere(
+        &self,
+        username: &gochat_proto::Username,
+    ) -> Option<(Arc<Cluster>, Holder)> {
+        let cluster = self.ctx.cluster.clone()?;
+        let holder = cluster.holder_elsewhere(username)?;
+        Some((cluster, holder))
+    }
+
+    /// The users of the other nodes of a cluster get a BROADCAST too: each
+    /// text encrypted with the user's key (read from the shared store),
+    /// handed to its node, and stored here if that node does not take it.
+    async fn broadcast_elsewhere(&self, me: &Peer, plain: &[u8], stamp: i64) {
+        let Some(cluster) = self.ctx.cluster.clone() else {
+            return;
+        };
+        let mut by_node: Vec<(String, Vec<(Parcel, i64)>)> = Vec::new();
+        for entry in cluster.remote_online(false) {
+            let Some(holder) = cluster.holder_elsewhere(&entry.name) else {
+                continue;
+            };
+            let Ok(row) = self.user_row(&entry.name, ErrorCode::Server).await else {
+                continue;
+            };
+            let Ok((key, _)) = rules::live_key(&row, ErrorCode::Corrupted) else {
+                continue;
+            };
+            let text = plain.to_vec();
+            let cipher = self
+                .ctx
+                .rt
+                .spawn_blocking(move || {
+                    crypto::encrypt_without_crlf(&key, &mut getrandom::SysRng, &text).ok()
+                })
+                .await;
+            let Some(cipher) = cipher else {
+                warn!("broadcast to {} could not be encrypted", entry.name);
+                continue;
+            };
+            let parcel = Parcel {
+                to: entry.name.clone(),
+                sender: me.username.clone(),
+                sender_id: me.user_id,
+                stamp,
+                ciphertext: Bytes::from(cipher),
+            };
+            match by_node.iter_mut().find(|(n, _)| *n == holder.node) {
+                Some((_, parcels)) => parcels.push((parcel, row.id)),
+                None => by_node.push((holder.node, vec![(parcel, row.id)])),
+            }
+        }
+        for (node, items) in by_node {
+            let parcels: Vec<Parcel> = items.iter().map(|(p, _)| p.clone()).collect();
+            let taken = match cluster.deliver(&node, &parcels).await {
+                crate::cluster::Delivery::Answered(taken) => taken,
+                crate::cluster::Delivery::NotSent => vec![false; parcels.len()],
+                crate::cluster::Delivery::Unknown => vec![true; parcels.len()],
+            };
+            let rows: Vec<Relay> = items
+                .into_iter()
+                .zip(taken)
+                .filter(|(_, taken)| !taken)
+                .map(|((p, recipient_id), _)| Relay {
+                    sender: p.sender,
+                    sender_id: p.sender_id,
+                    recipient_id,
+                    stamp: p.stamp,
+                    ciphertext: p.ciphertext,
+                })
+                .collect();
+            if !self.ctx.writer.insert_noting(rows, Vec::new()).await {
+                warn!("broadcast for users of node {node} could not be stored");
             }
         }
     }

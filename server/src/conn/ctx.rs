@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use gochat_proto::ServerConfig;
 use gochat_runtime::Runtime;
 
+use crate::cluster::Cluster;
 use crate::core::{Hub, Router};
 use crate::limits::IpLimits;
 use crate::slots::Slots;
@@ -26,6 +27,8 @@ pub struct Ctx<R: Runtime> {
     pub hub: Arc<Hub>,
     /// Where messages go (this server's hub, or a cluster's router).
     pub router: Arc<dyn Router>,
+    /// The cluster this server is a node of, if any.
+    pub cluster: Option<Arc<Cluster>>,
     /// Storage.
     pub store: Store,
     /// Session timeouts.

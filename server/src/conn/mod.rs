@@ -461,6 +461,9 @@ impl<R: Runtime> Connection<R> {
         self.keep(self.me.as_ref(), unwritten).await;
         if let Some(me) = self.me.take() {
             self.ctx.hub.go_offline(&me.username, self.id);
+            if let Some(cluster) = self.ctx.cluster.as_ref() {
+                cluster.release(&me.username).await;
+            }
             self.ctx
                 .hub
                 .release_token(&me.username, self.id, Instant::now());

@@ -13,6 +13,7 @@ use gochat_runtime::Runtime;
 use tracing::{info, warn};
 
 use super::Connection;
+use crate::cluster::{Claim, Delivery, Parcel};
 use crate::core::{Peer, Relay, Route, rules};
 use crate::limits::Attempt;
 use crate::store::{CreateUserError, UserRow};
@@ -171,6 +172,12 @@ impl<R: Runtime> Connection<R> {
         username: &Username,
     ) -> Result<(UserRow, crypto::RsaPublicKey, u8), ErrorCode> {
         rules::check_no_session(&self.ctx.hub, username, self.ip)?;
+        if let Some(cluster) = self.ctx.cluster.as_ref()
+            && let Some(holder) = cluster.holder_elsewhere(username)
+        {
+            cluster.dupsess(&holder.node, username, self.ip).await;
+            return Err(ErrorCode::DupSess);
+        }
         let row = self.user_row(username, ErrorCode::Login).await?;
         let (key, level) = rules::live_key(&row, ErrorCode::Login)?;
         Ok((row, key, level))
@@ -203,7 +210,7 @@ impl<R: Runtime> Connection<R> {
     ) -> Result<(), ErrorCode> {
         let (row, key, level) = self.resolve_login(&username).await?;
         rules::check_token_login(&self.ctx.hub, &username, token, self.secure, Instant::now())?;
-        self.go_online(id, username, row.id, key, level)
+        self.go_online(id, username, row.id, key, level).await
     }
 
     pub(crate) async fn finish_login(&mut self, id: u16, username: Username, challenge: Challenge) {
@@ -214,8 +221,13 @@ impl<R: Runtime> Connection<R> {
             Ok((row, key, level))
         }
         .await;
-        let result = fresh
-            .and_then(|(row, key, level)| self.go_online(id, username.clone(), row.id, key, level));
+        let result = match fresh {
+            Ok((row, key, level)) => {
+                self.go_online(id, username.clone(), row.id, key, level)
+                    .await
+            }
+            Err(code) => Err(code),
+        };
         match result {
             Ok(()) => {
                 if self.secure {
@@ -228,7 +240,7 @@ impl<R: Runtime> Connection<R> {
         }
     }
 
-    fn go_online(
+    async fn go_online(
         &mut self,
         id: u16,
         username: Username,
@@ -247,12 +259,25 @@ impl<R: Runtime> Connection<R> {
             self.ctx.queue_limit,
         ));
         rules::go_online(&self.ctx.hub, peer.clone())?;
+        // In a cluster the session must also be the only one on every node.
+        if let Some(cluster) = self.ctx.cluster.clone()
+            && let Claim::Taken { node } = cluster.claim(&username, level).await
+        {
+            self.ctx.hub.withdraw(&username, self.id);
+            if !node.is_empty() {
+                cluster.dupsess(&node, &username, self.ip).await;
+            }
+            return Err(ErrorCode::DupSess);
+        }
         if self
             .session
             .complete_login(id, username.clone(), level)
             .is_err()
         {
             self.ctx.hub.go_offline(&username, self.id);
+            if let Some(cluster) = self.ctx.cluster.as_ref() {
+                cluster.release(&username).await;
+            }
             return Err(ErrorCode::Invalid);
         }
         info!("{username} logged in from {}", self.ip);
@@ -291,7 +316,11 @@ impl<R: Runtime> Connection<R> {
 
     async fn user_list(&mut self, list: UserList) -> Answer {
         let entries = if list.online_only() {
-            rules::online_list(&self.ctx.hub, list.with_permissions())?
+            let remote = match self.ctx.cluster.as_ref() {
+                Some(cluster) => cluster.remote_online(list.with_permissions()),
+                None => Vec::new(),
+            };
+            rules::online_list(&self.ctx.hub, remote, list.with_permissions())?
         } else {
             let rows = self
                 .ctx
@@ -305,24 +334,40 @@ impl<R: Runtime> Connection<R> {
     }
 
     /// Answers a run of MSG requests that arrived together: each is routed
-    /// (queued for its online recipient, or to the store), every message for
-    /// the store goes in one insert, and the answers go out in request
-    /// order once it is committed. A sender that pipelines MSGs to an
-    /// offline user thus costs one transaction per run, not per message.
+    /// (queued for its online recipient, handed to the node of a cluster
+    /// that serves it, or to the store), every message for the store goes in
+    /// one insert, and the answers go out in request order once it is
+    /// committed. A sender that pipelines MSGs to an offline user thus costs
+    /// one transaction per run, not per message.
     pub(crate) async fn messages(&mut self, batch: Vec<MsgRequest>) {
         let mut answers: Vec<(u16, Option<Answer>)> = Vec::with_capacity(batch.len());
         let mut to_store = Vec::new();
+        let mut remote: Vec<(String, usize)> = Vec::new();
         let mut accounts: HashMap<Username, Result<i64, ErrorCode>> = HashMap::new();
-        for m in batch {
-            let answer = match self.route_message(&m, &mut accounts).await {
+        for (slot, m) in batch.iter().enumerate() {
+            let answer = match self.route_message(m, &mut accounts).await {
                 Err(code) => Some(Err(code)),
-                Ok(None) => Some(Ok(ServerCommand::Ok)),
-                Ok(Some(message)) => {
+                Ok(Routed::Queued) => Some(Ok(ServerCommand::Ok)),
+                Ok(Routed::Store(message)) => {
                     to_store.push(message);
+                    None
+                }
+                Ok(Routed::Remote(node)) => {
+                    remote.push((node, slot));
                     None
                 }
             };
             answers.push((m.id, answer));
+        }
+        for (slot, outcome) in self.hand_over(&batch, remote).await {
+            match outcome {
+                Ok(true) => answers[slot].1 = Some(Ok(ServerCommand::Ok)),
+                Ok(false) => match self.recipient_account(&batch[slot].to, &mut accounts).await {
+                    Ok(account) => to_store.push((self.relay_of(&batch[slot], account), None)),
+                    Err(code) => answers[slot].1 = Some(Err(code)),
+                },
+                Err(code) => answers[slot].1 = Some(Err(code)),
+            }
         }
         let stored = self.store_all(to_store).await;
         for (id, answer) in answers {
@@ -333,6 +378,50 @@ impl<R: Runtime> Connection<R> {
             });
             self.answer(id, answer);
         }
+    }
+
+    /// Hands the messages of `batch` routed to other nodes (`(node, slot)`)
+    /// to those nodes, one request per node in order of first appearance;
+    /// per slot: taken there (`Ok(true)`), to store here (`Ok(false)`), or
+    /// unknown (`Err`: the owner may have taken it).
+    async fn hand_over(
+        &self,
+        batch: &[MsgRequest],
+        remote: Vec<(String, usize)>,
+    ) -> Vec<(usize, Result<bool, ErrorCode>)> {
+        let mut outcomes = Vec::with_capacity(remote.len());
+        let (Some(cluster), Some(me)) = (self.ctx.cluster.as_ref(), self.me.as_ref()) else {
+            return outcomes;
+        };
+        let mut nodes: Vec<(String, Vec<usize>)> = Vec::new();
+        for (node, slot) in remote {
+            match nodes.iter_mut().find(|(n, _)| *n == node) {
+                Some((_, slots)) => slots.push(slot),
+                None => nodes.push((node, vec![slot])),
+            }
+        }
+        for (node, slots) in nodes {
+            let parcels: Vec<Parcel> = slots
+                .iter()
+                .map(|&slot| Parcel {
+                    to: batch[slot].to.clone(),
+                    sender: me.username.clone(),
+                    sender_id: me.user_id,
+                    stamp: batch[slot].stamp,
+                    ciphertext: batch[slot].ciphertext.clone(),
+                })
+                .collect();
+            match cluster.deliver(&node, &parcels).await {
+                Delivery::Answered(taken) => {
+                    outcomes.extend(slots.iter().zip(taken).map(|(&slot, t)| (slot, Ok(t))));
+                }
+                Delivery::NotSent => outcomes.extend(slots.iter().map(|&slot| (slot, Ok(false)))),
+                Delivery::Unknown => {
+                    outcomes.extend(slots.iter().map(|&slot| (slot, Err(ErrorCode::Server))));
+                }
+            }
+        }
+        outcomes
     }
 
     /// Stores `messages` in one insert; the peers whose queues they
@@ -355,37 +444,54 @@ impl<R: Runtime> Connection<R> {
         stored
     }
 
-    /// Routes one MSG: `None` when it was queued for its recipient, else the
-    /// message to store (with the peer whose queue it overflowed, and the
-    /// guard to drop once it is stored). `accounts` keeps the recipients
-    /// looked up in this run.
+    /// The message of `m` from this user to account `recipient_id`.
+    fn relay_of(&self, m: &MsgRequest, recipient_id: i64) -> Relay {
+        let (sender, sender_id) = match self.me.as_ref() {
+            Some(me) => (me.username.clone(), me.user_id),
+            None => (m.to.clone(), 0),
+        };
+        Relay {
+            sender,
+            sender_id,
+            recipient_id,
+            stamp: m.stamp,
+            ciphertext: m.ciphertext.clone(),
+        }
+    }
+
+    /// The account a message for `to` is stored for; `accounts` keeps the
+    /// recipients looked up in this run.
+    async fn recipient_account(
+        &self,
+        to: &Username,
+        accounts: &mut HashMap<Username, Result<i64, ErrorCode>>,
+    ) -> Result<i64, ErrorCode> {
+        if let Some(known) = accounts.get(to) {
+            return *known;
+        }
+        let row = self.account(to, ErrorCode::Server).await?;
+        let found = rules::storable_account(row.as_ref());
+        accounts.insert(to.clone(), found);
+        found
+    }
+
+    /// Routes one MSG: queued for its recipient, to store (with the peer
+    /// whose queue it overflowed, and the guard to drop once it is stored),
+    /// or for another node.
     async fn route_message(
         &self,
         m: &MsgRequest,
         accounts: &mut HashMap<Username, Result<i64, ErrorCode>>,
-    ) -> Result<Option<ToStore>, ErrorCode> {
-        let me = rules::check_message(self.me.as_ref(), &m.to)?;
-        let relay = |recipient_id| Relay {
-            sender: me.username.clone(),
-            sender_id: me.user_id,
-            recipient_id,
-            stamp: m.stamp,
-            ciphertext: m.ciphertext.clone(),
-        };
+    ) -> Result<Routed, ErrorCode> {
+        rules::check_message(self.me.as_ref(), &m.to)?;
+        let relay = |recipient_id| self.relay_of(m, recipient_id);
         match self.ctx.router.route(&m.to, &relay) {
-            Route::Queued => Ok(None),
-            Route::Store { relay, peer, guard } => Ok(Some((relay, Some((peer, guard))))),
+            Route::Queued => Ok(Routed::Queued),
+            Route::Store { relay, peer, guard } => Ok(Routed::Store((relay, Some((peer, guard))))),
+            Route::Remote { node } => Ok(Routed::Remote(node)),
             Route::Offline => {
-                let account = match accounts.get(&m.to) {
-                    Some(known) => *known,
-                    None => {
-                        let row = self.account(&m.to, ErrorCode::Server).await?;
-                        let found = rules::storable_account(row.as_ref());
-                        accounts.insert(m.to.clone(), found);
-                        found
-                    }
-                };
-                Ok(Some((relay(account?), None)))
+                let account = self.recipient_account(&m.to, accounts).await?;
+                Ok(Routed::Store((relay(account), None)))
             }
         }
     }
@@ -398,8 +504,9 @@ impl<R: Runtime> Connection<R> {
         let message = match self.ctx.router.route(&peer.username, &relay_for) {
             Route::Queued => return true,
             Route::Store { relay, peer, guard } => (relay, Some((peer, guard))),
-            // Gone meanwhile: stored for its account.
-            Route::Offline => (relay.clone(), None),
+            // Gone meanwhile (or now served by another node): stored for
+            // its account.
+            Route::Offline | Route::Remote { .. } => (relay.clone(), None),
         };
         self.store_all(vec![message]).await
     }
@@ -408,6 +515,16 @@ impl<R: Runtime> Connection<R> {
         rules::subscription(self.me.as_ref(), hook, subscribe)?;
         Ok(ServerCommand::Ok)
     }
+}
+
+/// Where one MSG goes.
+enum Routed {
+    /// Queued for its recipient here.
+    Queued,
+    /// To the store.
+    Store(ToStore),
+    /// To the node that serves its recipient.
+    Remote(String),
 }
 
 /// A message to store, with the online peer whose queue it overflowed and

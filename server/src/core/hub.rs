@@ -29,6 +29,23 @@ struct Token {
     expires: Option<Instant>,
 }
 
+/// Where hook events also go besides this server's subscribers.
+pub type Outlet = Box<dyn Fn(&HookEvent) + Send + Sync>;
+
+/// The hub's [`Outlet`], set at most once.
+#[derive(Default)]
+struct OutletCell(std::sync::OnceLock<Outlet>);
+
+impl std::fmt::Debug for OutletCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Outlet(set)"
+        } else {
+            "Outlet(none)"
+        })
+    }
+}
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct Hub {
@@ -38,6 +55,7 @@ pub struct Hub {
     conns: Mutex<HashMap<ConnId, async_channel::Sender<Outbound>>>,
     next_conn: AtomicU64,
     token_lifetime: Duration,
+    outlet: OutletCell,
     /// The server-wide stop signal.
     pub shutdown: Shutdown,
 }
@@ -52,6 +70,7 @@ impl Hub {
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             token_lifetime,
+            outlet: OutletCell::default(),
             shutdown: Shutdown::default(),
         }
     }
@@ -118,6 +137,16 @@ impl Hub {
         Ok(())
     }
 
+    /// Takes back a login that did not complete (no NEWLOGIN was sent): the
+    /// peer of `conn` leaves without NEWLOGOUT.
+    pub fn withdraw(&self, username: &Username, conn: ConnId) {
+        if let Ok(mut online) = self.online.write()
+            && online.get(username).is_some_and(|p| p.conn == conn)
+        {
+            online.remove(username);
+        }
+    }
+
     /// Takes a peer offline if it is still the one of `conn`; fires NEWLOGOUT.
     pub fn go_offline(&self, username: &Username, conn: ConnId) -> bool {
         let removed = match self.online.write() {
@@ -163,8 +192,24 @@ impl Hub {
 
     // ----- hooks -----
 
-    /// Sends a hook to every online subscriber.
+    /// Sends a hook to every online subscriber here, and passes it to the
+    /// outlet (the other nodes of a cluster).
     pub fn notify(&self, event: &HookEvent) {
+        self.fan_out(event);
+        if let Some(outlet) = self.outlet.0.get() {
+            outlet(event);
+        }
+    }
+
+    /// Where hook events also go (once; a cluster passes them to its other
+    /// nodes). Later calls are ignored.
+    pub fn set_outlet(&self, outlet: Outlet) {
+        let _ = self.outlet.0.set(outlet);
+    }
+
+    /// Sends a hook to every online subscriber here only (an event from
+    /// another node).
+    pub fn fan_out(&self, event: &HookEvent) {
         let hook = event.hook();
         let Ok(packet) = ServerCommand::Hook(event.clone()).to_packet(0) else {
             return;

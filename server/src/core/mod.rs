@@ -19,7 +19,7 @@ pub mod router;
 pub mod rules;
 pub mod shutdown;
 
-pub use hub::Hub;
+pub use hub::{Hub, Outlet};
 pub use peer::{Offer, Peer, Spilled};
 pub use relay::{ConnId, Outbound, Relay};
 pub use router::{Route, Router};

@@ -35,6 +35,12 @@ pub enum Route {
     /// Nobody serves the recipient now: look its account up and store the
     /// message for its next catch-up.
     Offline,
+    /// Another node of the cluster serves the recipient: hand the message
+    /// to `node`, and store it here if that node does not take it.
+    Remote {
+        /// The node's id.
+        node: String,
+    },
 }
 
 /// Decides where messages go.

@@ -143,9 +143,20 @@ pub fn account_list(
     non_empty(entries)
 }
 
-/// USRS ONLINE: the online users, or OPTION when there are none.
-pub fn online_list(hub: &Hub, with_permissions: bool) -> Result<Vec<UserEntry>, ErrorCode> {
-    non_empty(hub.online_list(with_permissions))
+/// USRS ONLINE: the users online here and `elsewhere` (on the other nodes
+/// of a cluster), by name, or OPTION when there are none.
+pub fn online_list(
+    hub: &Hub,
+    elsewhere: Vec<UserEntry>,
+    with_permissions: bool,
+) -> Result<Vec<UserEntry>, ErrorCode> {
+    let mut list = hub.online_list(with_permissions);
+    if !elsewhere.is_empty() {
+        list.extend(elsewhere);
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list.dedup_by(|a, b| a.name == b.name);
+    }
+    non_empty(list)
 }
 
 fn non_empty(entries: Vec<UserEntry>) -> Result<Vec<UserEntry>, ErrorCode> {

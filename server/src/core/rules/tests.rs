@@ -234,7 +234,7 @@ fn a_full_queue_spills_to_the_store_until_caught_up() {
                 drop(guard);
                 break;
             }
-            Route::Offline => panic!("bob is online"),
+            Route::Offline | Route::Remote { .. } => panic!("bob is online here"),
         }
     }
     assert_eq!(queued, 3);
@@ -330,11 +330,20 @@ fn subscriptions() {
 #[test]
 fn lists_are_sorted_and_never_empty() {
     let hub = hub();
-    assert_eq!(online_list(&hub, false), Err(ErrorCode::Option));
+    assert_eq!(online_list(&hub, Vec::new(), false), Err(ErrorCode::Option));
+    // Users of other nodes alone make a list.
+    let carol = UserEntry {
+        name: name("carol"),
+        permission: None,
+    };
+    assert_eq!(
+        online_list(&hub, vec![carol.clone()], false),
+        Ok(vec![carol.clone()])
+    );
     let _b = online(&hub, "bob", 2, 1);
     let _a = online(&hub, "alice", 1, 0);
     assert_eq!(
-        online_list(&hub, true).unwrap(),
+        online_list(&hub, Vec::new(), true).unwrap(),
         vec![
             UserEntry {
                 name: name("alice"),
@@ -346,6 +355,23 @@ fn lists_are_sorted_and_never_empty() {
             },
         ]
     );
+    // Merged by name with the users of other nodes.
+    let names: Vec<String> = online_list(
+        &hub,
+        vec![
+            carol,
+            UserEntry {
+                name: name("aaron"),
+                permission: None,
+            },
+        ],
+        false,
+    )
+    .unwrap()
+    .iter()
+    .map(|e| e.name.as_str().to_string())
+    .collect();
+    assert_eq!(names, ["aaron", "alice", "bob", "carol"]);
     assert_eq!(account_list(Vec::new(), true), Err(ErrorCode::Option));
     // A stored name that is not a valid username is left out.
     let rows = vec![("carol".to_string(), 2), ("NOT A NAME".to_string(), 0)];

@@ -1,0 +1,659 @@
+//! The node's link to NATS: its connection, the two buckets and their
+//! watchers, the heartbeat, and the subscriptions through which other nodes
+//! reach it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
+use async_nats::{Client, RequestErrorKind};
+use bytes::Bytes;
+use futures_lite::StreamExt;
+use gochat_proto::{ErrorCode, HookEvent, UserEntry, Username};
+use tracing::{info, warn};
+
+use super::directory::{Directory, Holder};
+use super::wire::{
+    self, CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, decode_parcels,
+    encode_parcels, encode_taken,
+};
+use super::{
+    DELIVER_TIMEOUT, EVENTS_SUBJECT, HEARTBEAT, NODE_TTL, NODES_BUCKET, SESSIONS_BUCKET,
+    deliver_subject, node_subject,
+};
+use crate::core::{Hub, Relay, Route, Router, lock, rules};
+use crate::writer::Writer;
+
+/// Why a node could not join its cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The node id cannot name a node.
+    #[error("node id {0:?} is not valid: use 1 to 64 letters, digits, - and _")]
+    NodeId(String),
+    /// The NATS URL or options were refused.
+    #[error("cannot use the NATS server at {url}: {source}")]
+    Connect {
+        /// The URL given.
+        url: String,
+        /// Why.
+        source: async_nats::ConnectError,
+    },
+}
+
+/// The outcome of claiming a user's session for this node.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The session is this node's.
+    Won,
+    /// A live session on `node` has it: DUPSESS.
+    Taken {
+        /// Where the session is.
+        node: String,
+    },
+    /// NATS cannot be asked now: the node serves the login by itself and
+    /// claims it once NATS is back.
+    Unavailable,
+}
+
+/// What became of a batch handed to another node.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The owner answered, per message: taken (queued or stored there) or
+    /// not (its user is not there: store it here).
+    Answered(Vec<bool>),
+    /// The batch did not reach the owner (no such node listening, or NATS
+    /// is down): store every message here.
+    NotSent,
+    /// Sent, but no answer in time: whether the owner took it is unknown.
+    Unknown,
+}
+
+/// This node's link to the cluster.
+pub struct Cluster {
+    node: String,
+    run: u64,
+    client: Client,
+    directory: Mutex<Directory>,
+    buckets: Mutex<Option<(kv::Store, kv::Store)>>,
+    /// Whether NATS and the buckets are usable (for logging changes once).
+    up: AtomicBool,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node", &self.node)
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Connects to NATS at `url` as node `node` (in the background: a node
+    /// starts, and serves its own users, while NATS is down) and starts the
+    /// heartbeat, the watchers and the subscriptions, which serve `hub`
+    /// (its users) with `writer` (to store what overflows their queues).
+    /// Must run inside a tokio runtime.
+    pub async fn join(
+        url: &str,
+        node: &str,
+        hub: Arc<Hub>,
+        writer: Writer,
+    ) -> Result<Arc<Cluster>, ClusterError> {
+        if !super::valid_node_id(node) {
+            return Err(ClusterError::NodeId(node.to_string()));
+        }
+        let label = node.to_string();
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("gochat-{node}"))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .event_callback(move |event| {
+                let label = label.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            info!(target: "gochat::notice", "cluster: node {label} connected to NATS")
+                        }
+                        async_nats::Event::Disconnected => warn!(
+                            "cluster: node {label} lost NATS; serving its own users, storing messages for other nodes' users"
+                        ),
+                        other => info!("cluster: NATS {other}"),
+                    }
+                }
+            })
+            .connect(url)
+            .await
+            .map_err(|source| ClusterError::Connect {
+                url: crate::config::redact_url(url),
+                source,
+            })?;
+        let run = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            ^ u64::from(std::process::id());
+        let cluster = Arc::new(Cluster {
+            node: node.to_string(),
+            run,
+            client,
+            directory: Mutex::new(Directory::default()),
+            buckets: Mutex::new(None),
+            up: AtomicBool::new(false),
+        });
+        hub.set_outlet({
+            let cluster = Arc::downgrade(&cluster);
+            Box::new(move |event: &HookEvent| {
+                if let (Some(cluster), Some(kind)) =
+                    (cluster.upgrade(), EventKind::from_hook(event))
+                {
+                    cluster.publish(kind);
+                }
+            })
+        });
+        tokio::spawn(supervise(cluster.clone(), hub.clone()));
+        tokio::spawn(serve_deliveries(cluster.clone(), hub.clone(), writer));
+        tokio::spawn(serve_events(cluster.clone(), hub.clone()));
+        tokio::spawn(serve_commands(cluster.clone(), hub));
+        Ok(cluster)
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether the node is joined: NATS reachable and the buckets ready.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    /// The nodes this node knows to be alive (itself included once its own
+    /// heartbeat came back).
+    pub fn live_nodes(&self) -> Vec<String> {
+        let mut nodes = lock(&self.directory).live_nodes(Instant::now());
+        nodes.sort();
+        nodes
+    }
+
+    /// The live holder of `username`'s session elsewhere, as last heard.
+    pub fn holder_elsewhere(&self, username: &Username) -> Option<Holder> {
+        let directory = lock(&self.directory);
+        directory
+            .holder(username.as_str(), Instant::now())
+            .filter(|h| h.node != self.node)
+            .cloned()
+    }
+
+    /// The users online on other live nodes.
+    pub fn remote_online(&self, with_permissions: bool) -> Vec<UserEntry> {
+        lock(&self.directory).remote_online(&self.node, with_permissions, Instant::now())
+    }
+
+    fn buckets(&self) -> Option<(kv::Store, kv::Store)> {
+        lock(&self.buckets).clone()
+    }
+
+    fn value(&self, permission: u8) -> Bytes {
+        SessionValue {
+            node: self.node.clone(),
+            run: self.run,
+            permission,
+        }
+        .encode()
+    }
+
+    /// Claims `username`'s session for this node.
+    pub async fn claim(&self, username: &Username, permission: u8) -> Claim {
+        let Some((sessions, _)) = self.buckets() else {
+            return Claim::Unavailable;
+        };
+        let key = username.as_str();
+        match sessions.create(key, self.value(permission)).await {
+            Ok(_) => return Claim::Won,
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {}
+            Err(e) => {
+                warn!("cluster: cannot claim the session of {username}: {e}");
+                return Claim::Unavailable;
+            }
+        }
+        let entry = match sessions.entry(key).await {
+            Ok(Some(entry)) => entry,
+            // Deleted meanwhile: try once more.
+            Ok(None) => {
+                return match sessions.create(key, self.value(permission)).await {
+                    Ok(_) => Claim::Won,
+                    Err(_) => Claim::Taken {
+                        node: String::new(),
+                    },
+                };
+            }
+            Err(e) => {
+                warn!("cluster: cannot read the session of {username}: {e}");
+                return Claim::Unavailable;
+            }
+        };
+        if let Some(held) = SessionValue::decode(&entry.value) {
+            let live = lock(&self.directory).node_live(&held.node, held.run, Instant::now());
+            if live && !(held.node == self.node && held.run == self.run) {
+                return Claim::Taken { node: held.node };
+            }
+        }
+        // A dead node's (or this node's own) entry: take it over, unless
+        // another node does so first.
+        match sessions
+            .update(key, self.value(permission), entry.revision)
+            .await
+        {
+            Ok(_) => Claim::Won,
+            Err(_) => Claim::Taken {
+                node: String::new(),
+            },
+        }
+    }
+
+    /// Gives up `username`'s session, if this node holds it.
+    pub async fn release(&self, username: &Username) {
+        let Some((sessions, _)) = self.buckets() else {
+            return;
+        };
+        let key = username.as_str();
+        if let Ok(Some(entry)) = sessions.entry(key).await {
+            let mine = SessionValue::decode(&entry.value)
+                .is_some_and(|v| v.node == self.node && v.run == self.run);
+            if mine && entry.operation == Operation::Put {
+                let _ = sessions
+                    .delete_expect_revision(key, Some(entry.revision))
+                    .await;
+            }
+        }
+    }
+
+    /// Records `username`'s new permission level in its session entry, if
+    /// this node holds it.
+    pub async fn set_permission(&self, username: &Username, permission: u8) {
+        let Some((sessions, _)) = self.buckets() else {
+            return;
+        };
+        let key = username.as_str();
+        if let Ok(Some(entry)) = sessions.entry(key).await {
+            let mine = SessionValue::decode(&entry.value)
+                .is_some_and(|v| v.node == self.node && v.run == self.run);
+            if mine {
+                let _ = sessions
+                    .update(key, self.value(permission), entry.revision)
+                    .await;
+            }
+        }
+    }
+
+    /// Hands `parcels` (in order) to `node`, for its users.
+    pub async fn deliver(&self, node: &str, parcels: &[Parcel]) -> Delivery {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Delivery::NotSent;
+        }
+        let request = async_nats::Request::new()
+            .payload(encode_parcels(parcels))
+            .timeout(Some(DELIVER_TIMEOUT));
+        match self
+            .client
+            .send_request(deliver_subject(node), request)
+            .await
+        {
+            Ok(reply) => match wire::decode_taken(&reply.payload, parcels.len()) {
+                Some(taken) => Delivery::Answered(taken),
+                None => Delivery::Unknown,
+            },
+            Err(e) if e.kind() == RequestErrorKind::NoResponders => Delivery::NotSent,
+            Err(e) => {
+                warn!("cluster: node {node} did not answer a delivery: {e}");
+                Delivery::Unknown
+            }
+        }
+    }
+
+    /// Tells `node` that someone at `ip` tried to log in as `username`.
+    pub async fn dupsess(&self, node: &str, username: &Username, ip: std::net::IpAddr) {
+        let command = NodeCommand::DupSess {
+            username: username.as_str().to_string(),
+            ip: ip.to_string(),
+        };
+        if let Ok(payload) = serde_json::to_vec(&command) {
+            let _ = self
+                .client
+                .publish(node_subject(node), Bytes::from(payload))
+                .await;
+        }
+    }
+
+    /// Asks `node` to act on one of its sessions: `Ok` when done, else the
+    /// error code for the requester (NOTFOUND when the node is gone, SERVER
+    /// when it did not answer in time).
+    pub async fn command(&self, node: &str, command: &NodeCommand) -> Result<(), ErrorCode> {
+        let payload = serde_json::to_vec(command).map_err(|_| ErrorCode::Server)?;
+        let request = async_nats::Request::new()
+            .payload(Bytes::from(payload))
+            .timeout(Some(DELIVER_TIMEOUT));
+        match self.client.send_request(node_subject(node), request).await {
+            Ok(reply) => match serde_json::from_slice::<CommandAnswer>(&reply.payload) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(code)) => Err(ErrorCode::from_code(code).unwrap_or(ErrorCode::Server)),
+                Err(_) => Err(ErrorCode::Server),
+            },
+            Err(e) if e.kind() == RequestErrorKind::NoResponders => Err(ErrorCode::NotFound),
+            Err(e) => {
+                warn!("cluster: node {node} did not answer a command: {e}");
+                Err(ErrorCode::Server)
+            }
+        }
+    }
+
+    /// Tells every other node of an event (best effort: events are not kept
+    /// while NATS is down).
+    pub fn publish(self: &Arc<Self>, kind: EventKind) {
+        let event = Event {
+            origin: self.node.clone(),
+            kind,
+        };
+        let Ok(payload) = serde_json::to_vec(&event) else {
+            return;
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let _ = client.publish(EVENTS_SUBJECT, Bytes::from(payload)).await;
+        });
+    }
+
+    fn set_up(&self, up: bool) {
+        if self.up.swap(up, Ordering::SeqCst) != up {
+            if up {
+                info!(target: "gochat::notice", "cluster: node {} joined (buckets ready)", self.node);
+            } else {
+                warn!(
+                    "cluster: node {} cannot reach the cluster's buckets; retrying",
+                    self.node
+                );
+            }
+        }
+    }
+}
+
+/// Keeps the buckets, the watchers and the heartbeat going, starting again
+/// (after a pause) whenever NATS or JetStream fails.
+async fn supervise(cluster: Arc<Cluster>, hub: Arc<Hub>) {
+    loop {
+        if let Err(e) = run_link(&cluster, &hub).await {
+            tracing::debug!("cluster link: {e}");
+        }
+        cluster.set_up(false);
+        *lock(&cluster.buckets) = None;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+type LinkError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkError> {
+    let js = async_nats::jetstream::new(cluster.client.clone());
+    let sessions = bucket(&js, SESSIONS_BUCKET, Duration::ZERO).await?;
+    let nodes = bucket(&js, NODES_BUCKET, NODE_TTL * 2).await?;
+    nodes
+        .put(&cluster.node, Bytes::from(cluster.run.to_string()))
+        .await?;
+    let mut session_watch = sessions.watch_all().await?;
+    let mut node_watch = nodes.watch_all().await?;
+    lock(&cluster.directory).clear();
+    *lock(&cluster.buckets) = Some((sessions.clone(), nodes.clone()));
+    cluster.set_up(true);
+    // The users this node serves hold their entries (after an outage, or
+    // a start in which NATS came late).
+    for peer in hub.peers() {
+        let _ = cluster.claim(&peer.username, peer.permission()).await;
+    }
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    loop {
+        tokio::select! {
+            entry = session_watch.next() => {
+                let entry = entry.ok_or("the sessions watcher ended")??;
+                let mut directory = lock(&cluster.directory);
+                match (entry.operation, SessionValue::decode(&entry.value)) {
+                    (Operation::Put, Some(value)) => {
+                        directory.session_put(&entry.key, &value, entry.revision)
+                    }
+                    _ => directory.session_gone(&entry.key),
+                }
+            }
+            entry = node_watch.next() => {
+                let entry = entry.ok_or("the nodes watcher ended")??;
+                let mut directory = lock(&cluster.directory);
+                match (entry.operation, std::str::from_utf8(&entry.value).ok().and_then(|v| v.parse().ok())) {
+                    (Operation::Put, Some(run)) => {
+                        let age_ns = (SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+                            - entry.created.unix_timestamp_nanos()).max(0);
+                        let age = Duration::from_nanos(u64::try_from(age_ns).unwrap_or(u64::MAX));
+                        let seen = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+                        directory.node_put(&entry.key, run, seen);
+                    }
+                    _ => directory.node_gone(&entry.key),
+                }
+            }
+            _ = beat.tick() => {
+                nodes.put(&cluster.node, Bytes::from(cluster.run.to_string())).await?;
+                // Entries of dead nodes go, so that a dead node's users are
+                // not listed and can log in again elsewhere.
+                let stale = lock(&cluster.directory).stale_sessions(Instant::now());
+                for (key, revision) in stale {
+                    let _ = sessions.delete_expect_revision(&key, Some(revision)).await;
+                }
+            }
+        }
+    }
+}
+
+/// The bucket `name`, made if missing (`max_age` zero: entries do not
+/// expire). The bucket's stream is made directly, with the settings a
+/// key-value bucket has (`KV_<name>` on `$KV.<name>.>`, one value per key,
+/// roll-ups allowed, deletes through markers, direct gets), which works with
+/// NATS servers from 2.9 on.
+async fn bucket(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+    max_age: Duration,
+) -> Result<kv::Store, LinkError> {
+    use async_nats::jetstream::stream;
+    if let Ok(store) = js.get_key_value(name).await {
+        return Ok(store);
+    }
+    let config = stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
+        ..Default::default()
+    };
+    if let Err(e) = js.get_or_create_stream(config).await {
+        tracing::debug!("cluster: making bucket {name}: {e}");
+    }
+    // Made here or by another node meanwhile.
+    js.get_key_value(name)
+        .await
+        .map_err(|e| format!("cannot open bucket {name}: {e}").into())
+}
+
+/// Takes batches of messages for this node's users, in arrival order.
+async fn serve_deliveries(cluster: Arc<Cluster>, hub: Arc<Hub>, writer: Writer) {
+    let subject = deliver_subject(&cluster.node);
+    let mut requests = loop {
+        match cluster.client.subscribe(subject.clone()).await {
+            Ok(subscriber) => break subscriber,
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    };
+    while let Some(request) = requests.next().await {
+        let Some(reply_to) = request.reply else {
+            continue;
+        };
+        let Some(parcels) = decode_parcels(request.payload) else {
+            warn!("cluster: a malformed delivery came on {subject}");
+            continue;
+        };
+        let taken = take_parcels(&hub, &writer, parcels).await;
+        let _ = cluster.client.publish(reply_to, encode_taken(&taken)).await;
+    }
+}
+
+/// Queues each parcel for its recipient here, storing those that overflow a
+/// queue; whether each was taken.
+async fn take_parcels(hub: &Hub, writer: &Writer, parcels: Vec<Parcel>) -> Vec<bool> {
+    let mut taken = Vec::with_capacity(parcels.len());
+    let mut rows = Vec::new();
+    let mut spills = Vec::new();
+    let mut guards = Vec::new();
+    let mut stored_at = Vec::new();
+    for parcel in parcels {
+        let relay = |recipient_id| Relay {
+            sender: parcel.sender.clone(),
+            sender_id: parcel.sender_id,
+            recipient_id,
+            stamp: parcel.stamp,
+            ciphertext: parcel.ciphertext.clone(),
+        };
+        match Router::route(hub, &parcel.to, &relay) {
+            Route::Queued => taken.push(true),
+            Route::Store { relay, peer, guard } => {
+                spills.push((rows.len(), peer));
+                guards.extend(guard);
+                rows.push(relay);
+                stored_at.push(taken.len());
+                taken.push(true);
+            }
+            Route::Offline | Route::Remote { .. } => taken.push(false),
+        }
+    }
+    if !rows.is_empty() && !writer.insert_noting(rows, spills).await {
+        for i in stored_at {
+            taken[i] = false;
+        }
+    }
+    drop(guards);
+    taken
+}
+
+/// Passes other nodes' events to this node's hook subscribers.
+async fn serve_events(cluster: Arc<Cluster>, hub: Arc<Hub>) {
+    let mut events = loop {
+        match cluster.client.subscribe(EVENTS_SUBJECT).await {
+            Ok(subscriber) => break subscriber,
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    };
+    while let Some(message) = events.next().await {
+        let Ok(event) = serde_json::from_slice::<Event>(&message.payload) else {
+            continue;
+        };
+        if event.origin == cluster.node {
+            continue;
+        }
+        match event.kind {
+            EventKind::Motd { text } => hub.set_motd(Bytes::from(text)),
+            EventKind::Shutdown { stamp } => schedule_shutdown(&hub, stamp),
+            kind => {
+                if let Some(hook) = kind.to_hook() {
+                    hub.fan_out(&hook);
+                }
+            }
+        }
+    }
+}
+
+/// Acts on other nodes' commands about this node's sessions.
+async fn serve_commands(cluster: Arc<Cluster>, hub: Arc<Hub>) {
+    let mut commands = loop {
+        match cluster.client.subscribe(node_subject(&cluster.node)).await {
+            Ok(subscriber) => break subscriber,
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    };
+    while let Some(message) = commands.next().await {
+        let answer: CommandAnswer = match serde_json::from_slice::<NodeCommand>(&message.payload) {
+            Ok(command) => act(&cluster, &hub, command).await,
+            Err(_) => {
+                warn!("cluster: a malformed command came for this node");
+                Err(ErrorCode::Invalid.code())
+            }
+        };
+        if let (Some(reply_to), Ok(payload)) = (message.reply, serde_json::to_vec(&answer)) {
+            let _ = cluster.client.publish(reply_to, Bytes::from(payload)).await;
+        }
+    }
+}
+
+/// Carries out another node's command on this node's session.
+async fn act(cluster: &Cluster, hub: &Hub, command: NodeCommand) -> CommandAnswer {
+    let peer_of = |name: &str| {
+        Username::parse(name.as_bytes())
+            .ok()
+            .and_then(|name| hub.peer(&name))
+    };
+    match command {
+        NodeCommand::DupSess { username, ip } => {
+            if let (Some(peer), Ok(ip)) = (peer_of(&username), ip.parse()) {
+                hub.notify_dupsess(&peer, ip);
+            }
+            Ok(())
+        }
+        NodeCommand::Kick { username, level } => {
+            let name =
+                Username::parse(username.as_bytes()).map_err(|_| ErrorCode::NotFound.code())?;
+            rules::kick(hub, &name, level).map_err(|code| code.code())
+        }
+        NodeCommand::Dereg { username } => {
+            if let Ok(name) = Username::parse(username.as_bytes()) {
+                rules::after_dereg(hub, &name);
+            }
+            Ok(())
+        }
+        NodeCommand::Permission {
+            username,
+            permission,
+        } => {
+            if let Ok(name) = Username::parse(username.as_bytes())
+                && hub.peer(&name).is_some()
+            {
+                rules::after_change_permission(hub, &name, permission);
+                cluster.set_permission(&name, permission).await;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Schedules this node's stop at `stamp` (an ADMIN SHTDWN on another node):
+/// its users get SHTDWN now, as on the node that took the command.
+fn schedule_shutdown(hub: &Arc<Hub>, stamp: i64) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    // A stamp already past (the event was slow) stops the node now.
+    let stamp = stamp.max(now);
+    let Ok(at) = rules::schedule_shutdown(hub, stamp, now, Instant::now()) else {
+        return;
+    };
+    info!(target: "gochat::notice", "server shutdown on {stamp} (cluster)");
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at.into()) => {}
+            _ = hub.shutdown.wait() => {}
+        }
+        hub.shutdown.trigger();
+    });
+}

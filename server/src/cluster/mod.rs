@@ -1,0 +1,106 @@
+//! Several nodes serving one user base, joined through NATS.
+//!
+//! Each node keeps its own connections; what must hold across nodes goes
+//! through NATS:
+//!
+//! - **Sessions** (`gochat_sessions` key-value bucket): user → the node
+//!   serving it. A login creates the entry (atomic: of two nodes racing, one
+//!   wins; the other answers DUPSESS); a logout deletes it. An entry whose
+//!   node is dead (or restarted) is taken over by the next login.
+//! - **Liveness** (`gochat_nodes` bucket): every node puts its run id there
+//!   every [`HEARTBEAT`]; a node not heard of for [`NODE_TTL`] is dead, and
+//!   its sessions no longer count.
+//! - **Messages** for a user of another node: a request on
+//!   `gochat.deliver.<node>` carrying a batch; the owner answers, per
+//!   message, whether it took it (queued or stored) — the sender's OK waits
+//!   for that. No responder: the sender stores the messages. No answer in
+//!   time: ERR SERVER (the message may have been taken; never both
+//!   acknowledged and lost).
+//! - **Events** (`gochat.events`): NEWLOGIN, NEWLOGOUT and PERMSCHG for the
+//!   hook subscribers of every node; **node commands**
+//!   (`gochat.node.<node>`): the DUPSESS hook for a session elsewhere.
+//!
+//! The NATS client (async-nats) runs on tokio: a clustered node runs on the
+//! tokio runtime (`--runtime smol` with `--cluster-url` is refused at start).
+
+mod directory;
+mod link;
+mod router;
+mod wire;
+
+pub use directory::{Directory, Holder};
+pub use link::{Claim, Cluster, ClusterError, Delivery};
+pub use router::ClusterRouter;
+pub use wire::{CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue};
+
+use std::time::Duration;
+
+/// How often a node says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// A node not heard of for this long is dead: its users may log in elsewhere.
+pub const NODE_TTL: Duration = Duration::from_secs(8);
+
+/// How long a node waits for another to take a batch of messages.
+pub const DELIVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The bucket of sessions.
+pub const SESSIONS_BUCKET: &str = "gochat_sessions";
+
+/// The bucket of node heartbeats.
+pub const NODES_BUCKET: &str = "gochat_nodes";
+
+/// The subject of cluster-wide events.
+pub const EVENTS_SUBJECT: &str = "gochat.events";
+
+/// The subject on which `node` takes messages for its users.
+pub fn deliver_subject(node: &str) -> String {
+    format!("gochat.deliver.{node}")
+}
+
+/// The subject of commands for `node`.
+pub fn node_subject(node: &str) -> String {
+    format!("gochat.node.{node}")
+}
+
+/// Whether `name` can name a node (a subject token and a key): 1 to 64
+/// ASCII letters, digits, `-` and `_`.
+pub fn valid_node_id(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The default node id: the host name, cut to what a node id may hold.
+pub fn default_node_id() -> String {
+    let uname = rustix::system::uname();
+    let host = uname.nodename().to_string_lossy();
+    let id: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if id.is_empty() { "node".into() } else { id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids() {
+        assert!(valid_node_id("node-1_a"));
+        assert!(!valid_node_id(""));
+        assert!(!valid_node_id("a.b"));
+        assert!(!valid_node_id("a b"));
+        assert!(!valid_node_id(&"x".repeat(65)));
+        assert!(valid_node_id(&default_node_id()));
+    }
+}

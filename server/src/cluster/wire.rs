@@ -1,0 +1,333 @@
+//! What nodes say to each other: session entries, batches of messages for
+//! another node's users and its answers, and cluster-wide events.
+//!
+//! Messages travel in a compact binary form (they are the hot path); the
+//! rest as JSON.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use gochat_proto::{HookEvent, Username};
+use serde::{Deserialize, Serialize};
+
+/// The value of a user's entry in the sessions bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionValue {
+    /// The node serving the session.
+    pub node: String,
+    /// The node's run.
+    pub run: u64,
+    /// The user's permission level.
+    pub permission: u8,
+}
+
+impl SessionValue {
+    /// As stored.
+    pub fn encode(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// From the bucket; `None` if it is not one of ours.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// One message for a user of another node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parcel {
+    /// The recipient.
+    pub to: Username,
+    /// The sender.
+    pub sender: Username,
+    /// The sender's account id.
+    pub sender_id: i64,
+    /// The MSG's stamp.
+    pub stamp: i64,
+    /// The ciphertext.
+    pub ciphertext: Bytes,
+}
+
+/// Encodes a batch of parcels, in order, after their count.
+pub fn encode_parcels(parcels: &[Parcel]) -> Bytes {
+    let size: usize = parcels.iter().map(|p| p.ciphertext.len() + 90).sum();
+    let mut out = BytesMut::with_capacity(size + 4);
+    out.put_u32(u32::try_from(parcels.len()).unwrap_or(u32::MAX));
+    for p in parcels {
+        put_name(&mut out, &p.to);
+        put_name(&mut out, &p.sender);
+        out.put_i64(p.sender_id);
+        out.put_i64(p.stamp);
+        out.put_u32(u32::try_from(p.ciphertext.len()).unwrap_or(u32::MAX));
+        out.put_slice(&p.ciphertext);
+    }
+    out.freeze()
+}
+
+fn put_name(out: &mut BytesMut, name: &Username) {
+    let bytes = name.as_str().as_bytes();
+    out.put_u8(bytes.len() as u8);
+    out.put_slice(bytes);
+}
+
+/// Decodes a batch of parcels; `None` if the bytes are not exactly one.
+pub fn decode_parcels(mut bytes: Bytes) -> Option<Vec<Parcel>> {
+    if bytes.remaining() < 4 {
+        return None;
+    }
+    let count = bytes.get_u32() as usize;
+    // Each parcel takes at least 22 bytes: no allocation beyond what came.
+    let mut parcels = Vec::with_capacity(count.min(bytes.remaining() / 22));
+    for _ in 0..count {
+        let to = take_name(&mut bytes)?;
+        let sender = take_name(&mut bytes)?;
+        if bytes.remaining() < 20 {
+            return None;
+        }
+        let sender_id = bytes.get_i64();
+        let stamp = bytes.get_i64();
+        let len = bytes.get_u32() as usize;
+        if bytes.remaining() < len {
+            return None;
+        }
+        let ciphertext = bytes.split_to(len);
+        parcels.push(Parcel {
+            to,
+            sender,
+            sender_id,
+            stamp,
+            ciphertext,
+        });
+    }
+    (!bytes.has_remaining()).then_some(parcels)
+}
+
+fn take_name(bytes: &mut Bytes) -> Option<Username> {
+    let len = usize::from(*bytes.first()?);
+    if bytes.len() < 1 + len {
+        return None;
+    }
+    bytes.advance(1);
+    let name = bytes.split_to(len);
+    Username::parse(&name).ok()
+}
+
+/// Whether the owning node took each parcel of a batch: `true` (queued for
+/// the recipient or stored for it) or `false` (the recipient is not there:
+/// the sending node stores it).
+pub fn encode_taken(taken: &[bool]) -> Bytes {
+    taken
+        .iter()
+        .map(|t| u8::from(*t))
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// See [`encode_taken`]; `None` if the answer does not match `count` parcels.
+pub fn decode_taken(bytes: &[u8], count: usize) -> Option<Vec<bool>> {
+    (bytes.len() == count && bytes.iter().all(|b| *b <= 1))
+        .then(|| bytes.iter().map(|b| *b == 1).collect())
+}
+
+/// Something every node acts on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The node it comes from (which has already acted on it).
+    pub origin: String,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A user logged in (NEWLOGIN).
+    Login {
+        /// Who.
+        username: String,
+        /// Their permission level.
+        permission: u8,
+    },
+    /// A user logged out (NEWLOGOUT).
+    Logout {
+        /// Who.
+        username: String,
+    },
+    /// A user's permission level changed (PERMSCHG).
+    Permission {
+        /// Who.
+        username: String,
+        /// The new level.
+        permission: u8,
+    },
+    /// An owner changed the message of the day.
+    Motd {
+        /// The new MOTD.
+        text: Vec<u8>,
+    },
+    /// An admin scheduled the stop of the whole cluster.
+    Shutdown {
+        /// When (Unix seconds).
+        stamp: i64,
+    },
+}
+
+impl EventKind {
+    /// The kind for a local hook event.
+    pub fn from_hook(event: &HookEvent) -> Option<Self> {
+        match event {
+            HookEvent::NewLogin {
+                username,
+                permission,
+            } => Some(EventKind::Login {
+                username: username.as_str().to_string(),
+                permission: *permission,
+            }),
+            HookEvent::NewLogout { username } => Some(EventKind::Logout {
+                username: username.as_str().to_string(),
+            }),
+            HookEvent::PermsChg {
+                username,
+                permission,
+            } => Some(EventKind::Permission {
+                username: username.as_str().to_string(),
+                permission: *permission,
+            }),
+            HookEvent::DupSess { .. } => None,
+        }
+    }
+
+    /// The hook event subscribers of this node get, for the hook kinds.
+    pub fn to_hook(&self) -> Option<HookEvent> {
+        let user = |name: &str| Username::parse(name.as_bytes()).ok();
+        Some(match self {
+            EventKind::Login {
+                username,
+                permission,
+            } => HookEvent::NewLogin {
+                username: user(username)?,
+                permission: *permission,
+            },
+            EventKind::Logout { username } => HookEvent::NewLogout {
+                username: user(username)?,
+            },
+            EventKind::Permission {
+                username,
+                permission,
+            } => HookEvent::PermsChg {
+                username: user(username)?,
+                permission: *permission,
+            },
+            EventKind::Motd { .. } | EventKind::Shutdown { .. } => return None,
+        })
+    }
+}
+
+/// A request to one node about one of its sessions; the node answers with
+/// a [`CommandAnswer`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeCommand {
+    /// Someone at `ip` tried to log in as `username` elsewhere (DUPSESS hook).
+    DupSess {
+        /// The session's user.
+        username: String,
+        /// Where the attempt came from.
+        ip: String,
+    },
+    /// ADMIN KICK by a user of level `level`.
+    Kick {
+        /// Whom.
+        username: String,
+        /// The caller's permission level.
+        level: u8,
+    },
+    /// The account was deregistered: close its session.
+    Dereg {
+        /// Whose.
+        username: String,
+    },
+    /// The account's level changed: the session takes it (and PERMSCHG goes
+    /// out from its node).
+    Permission {
+        /// Whose.
+        username: String,
+        /// The new level.
+        permission: u8,
+    },
+}
+
+/// A node's answer to a [`NodeCommand`]: done, or the protocol error code
+/// (as its byte) for the requester.
+pub type CommandAnswer = Result<(), u8>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn user(name: &str) -> Username {
+        Username::parse(name.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn parcels_round_trip_and_garbage_is_refused() {
+        let parcels = vec![
+            Parcel {
+                to: user("bob"),
+                sender: user("alice"),
+                sender_id: 1,
+                stamp: 1_764_000_000,
+                ciphertext: Bytes::from_static(b"x\r\ny"),
+            },
+            Parcel {
+                to: user("carol"),
+                sender: user("alice"),
+                sender_id: 1,
+                stamp: -5,
+                ciphertext: Bytes::new(),
+            },
+        ];
+        let bytes = encode_parcels(&parcels);
+        assert_eq!(decode_parcels(bytes.clone()), Some(parcels));
+        for cut in 1..bytes.len() {
+            assert_eq!(decode_parcels(bytes.slice(..cut)), None, "cut at {cut}");
+        }
+        let mut longer = bytes.to_vec();
+        longer.push(0);
+        assert_eq!(decode_parcels(Bytes::from(longer)), None, "trailing bytes");
+        assert_eq!(
+            decode_parcels(Bytes::from_static(b"\0\0\0\x01\x03B!b")),
+            None
+        );
+        assert_eq!(
+            decode_parcels(Bytes::from_static(b"\xff\xff\xff\xff")),
+            None
+        );
+        assert_eq!(
+            decode_parcels(Bytes::from_static(b"\0\0\0\0")),
+            Some(vec![])
+        );
+        assert_eq!(decode_parcels(Bytes::new()), None);
+    }
+
+    #[test]
+    fn answers_and_events_round_trip() {
+        assert_eq!(
+            decode_taken(&encode_taken(&[true, false]), 2),
+            Some(vec![true, false])
+        );
+        assert_eq!(decode_taken(&[1, 0], 3), None);
+        assert_eq!(decode_taken(&[2], 1), None);
+        let hook = HookEvent::PermsChg {
+            username: user("bob"),
+            permission: 2,
+        };
+        let kind = EventKind::from_hook(&hook).unwrap();
+        assert_eq!(kind.to_hook(), Some(hook));
+        let value = SessionValue {
+            node: "a".into(),
+            run: 3,
+            permission: 1,
+        };
+        assert_eq!(SessionValue::decode(&value.encode()), Some(value));
+        assert_eq!(SessionValue::decode(b"nonsense"), None);
+    }
+}

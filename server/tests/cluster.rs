@@ -1,0 +1,438 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Three nodes of one cluster (in this process, on tokio) on a shared
+//! MariaDB or PostgreSQL database, joined through a private NATS server:
+//! users on different nodes cannot tell it from one server.
+
+use std::time::{Duration, Instant};
+
+use gochat_proto::{ClientCommand, ErrorCode, Hook, HookEvent, ServerCommand, UserList};
+use gochat_runtime::Runtime;
+use gochat_runtime_tokio::TokioRuntime;
+use gochat_testkit::{
+    Db, NatsServer, RawClient, ScratchDb, TestServer, err, read_tagged, settings, start_server,
+    tagged_msg, tokio_rt, user,
+};
+
+/// Ciphertext size of the tagged messages.
+const SIZE: usize = 300;
+
+/// The nodes of a test cluster.
+struct Nodes {
+    rt: TokioRuntime,
+    nodes: Vec<TestServer<TokioRuntime>>,
+}
+
+impl Nodes {
+    fn addr(&self, node: usize) -> std::net::SocketAddr {
+        self.nodes[node].tcp_addr()
+    }
+
+    /// A client on `node`, registered (if `register`) and logged in as `name`.
+    async fn login(&self, node: usize, name: &str, register: bool) -> RawClient<TokioRuntime> {
+        let (mut c, _) = RawClient::connect(&self.rt, self.addr(node)).await;
+        if register {
+            assert_eq!(c.register(name).await, ServerCommand::Ok, "REG {name}");
+        }
+        let (reply, _) = c.login(name).await;
+        assert_eq!(reply, ServerCommand::Ok, "LOGIN {name} on node {node}");
+        c
+    }
+}
+
+/// Evaluates `$cond` (which may `.await`) every 50 ms until it holds;
+/// fails after 10 s.
+macro_rules! eventually {
+    ($what:expr, $cond:expr) => {{
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !$cond {
+            assert!(Instant::now() < deadline, "never: {}", $what);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }};
+}
+
+/// The names USRS ONLINE lists to `c`.
+async fn online(c: &mut RawClient<TokioRuntime>) -> Vec<String> {
+    match c.call(ClientCommand::Usrs(UserList::Online)).await {
+        ServerCommand::Usrs(list) => list.iter().map(|e| e.name.as_str().to_string()).collect(),
+        ServerCommand::Err(ErrorCode::Option) => Vec::new(),
+        other => panic!("USRS: {other:?}"),
+    }
+}
+
+/// Runs `scenario` against three joined nodes on a fresh database of kind `db`.
+fn on_cluster<F, Fut>(db: Db, scenario: F)
+where
+    F: FnOnce(Nodes) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    gochat_testkit::init_test_log();
+    let rt = tokio_rt();
+    let inner = rt.clone();
+    rt.block_on(async move {
+        let Some(scratch) = ScratchDb::create(db).await else {
+            return;
+        };
+        let Some(nats) = NatsServer::start() else {
+            return;
+        };
+        let mut nodes = Vec::new();
+        for name in ["a", "b", "c"] {
+            let mut s = settings(scratch.url().to_string());
+            s.cluster_url = Some(nats.url());
+            s.node_id = Some(name.to_string());
+            nodes.push(start_server(&inner, &s).await);
+        }
+        for node in &nodes {
+            let cluster = node.cluster().expect("a cluster node").clone();
+            eventually!(
+                "every node sees the three nodes alive",
+                cluster.is_up() && cluster.live_nodes() == ["a", "b", "c"]
+            );
+        }
+        scenario(Nodes { rt: inner, nodes }).await;
+        drop(nats);
+        drop(scratch);
+    });
+}
+
+/// MSGs to a user of another node arrive there in send order, each OK'd;
+/// nothing is stored (the owner took them all).
+async fn messages_cross_nodes(n: Nodes) {
+    let mut alice = n.login(0, "alice", true).await;
+    let mut bob = n.login(1, "bob", true).await;
+    eventually!(
+        "node a lists bob",
+        online(&mut alice).await.contains(&"bob".to_string())
+    );
+    let count = 200;
+    let mut ids = Vec::new();
+    for i in 0..count {
+        ids.push(alice.send(&tagged_msg("bob", "alice", i, SIZE)).await);
+    }
+    for id in ids {
+        assert_eq!(alice.reply(id).await, ServerCommand::Ok);
+    }
+    for i in 0..count {
+        let got = bob
+            .push(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("message {i} never came"));
+        let tagged = read_tagged(&got, SIZE);
+        assert_eq!((tagged.sender.as_str(), tagged.index), ("alice", i));
+    }
+    // Nothing went to the store.
+    let bob_id = n.nodes[1].store().user("bob").await.unwrap().unwrap().id;
+    assert!(
+        n.nodes[1]
+            .store()
+            .pending_messages(bob_id, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // And back.
+    assert_eq!(
+        bob.call(tagged_msg("alice", "bob", 0, SIZE)).await,
+        ServerCommand::Ok
+    );
+    let got = alice.push(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(read_tagged(&got, SIZE).sender, "bob");
+}
+
+/// One session per user in the whole cluster: a LOGIN elsewhere gets ERR
+/// DUPSESS and the session gets the DUPSESS hook; of two logins racing on
+/// two nodes, exactly one wins.
+async fn one_session_per_user(n: Nodes) {
+    let mut bob = n.login(1, "bob", true).await;
+    assert_eq!(
+        bob.call(ClientCommand::Sub(Hook::DupSess)).await,
+        ServerCommand::Ok
+    );
+    let (mut other, _) = RawClient::connect(&n.rt, n.addr(2)).await;
+    eventually!(
+        "node c knows bob's session",
+        other
+            .call(ClientCommand::Login {
+                username: user("bob"),
+            })
+            .await
+            == err(ErrorCode::DupSess)
+    );
+    match bob.push(Duration::from_secs(10)).await {
+        Some(ServerCommand::Hook(HookEvent::DupSess { ip })) => assert_eq!(ip, "127.0.0.1"),
+        other => panic!("expected the DUPSESS hook, got {other:?}"),
+    }
+
+    // carol logs in on a and on c at the same time: one session wins.
+    let (mut setup, _) = RawClient::connect(&n.rt, n.addr(0)).await;
+    assert_eq!(setup.register("carol").await, ServerCommand::Ok);
+    let (mut on_a, _) = RawClient::connect(&n.rt, n.addr(0)).await;
+    let (mut on_c, _) = RawClient::connect(&n.rt, n.addr(2)).await;
+    let (a, c) = futures_lite::future::zip(on_a.login("carol"), on_c.login("carol")).await;
+    let outcomes = [a.0, c.0];
+    assert_eq!(
+        outcomes.iter().filter(|r| **r == ServerCommand::Ok).count(),
+        1,
+        "exactly one login wins: {outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&err(ErrorCode::DupSess)),
+        "the other gets DUPSESS: {outcomes:?}"
+    );
+}
+
+/// USRS ONLINE lists the users of every node; NEWLOGIN and NEWLOGOUT reach
+/// subscribers on every node.
+async fn lists_and_hooks(n: Nodes) {
+    let mut carol = n.login(2, "carol", true).await;
+    assert_eq!(
+        carol.call(ClientCommand::Sub(Hook::All)).await,
+        ServerCommand::Ok
+    );
+    let _alice = n.login(0, "alice", true).await;
+    match carol.push(Duration::from_secs(10)).await {
+        Some(ServerCommand::Hook(HookEvent::NewLogin { username, .. })) => {
+            assert_eq!(username, user("alice"))
+        }
+        other => panic!("expected NEWLOGIN alice, got {other:?}"),
+    }
+    let mut dave = n.login(1, "dave", true).await;
+    match carol.push(Duration::from_secs(10)).await {
+        Some(ServerCommand::Hook(HookEvent::NewLogin { username, .. })) => {
+            assert_eq!(username, user("dave"))
+        }
+        other => panic!("expected NEWLOGIN dave, got {other:?}"),
+    }
+    eventually!(
+        "node c lists everyone",
+        online(&mut carol).await == ["alice", "carol", "dave"]
+    );
+    assert_eq!(dave.call(ClientCommand::Logout).await, ServerCommand::Ok);
+    match carol.push(Duration::from_secs(10)).await {
+        Some(ServerCommand::Hook(HookEvent::NewLogout { username })) => {
+            assert_eq!(username, user("dave"))
+        }
+        other => panic!("expected NEWLOGOUT dave, got {other:?}"),
+    }
+    eventually!(
+        "dave is no longer listed",
+        online(&mut carol).await == ["alice", "carol"]
+    );
+}
+
+/// A message for a user online nowhere is stored, and caught up on
+/// whichever node the user logs in.
+async fn offline_then_elsewhere(n: Nodes) {
+    let mut alice = n.login(0, "alice", true).await;
+    let (mut reg, _) = RawClient::connect(&n.rt, n.addr(1)).await;
+    assert_eq!(reg.register("dave").await, ServerCommand::Ok);
+    assert_eq!(
+        alice.call(tagged_msg("dave", "alice", 7, SIZE)).await,
+        ServerCommand::Ok
+    );
+    let mut dave = n.login(2, "dave", false).await;
+    let id = dave.send(&ClientCommand::Reciv).await;
+    assert_eq!(dave.reply(id).await, ServerCommand::Ok);
+    let got = dave.push(Duration::from_secs(10)).await.unwrap();
+    let tagged = read_tagged(&got, SIZE);
+    assert_eq!((tagged.sender.as_str(), tagged.index), ("alice", 7));
+}
+
+/// The administrative operations act on sessions wherever they are: KICK,
+/// CHGPERMS (PERMSCHG from the session's node) and DEREG of users of
+/// another node; BROADCAST reaches every node's users; a MOTD change greets
+/// new connections on every node; SHTDWN stops every node.
+async fn admin_across_nodes(n: Nodes) {
+    let admin = |op| ClientCommand::Admin(op);
+    let (mut o, _) = RawClient::connect_tls(&n.rt, n.nodes[0].tls_addr().unwrap()).await;
+    assert_eq!(o.register("alice").await, ServerCommand::Ok);
+    n.nodes[0].store().set_permission("alice", 2).await.unwrap();
+    assert_eq!(o.login("alice").await.0, ServerCommand::Ok);
+    let mut bob = n.login(1, "bob", true).await;
+    let mut carol = n.login(2, "carol", true).await;
+    let mut dave = n.login(1, "dave", true).await;
+    assert_eq!(
+        carol.call(ClientCommand::Sub(Hook::PermsChg)).await,
+        ServerCommand::Ok
+    );
+    eventually!(
+        "node a lists everyone",
+        online(&mut o).await == ["alice", "bob", "carol", "dave"]
+    );
+
+    // CHGPERMS of bob (on b): his session takes the level, carol (on c)
+    // hears PERMSCHG once, and USRS ONLINE_PERMS shows it.
+    assert_eq!(
+        o.call(admin(gochat_proto::AdminCommand::ChangePerms {
+            username: user("bob"),
+            permission: 1,
+        }))
+        .await,
+        ServerCommand::Ok
+    );
+    match carol.push(Duration::from_secs(10)).await {
+        Some(ServerCommand::Hook(HookEvent::PermsChg {
+            username,
+            permission,
+        })) => assert_eq!((username, permission), (user("bob"), 1)),
+        other => panic!("expected PERMSCHG bob, got {other:?}"),
+    }
+    assert!(
+        carol.quiet(Duration::from_millis(300)).await,
+        "PERMSCHG once"
+    );
+
+    // BROADCAST (over TLS) reaches bob and carol on the other nodes.
+    let text = bytes::Bytes::from_static(b"maintenance at noon");
+    assert_eq!(
+        o.call(admin(gochat_proto::AdminCommand::Broadcast { text }))
+            .await,
+        ServerCommand::Ok
+    );
+    for (name, c) in [("bob", &mut bob), ("carol", &mut carol)] {
+        match c.push(Duration::from_secs(10)).await {
+            Some(ServerCommand::Reciv {
+                sender, ciphertext, ..
+            }) => {
+                assert_eq!(sender, user("alice"));
+                let plain = gochat_proto::crypto::decrypt(
+                    &gochat_testkit::private_key(name),
+                    &mut getrandom::SysRng,
+                    &ciphertext,
+                )
+                .unwrap();
+                assert_eq!(plain, b"ADMINISTRATIVE BROADCAST:\nmaintenance at noon");
+            }
+            other => panic!("{name}: expected the broadcast, got {other:?}"),
+        }
+    }
+
+    // KICK of carol (on c) closes her session there; unknown users are NOTFOUND.
+    assert_eq!(
+        o.call(admin(gochat_proto::AdminCommand::Kick {
+            username: user("carol"),
+        }))
+        .await,
+        ServerCommand::Ok
+    );
+    carol.until_closed(Duration::from_secs(10)).await;
+    assert_eq!(
+        o.call(admin(gochat_proto::AdminCommand::Kick {
+            username: user("nobody"),
+        }))
+        .await,
+        err(ErrorCode::NotFound)
+    );
+
+    // DEREG of dave (on b) closes his session.
+    assert_eq!(
+        o.call(admin(gochat_proto::AdminCommand::Dereg {
+            username: user("dave"),
+        }))
+        .await,
+        ServerCommand::Ok
+    );
+    dave.until_closed(Duration::from_secs(10)).await;
+
+    // A new MOTD greets new connections on every node.
+    let motd = bytes::Bytes::from_static(b"cluster-wide news");
+    assert_eq!(
+        o.call(admin(gochat_proto::AdminCommand::Motd {
+            text: motd.clone()
+        }))
+        .await,
+        ServerCommand::Ok
+    );
+    for node in 0..3 {
+        eventually!(
+            format!("node {node} greets with the new MOTD"),
+            RawClient::connect(&n.rt, n.addr(node)).await.1 == motd
+        );
+    }
+
+    // SHTDWN stops every node: bob (on b) gets SHTDWN and is closed.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 1;
+    assert_eq!(
+        o.call(admin(gochat_proto::AdminCommand::Shutdown { stamp }))
+            .await,
+        ServerCommand::Ok
+    );
+    assert_eq!(
+        bob.push(Duration::from_secs(10)).await,
+        Some(ServerCommand::Shutdown { stamp: Some(stamp) }),
+        "bob (on b) is told"
+    );
+    // Every node stops (as its binary's main loop would see), and bob's
+    // connection with it.
+    let Nodes { nodes, .. } = n;
+    for (i, node) in nodes.into_iter().enumerate() {
+        tokio::time::timeout(Duration::from_secs(15), node.wait())
+            .await
+            .unwrap_or_else(|_| panic!("node {i} did not stop"));
+    }
+    bob.until_closed(Duration::from_secs(5)).await;
+}
+
+macro_rules! cluster_tests {
+    ($($name:ident),* $(,)?) => {
+        mod mariadb { $( #[test] fn $name() { super::on_cluster(gochat_testkit::Db::MariaDb, super::$name); } )* }
+        mod postgres { $( #[test] fn $name() { super::on_cluster(gochat_testkit::Db::Postgres, super::$name); } )* }
+    };
+}
+
+cluster_tests!(
+    messages_cross_nodes,
+    one_session_per_user,
+    lists_and_hooks,
+    offline_then_elsewhere,
+    admin_across_nodes
+);
+
+/// Settings a node cannot run with are refused at start, with a message
+/// that says what to change.
+#[test]
+fn refused_settings() {
+    use gochat_testkit::smol_rt;
+    let mysql = "mysql://root@127.0.0.1:3306/test".to_string();
+    let cluster = |url: String, node: Option<&str>| {
+        let mut s = settings(url);
+        s.cluster_url = Some("nats://127.0.0.1:1".into());
+        s.node_id = node.map(str::to_string);
+        s
+    };
+    let rt = tokio_rt();
+    let sqlite = ScratchDb::sqlite();
+    let err = rt
+        .block_on(gochat_server::start(
+            rt.clone(),
+            &cluster(sqlite.url().to_string(), Some("a")),
+        ))
+        .err()
+        .expect("SQLite is refused")
+        .to_string();
+    assert!(err.contains("share one database"), "{err}");
+    let err = rt
+        .block_on(gochat_server::start(
+            rt.clone(),
+            &cluster(mysql.clone(), Some("a.b")),
+        ))
+        .err()
+        .expect("a bad node id is refused")
+        .to_string();
+    assert!(err.contains("node id \"a.b\" is not valid"), "{err}");
+    let smol = smol_rt();
+    let err = smol
+        .block_on(gochat_server::start(
+            smol.clone(),
+            &cluster(mysql, Some("a")),
+        ))
+        .err()
+        .expect("smol is refused")
+        .to_string();
+    assert!(err.contains("runs on the tokio runtime"), "{err}");
+}

@@ -1,0 +1,88 @@
+//! A private NATS server (with JetStream) for one test: its own port and
+//! storage folder, stopped and restarted at will, killed when dropped.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::names::TempDir;
+use crate::process::free_port;
+use crate::services::in_ci;
+
+/// A `nats-server -js` child process.
+pub struct NatsServer {
+    port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts `nats-server` with JetStream on a free port and waits until it
+    /// accepts connections; `None` (after a note) when the binary is not
+    /// installed, except under `CI=true`, where that fails the test.
+    pub fn start() -> Option<NatsServer> {
+        let installed = Command::new("nats-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !installed {
+            if in_ci() {
+                panic!("nats-server is not installed and CI=true: the cluster tests must run");
+            }
+            eprintln!("note: nats-server is not installed; skipping the cluster test");
+            return None;
+        }
+        let mut server = NatsServer {
+            port: free_port(),
+            dir: TempDir::new("gochat_nats"),
+            child: None,
+        };
+        server.resume();
+        Some(server)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it (SIGKILL): clients see the connection drop.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same storage.
+    pub fn resume(&mut self) {
+        self.stop();
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .arg("-sd")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server must be installed to run the cluster tests");
+        self.child = Some(child);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not listen on {addr} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
