@@ -49,7 +49,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Esc (input)", "Clear the input (Ctrl-Z brings it back)"),
     ("Ctrl-A, Ctrl-E (input)", "Start / end of the line"),
     (
-        "Alt-B, Alt-F, Ctrl-Left, Ctrl-Right",
+        "Alt-B, Alt-F, Ctrl-Left/Right",
         "Previous / next word in the input",
     ),
     (
@@ -100,6 +100,9 @@ pub fn lines() -> Vec<Line<'static>> {
         ),
         Line::raw(
             "Start with /connect, then /register <name> or /login <name>, then Ctrl-N in the Buffers list (Ctrl-K) to open a conversation.",
+        ),
+        Line::raw(
+            "Tab completes commands and names, Ctrl-F searches, Alt-M gives the mouse back to the terminal to select text; /set Server.AutoConnect true and /set Server.AutoLogin <name> bring you online at start.",
         ),
         Line::raw(""),
         Line::styled("Keys", head),
