@@ -191,7 +191,11 @@ impl Cluster {
         lock(&self.directory).remote_online(&self.node, with_permissions, Instant::now())
     }
 
+    /// The buckets, when NATS is connected and they are open.
     fn buckets(&self) -> Option<(kv::Store, kv::Store)> {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return None;
+        }
         lock(&self.buckets).clone()
     }
 
@@ -210,26 +214,29 @@ impl Cluster {
             return Claim::Unavailable;
         };
         let key = username.as_str();
-        match sessions.create(key, self.value(permission)).await {
-            Ok(_) => return Claim::Won,
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {}
-            Err(e) => {
+        match quick(sessions.create(key, self.value(permission))).await {
+            Some(Ok(_)) => return Claim::Won,
+            Some(Err(e)) if e.kind() == CreateErrorKind::AlreadyExists => {}
+            Some(Err(e)) => {
                 warn!("cluster: cannot claim the session of {username}: {e}");
                 return Claim::Unavailable;
             }
+            None => return Claim::Unavailable,
         }
-        let entry = match sessions.entry(key).await {
-            Ok(Some(entry)) => entry,
+        let entry = match quick(sessions.entry(key)).await {
+            None => return Claim::Unavailable,
+            Some(Ok(Some(entry))) => entry,
             // Deleted meanwhile: try once more.
-            Ok(None) => {
-                return match sessions.create(key, self.value(permission)).await {
-                    Ok(_) => Claim::Won,
-                    Err(_) => Claim::Taken {
+            Some(Ok(None)) => {
+                return match quick(sessions.create(key, self.value(permission))).await {
+                    Some(Ok(_)) => Claim::Won,
+                    Some(Err(_)) => Claim::Taken {
                         node: String::new(),
                     },
+                    None => Claim::Unavailable,
                 };
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 warn!("cluster: cannot read the session of {username}: {e}");
                 return Claim::Unavailable;
             }
@@ -242,14 +249,12 @@ impl Cluster {
         }
         // A dead node's (or this node's own) entry: take it over, unless
         // another node does so first.
-        match sessions
-            .update(key, self.value(permission), entry.revision)
-            .await
-        {
-            Ok(_) => Claim::Won,
-            Err(_) => Claim::Taken {
+        match quick(sessions.update(key, self.value(permission), entry.revision)).await {
+            Some(Ok(_)) => Claim::Won,
+            Some(Err(_)) => Claim::Taken {
                 node: String::new(),
             },
+            None => Claim::Unavailable,
         }
     }
 
@@ -259,13 +264,11 @@ impl Cluster {
             return;
         };
         let key = username.as_str();
-        if let Ok(Some(entry)) = sessions.entry(key).await {
+        if let Some(Ok(Some(entry))) = quick(sessions.entry(key)).await {
             let mine = SessionValue::decode(&entry.value)
                 .is_some_and(|v| v.node == self.node && v.run == self.run);
             if mine && entry.operation == Operation::Put {
-                let _ = sessions
-                    .delete_expect_revision(key, Some(entry.revision))
-                    .await;
+                let _ = quick(sessions.delete_expect_revision(key, Some(entry.revision))).await;
             }
         }
     }
@@ -277,13 +280,11 @@ impl Cluster {
             return;
         };
         let key = username.as_str();
-        if let Ok(Some(entry)) = sessions.entry(key).await {
+        if let Some(Ok(Some(entry))) = quick(sessions.entry(key)).await {
             let mine = SessionValue::decode(&entry.value)
                 .is_some_and(|v| v.node == self.node && v.run == self.run);
             if mine {
-                let _ = sessions
-                    .update(key, self.value(permission), entry.revision)
-                    .await;
+                let _ = quick(sessions.update(key, self.value(permission), entry.revision)).await;
             }
         }
     }
@@ -377,6 +378,15 @@ impl Cluster {
             }
         }
     }
+}
+
+/// How long a key-value operation for a login or logout may take before the
+/// node goes on without it (NATS slow or just gone).
+const KV_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `op`, or `None` when it takes longer than [`KV_TIMEOUT`].
+async fn quick<T>(op: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(KV_TIMEOUT, op).await.ok()
 }
 
 /// Keeps the buckets, the watchers and the heartbeat going, starting again

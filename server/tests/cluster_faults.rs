@@ -1,0 +1,250 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! A cluster's faults with real processes: a node killed with `kill -9`, and
+//! the NATS server stopped and restarted under running nodes. Nothing that
+//! got an OK is lost.
+
+use std::time::{Duration, Instant};
+
+use gochat_proto::{ClientCommand, ErrorCode, ServerCommand, UserList};
+use gochat_runtime::Runtime;
+use gochat_runtime_tokio::TokioRuntime;
+use gochat_testkit::{
+    Db, NO_ADDRESS_LIMITS, NatsServer, RawClient, ScratchDb, ServerProc, TempDir, read_tagged,
+    settings, start_server, tagged_msg, tokio_rt,
+};
+
+/// The server binary.
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_gochat-server");
+
+/// Ciphertext size of the tagged messages.
+const SIZE: usize = 200;
+
+/// Evaluates `$cond` (which may `.await`) every 100 ms until it holds;
+/// fails after `$secs` seconds.
+macro_rules! within {
+    ($secs:expr, $what:expr, $cond:expr) => {{
+        let deadline = Instant::now() + Duration::from_secs($secs);
+        while !$cond {
+            assert!(
+                Instant::now() < deadline,
+                "not within {} s: {}",
+                $secs,
+                $what
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }};
+}
+
+/// The names USRS ONLINE lists to `c`.
+async fn online(c: &mut RawClient<TokioRuntime>) -> Vec<String> {
+    match c.call(ClientCommand::Usrs(UserList::Online)).await {
+        ServerCommand::Usrs(list) => list.iter().map(|e| e.name.as_str().to_string()).collect(),
+        ServerCommand::Err(ErrorCode::Option) => Vec::new(),
+        other => panic!("USRS: {other:?}"),
+    }
+}
+
+/// A client on `addr`, registered (if `register`) and logged in as `name`.
+async fn login(
+    rt: &TokioRuntime,
+    addr: std::net::SocketAddr,
+    name: &str,
+    register: bool,
+) -> RawClient<TokioRuntime> {
+    let (mut c, _) = RawClient::connect(rt, addr).await;
+    if register {
+        assert_eq!(c.register(name).await, ServerCommand::Ok, "REG {name}");
+    }
+    assert_eq!(c.login(name).await.0, ServerCommand::Ok, "LOGIN {name}");
+    c
+}
+
+/// Reads the RECIVs of a catch-up until `count` came; their indices.
+async fn catch_up(c: &mut RawClient<TokioRuntime>, count: usize) -> Vec<usize> {
+    let id = c.send(&ClientCommand::Reciv).await;
+    assert_eq!(c.reply(id).await, ServerCommand::Ok);
+    let mut got = Vec::new();
+    while got.len() < count {
+        let push = c
+            .push(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("only {} of {count} caught up", got.len()));
+        got.push(read_tagged(&push, SIZE).index);
+    }
+    got
+}
+
+/// A node killed with `kill -9`: within 15 s its users are no longer listed
+/// and can log in on another node; what was sent to them meanwhile got OK
+/// and is caught up there, in order.
+fn node_killed(db: Db) {
+    let rt = tokio_rt();
+    let inner = rt.clone();
+    rt.block_on(async move {
+        let rt = inner;
+        let Some(scratch) = ScratchDb::create(db).await else {
+            return;
+        };
+        let Some(nats) = NatsServer::start() else {
+            return;
+        };
+        let work = TempDir::new("gochat_cluster_kill");
+        let node = |id: &str| {
+            let mut args = vec![
+                "--cluster-url",
+                &*Box::leak(nats.url().into_boxed_str()),
+                "--node-id",
+            ];
+            args.push(Box::leak(id.to_string().into_boxed_str()));
+            args.extend_from_slice(NO_ADDRESS_LIMITS);
+            ServerProc::start(SERVER_BIN, scratch.url(), work.path(), &args)
+        };
+        let a = node("a");
+        let b = node("b");
+        let mut alice = login(&rt, a.addr, "alice", true).await;
+        let bob = login(&rt, b.addr, "bob", true).await;
+        within!(
+            10,
+            "node a lists bob",
+            online(&mut alice).await.contains(&"bob".to_string())
+        );
+
+        b.kill9();
+        drop(bob);
+        let killed = Instant::now();
+        // Sent while b is dead (a may still think bob is there): each OK'd.
+        for i in 0..20 {
+            assert_eq!(
+                alice.call(tagged_msg("bob", "alice", i, SIZE)).await,
+                ServerCommand::Ok,
+                "message {i}"
+            );
+        }
+        within!(
+            15,
+            "bob is no longer listed",
+            online(&mut alice).await == ["alice"]
+        );
+        let (mut bob, _) = RawClient::connect(&rt, a.addr).await;
+        within!(
+            15,
+            "bob can log in on node a",
+            bob.login("bob").await.0 == ServerCommand::Ok
+        );
+        eprintln!("bob logged in again {:?} after the kill", killed.elapsed());
+        assert!(killed.elapsed() < Duration::from_secs(15));
+        assert_eq!(catch_up(&mut bob, 20).await, (0..20).collect::<Vec<_>>());
+        drop(a);
+        drop(work);
+        drop(scratch);
+    });
+}
+
+#[test]
+fn node_killed_mariadb() {
+    node_killed(Db::MariaDb);
+}
+
+#[test]
+fn node_killed_postgres() {
+    node_killed(Db::Postgres);
+}
+
+/// NATS stopped under two running nodes: each keeps serving its own users
+/// (logins, local messages), a message for the other node's user is stored
+/// (OK) and caught up; when NATS is back the nodes rejoin by themselves and
+/// cross-node delivery resumes.
+fn nats_restarted(db: Db) {
+    gochat_testkit::init_test_log();
+    let rt = tokio_rt();
+    let inner = rt.clone();
+    rt.block_on(async move {
+        let rt = inner;
+        let Some(scratch) = ScratchDb::create(db).await else {
+            return;
+        };
+        let Some(mut nats) = NatsServer::start() else {
+            return;
+        };
+        let mut nodes = Vec::new();
+        for id in ["a", "b"] {
+            let mut s = settings(scratch.url().to_string());
+            s.cluster_url = Some(nats.url());
+            s.node_id = Some(id.into());
+            nodes.push(start_server(&rt, &s).await);
+        }
+        let (a, b) = (nodes[0].tcp_addr(), nodes[1].tcp_addr());
+        let mut alice = login(&rt, a, "alice", true).await;
+        let mut bob = login(&rt, b, "bob", true).await;
+        within!(
+            10,
+            "node a lists bob",
+            online(&mut alice).await.contains(&"bob".to_string())
+        );
+
+        nats.stop();
+        // Node a still serves: a new login, a local message.
+        let mut carol = login(&rt, a, "carol", true).await;
+        assert_eq!(
+            carol.call(tagged_msg("alice", "carol", 0, SIZE)).await,
+            ServerCommand::Ok
+        );
+        assert_eq!(
+            read_tagged(&alice.push(Duration::from_secs(5)).await.unwrap(), SIZE).index,
+            0
+        );
+        // A message for bob (on b) is stored, not lost.
+        for i in 0..5 {
+            assert_eq!(
+                alice.call(tagged_msg("bob", "alice", i, SIZE)).await,
+                ServerCommand::Ok,
+                "message {i} during the outage"
+            );
+        }
+        assert_eq!(catch_up(&mut bob, 5).await, (0..5).collect::<Vec<_>>());
+
+        nats.resume();
+        let resumed = Instant::now();
+        // Cross-node delivery resumes: a message reaches bob by push.
+        let mut i = 100;
+        loop {
+            assert_eq!(
+                alice.call(tagged_msg("bob", "alice", i, SIZE)).await,
+                ServerCommand::Ok
+            );
+            match bob.push(Duration::from_millis(500)).await {
+                Some(push) => {
+                    assert_eq!(read_tagged(&push, SIZE).index, i);
+                    break;
+                }
+                None => {
+                    // Stored meanwhile: caught up, then try again.
+                    assert_eq!(catch_up(&mut bob, 1).await, vec![i]);
+                }
+            }
+            assert!(
+                resumed.elapsed() < Duration::from_secs(30),
+                "cross-node delivery did not resume"
+            );
+            i += 1;
+        }
+        eprintln!(
+            "cross-node delivery resumed {:?} after NATS came back",
+            resumed.elapsed()
+        );
+        drop(nodes);
+        drop(nats);
+        drop(scratch);
+    });
+}
+
+#[test]
+fn nats_restarted_mariadb() {
+    nats_restarted(Db::MariaDb);
+}
+
+#[test]
+fn nats_restarted_postgres() {
+    nats_restarted(Db::Postgres);
+}
