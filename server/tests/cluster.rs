@@ -378,6 +378,36 @@ async fn admin_across_nodes(n: Nodes) {
     bob.until_closed(Duration::from_secs(5)).await;
 }
 
+/// A reusable TLS token issued by one node works on another once its
+/// session ended; a wrong one does not.
+async fn tokens_across_nodes(n: Nodes) {
+    let tls = |node: usize| n.nodes[node].tls_addr().unwrap();
+    let (mut a, _) = RawClient::connect_tls(&n.rt, tls(0)).await;
+    assert_eq!(a.register("alice").await, ServerCommand::Ok);
+    let (reply, token) = a.login("alice").await;
+    assert_eq!(reply, ServerCommand::Ok);
+    let token = token.unwrap();
+    let login_token = |token: &bytes::Bytes| ClientCommand::LoginToken {
+        username: user("alice"),
+        token: token.clone(),
+    };
+    // While the session lasts, a token login elsewhere is a second session.
+    let (mut b, _) = RawClient::connect_tls(&n.rt, tls(1)).await;
+    eventually!(
+        "node b knows alice's session",
+        b.call(login_token(&token)).await == err(ErrorCode::DupSess)
+    );
+    assert_eq!(a.call(ClientCommand::Logout).await, ServerCommand::Ok);
+    let mut wrong = token.to_vec();
+    wrong[0] = if wrong[0] == b'a' { b'b' } else { b'a' };
+    eventually!(
+        "node b sees the session over",
+        b.call(login_token(&bytes::Bytes::from(wrong.clone()))).await
+            == err(ErrorCode::Handshake)
+    );
+    assert_eq!(b.call(login_token(&token)).await, ServerCommand::Ok);
+}
+
 macro_rules! cluster_tests {
     ($($name:ident),* $(,)?) => {
         mod mariadb { $( #[test] fn $name() { super::on_cluster(gochat_testkit::Db::MariaDb, super::$name); } )* }
@@ -390,7 +420,8 @@ cluster_tests!(
     one_session_per_user,
     lists_and_hooks,
     offline_then_elsewhere,
-    admin_across_nodes
+    admin_across_nodes,
+    tokens_across_nodes
 );
 
 /// Settings a node cannot run with are refused at start, with a message

@@ -15,12 +15,12 @@ use tracing::{info, warn};
 
 use super::directory::{Directory, Holder};
 use super::wire::{
-    self, CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, decode_parcels,
-    encode_parcels, encode_taken,
+    self, CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, TokenValue,
+    decode_parcels, encode_parcels, encode_taken,
 };
 use super::{
     DELIVER_TIMEOUT, EVENTS_SUBJECT, HEARTBEAT, NODE_TTL, NODES_BUCKET, SESSIONS_BUCKET,
-    deliver_subject, node_subject,
+    TOKENS_BUCKET, deliver_subject, node_subject,
 };
 use crate::core::{Hub, Relay, Route, Router, lock, rules};
 use crate::writer::Writer;
@@ -76,6 +76,7 @@ pub struct Cluster {
     client: Client,
     directory: Mutex<Directory>,
     buckets: Mutex<Option<(kv::Store, kv::Store)>>,
+    tokens: Mutex<Option<kv::Store>>,
     /// Whether NATS and the buckets are usable (for logging changes once).
     up: AtomicBool,
 }
@@ -140,6 +141,7 @@ impl Cluster {
             client,
             directory: Mutex::new(Directory::default()),
             buckets: Mutex::new(None),
+            tokens: Mutex::new(None),
             up: AtomicBool::new(false),
         });
         hub.set_outlet({
@@ -289,6 +291,32 @@ impl Cluster {
         }
     }
 
+    /// Records `username`'s reusable token: active (`expires` none) or
+    /// released until `expires` (Unix seconds).
+    pub async fn put_token(&self, username: &Username, text: &[u8], expires: Option<i64>) {
+        if self.buckets().is_none() {
+            return;
+        }
+        let Some(tokens) = lock(&self.tokens).clone() else {
+            return;
+        };
+        let value = TokenValue::new(text, expires);
+        if let Ok(bytes) = serde_json::to_vec(&value) {
+            let _ = quick(tokens.put(username.as_str(), Bytes::from(bytes))).await;
+        }
+    }
+
+    /// `username`'s reusable token as the cluster knows it.
+    pub async fn token(&self, username: &Username) -> Option<TokenValue> {
+        self.buckets()?;
+        let tokens = lock(&self.tokens).clone()?;
+        let entry = quick(tokens.entry(username.as_str())).await?.ok()??;
+        if entry.operation != Operation::Put {
+            return None;
+        }
+        serde_json::from_slice(&entry.value).ok()
+    }
+
     /// Hands `parcels` (in order) to `node`, for its users.
     pub async fn deliver(&self, node: &str, parcels: &[Parcel]) -> Delivery {
         if self.client.connection_state() != async_nats::connection::State::Connected {
@@ -408,6 +436,8 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
     let js = async_nats::jetstream::new(cluster.client.clone());
     let sessions = bucket(&js, SESSIONS_BUCKET, Duration::ZERO).await?;
     let nodes = bucket(&js, NODES_BUCKET, NODE_TTL * 2).await?;
+    let tokens = bucket(&js, TOKENS_BUCKET, Duration::from_secs(7 * 86_400)).await?;
+    *lock(&cluster.tokens) = Some(tokens);
     nodes
         .put(&cluster.node, Bytes::from(cluster.run.to_string()))
         .await?;

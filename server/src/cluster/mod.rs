@@ -16,6 +16,8 @@
 //!   for that. No responder: the sender stores the messages. No answer in
 //!   time: ERR SERVER (the message may have been taken; never both
 //!   acknowledged and lost).
+//! - **Reusable TLS tokens** (`gochat_tokens` bucket): the SHA-256 of each
+//!   user's token and its expiry, so that a token works on any node.
 //! - **Events** (`gochat.events`): NEWLOGIN, NEWLOGOUT and PERMSCHG for the
 //!   hook subscribers of every node; **node commands**
 //!   (`gochat.node.<node>`): the DUPSESS hook for a session elsewhere.
@@ -31,7 +33,7 @@ mod wire;
 pub use directory::{Directory, Holder};
 pub use link::{Claim, Cluster, ClusterError, Delivery};
 pub use router::ClusterRouter;
-pub use wire::{CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue};
+pub use wire::{CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, TokenValue};
 
 use std::time::Duration;
 
@@ -46,6 +48,10 @@ pub const DELIVER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The bucket of sessions.
 pub const SESSIONS_BUCKET: &str = "gochat_sessions";
+
+/// The bucket of reusable TLS tokens (their hashes); entries older than a
+/// week go (a token lives 30 minutes after its session by default).
+pub const TOKENS_BUCKET: &str = "gochat_tokens";
 
 /// The bucket of node heartbeats.
 pub const NODES_BUCKET: &str = "gochat_nodes";

@@ -31,6 +31,39 @@ impl SessionValue {
     }
 }
 
+/// The value of a user's entry in the tokens bucket: the SHA-256 of the
+/// reusable token (the token itself never leaves the node that issued it)
+/// and, once its session ended, when it expires (Unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenValue {
+    /// Hex SHA-256 of the token text.
+    pub sha256: String,
+    /// `None` while its session lasts.
+    pub expires: Option<i64>,
+}
+
+impl TokenValue {
+    /// The entry for token `text`.
+    pub fn new(text: &[u8], expires: Option<i64>) -> Self {
+        use sha2::Digest;
+        TokenValue {
+            sha256: hex_of(&sha2::Sha256::digest(text)),
+            expires,
+        }
+    }
+
+    /// Whether `text` is the token (compared in constant time).
+    pub fn matches(&self, text: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        let other = TokenValue::new(text, None);
+        self.sha256.as_bytes().ct_eq(other.sha256.as_bytes()).into()
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// One message for a user of another node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parcel {
@@ -329,5 +362,9 @@ mod tests {
         };
         assert_eq!(SessionValue::decode(&value.encode()), Some(value));
         assert_eq!(SessionValue::decode(b"nonsense"), None);
+        let token = TokenValue::new(b"secret", Some(5));
+        assert!(token.matches(b"secret"));
+        assert!(!token.matches(b"secreT"));
+        assert!(!token.sha256.contains("secret"));
     }
 }

@@ -464,9 +464,18 @@ impl<R: Runtime> Connection<R> {
             if let Some(cluster) = self.ctx.cluster.as_ref() {
                 cluster.release(&me.username).await;
             }
-            self.ctx
+            let released = self
+                .ctx
                 .hub
                 .release_token(&me.username, self.id, Instant::now());
+            if let (Some(cluster), Some(token)) = (self.ctx.cluster.as_ref(), released) {
+                let lifetime = self.ctx.hub.token_lifetime().as_secs();
+                let expires = requests::unix_now()
+                    .saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+                cluster
+                    .put_token(&me.username, token.as_bytes(), Some(expires))
+                    .await;
+            }
             info!("{} logged out from {}", me.username, self.ip);
         }
         self.session.logout(Instant::now());

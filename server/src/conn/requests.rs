@@ -209,8 +209,37 @@ impl<R: Runtime> Connection<R> {
         token: &[u8],
     ) -> Result<(), ErrorCode> {
         let (row, key, level) = self.resolve_login(&username).await?;
-        rules::check_token_login(&self.ctx.hub, &username, token, self.secure, Instant::now())?;
+        let check =
+            |hub| rules::check_token_login(hub, &username, token, self.secure, Instant::now());
+        match check(&self.ctx.hub) {
+            // Issued by another node of the cluster, perhaps.
+            Err(ErrorCode::NotFound) if self.ctx.cluster.is_some() => {
+                self.import_token(&username, token).await?;
+                check(&self.ctx.hub)?;
+            }
+            other => other?,
+        }
         self.go_online(id, username, row.id, key, level).await
+    }
+
+    /// Takes `username`'s token from the cluster if `token` is it and it is
+    /// still usable: NOTFOUND (none, or expired), INVALID (its session is
+    /// still active), HANDSHAKE (another text), as a local token.
+    async fn import_token(&self, username: &Username, token: &[u8]) -> Result<(), ErrorCode> {
+        let cluster = self.ctx.cluster.as_ref().ok_or(ErrorCode::NotFound)?;
+        let value = cluster.token(username).await.ok_or(ErrorCode::NotFound)?;
+        let expires = value.expires.ok_or(ErrorCode::Invalid)?;
+        let left = expires - unix_now();
+        if left <= 0 {
+            return Err(ErrorCode::NotFound);
+        }
+        if !value.matches(token) {
+            return Err(ErrorCode::Handshake);
+        }
+        let text = Challenge::from_bytes(token).ok_or(ErrorCode::Handshake)?;
+        let until = crate::core::later(Instant::now(), std::time::Duration::from_secs(left as u64));
+        self.ctx.hub.import_token(username, text, until);
+        Ok(())
     }
 
     pub(crate) async fn finish_login(&mut self, id: u16, username: Username, challenge: Challenge) {
@@ -231,6 +260,11 @@ impl<R: Runtime> Connection<R> {
         match result {
             Ok(()) => {
                 if self.secure {
+                    if let Some(cluster) = self.ctx.cluster.as_ref() {
+                        cluster
+                            .put_token(&username, challenge.as_bytes(), None)
+                            .await;
+                    }
                     self.ctx.hub.store_token(&username, challenge, self.id);
                 }
             }

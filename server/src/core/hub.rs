@@ -257,15 +257,41 @@ impl Hub {
         );
     }
 
-    /// The session of `conn` ended: its token becomes usable for the token lifetime.
-    pub fn release_token(&self, username: &Username, conn: ConnId, now: Instant) {
-        if let Some(t) = lock(&self.tokens).get_mut(username)
-            && t.active == Some(conn)
-        {
-            t.active = None;
-            // A lifetime beyond what the clock represents never expires.
-            t.expires = Some(super::later(now, self.token_lifetime));
+    /// The session of `conn` ended: its token becomes usable for the token
+    /// lifetime. Returns the token when there was one to release.
+    pub fn release_token(
+        &self,
+        username: &Username,
+        conn: ConnId,
+        now: Instant,
+    ) -> Option<Challenge> {
+        let mut tokens = lock(&self.tokens);
+        let t = tokens.get_mut(username)?;
+        if t.active != Some(conn) {
+            return None;
         }
+        t.active = None;
+        // A lifetime beyond what the clock represents never expires.
+        t.expires = Some(super::later(now, self.token_lifetime));
+        Some(t.text.clone())
+    }
+
+    /// Takes a released token another node of a cluster issued, usable
+    /// until `expires`.
+    pub fn import_token(&self, username: &Username, text: Challenge, expires: Instant) {
+        lock(&self.tokens).insert(
+            username.clone(),
+            Token {
+                text,
+                active: None,
+                expires: Some(expires),
+            },
+        );
+    }
+
+    /// How long a released token stays usable.
+    pub fn token_lifetime(&self) -> Duration {
+        self.token_lifetime
     }
 
     /// Checks a token login: NOTFOUND (none or expired), INVALID (its session
