@@ -28,6 +28,8 @@ mod catchup;
 mod child;
 #[path = "loadgen/client.rs"]
 mod client;
+#[path = "loadgen/fleet.rs"]
+mod fleet;
 #[path = "loadgen/idle.rs"]
 mod idle;
 #[path = "loadgen/keys.rs"]
@@ -53,8 +55,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
-use child::{Target, TargetKind};
+use child::TargetKind;
 use client::{ClientStats, Conn, Plan, Template};
+use fleet::{Fleet, Placement, RunKind};
 use keys::UserKey;
 use report::{Latencies, LoadResult, Memory, Percentiles};
 
@@ -238,9 +241,32 @@ struct RunArgs {
     /// Worker threads of the loader [default: one per core]
     #[arg(long)]
     threads: Option<usize>,
+    /// Run gochat as a cluster of --nodes nodes joined through the NATS
+    /// server at this URL (needs a shared --database-url: MariaDB or
+    /// PostgreSQL); clients are placed per --placement
+    #[arg(long, value_name = "URL")]
+    cluster_url: Option<String>,
+    /// Nodes of the cluster (with --cluster-url)
+    #[arg(long, default_value_t = 2)]
+    nodes: usize,
+    /// Where each pair of clients goes in a cluster: on one node, on two,
+    /// or both in turn (each round runs both, same-node first)
+    #[arg(long, value_enum, default_value_t = PlacementChoice::Both)]
+    placement: PlacementChoice,
     /// Also print the results as one JSON line
     #[arg(long)]
     json: bool,
+}
+
+/// `--placement`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PlacementChoice {
+    /// Each pair on one node.
+    Same,
+    /// Each pair split over two nodes.
+    Cross,
+    /// Both, in turn.
+    Both,
 }
 
 /// Flags of `idle`.
@@ -455,19 +481,41 @@ async fn run(args: &RunArgs) -> Result<()> {
     let relay = TargetKind::Relay {
         max_seconds: SETUP_TIMEOUT.as_secs() + args.warmup + args.duration + args.drain + 120,
     };
-    let mut kinds = match args.target {
-        TargetChoice::Gochat => vec![args.server.kind()?],
-        TargetChoice::Relay => vec![relay.clone()],
+    let mut kinds = match (args.target, &args.cluster_url) {
+        (TargetChoice::Gochat, None) => vec![RunKind::Single(args.server.kind()?)],
+        (TargetChoice::Gochat, Some(url)) => {
+            let node = args.server.kind()?;
+            if args.server.database_url.is_none() || args.nodes < 2 {
+                return Err(err(
+                    "--cluster-url needs --nodes 2 or more and a shared --database-url (MariaDB or PostgreSQL)",
+                ));
+            }
+            let placements = match args.placement {
+                PlacementChoice::Same => vec![Placement::Same],
+                PlacementChoice::Cross => vec![Placement::Cross],
+                PlacementChoice::Both => vec![Placement::Same, Placement::Cross],
+            };
+            placements
+                .into_iter()
+                .map(|placement| RunKind::Cluster {
+                    node: node.clone(),
+                    url: url.clone(),
+                    nodes: args.nodes,
+                    placement,
+                })
+                .collect()
+        }
+        (TargetChoice::Relay, _) => vec![RunKind::Single(relay.clone())],
     };
     if args.compare {
-        if args.target != TargetChoice::Gochat {
+        if args.target != TargetChoice::Gochat || args.cluster_url.is_some() {
             return Err(err(
-                "--compare compares gochat with the relay: use --target gochat",
+                "--compare compares one gochat server with the relay: use --target gochat without --cluster-url",
             ));
         }
-        kinds.push(relay);
+        kinds.push(RunKind::Single(relay));
     }
-    let keys = if kinds.iter().any(TargetKind::is_gochat) {
+    let keys = if kinds.iter().any(RunKind::is_gochat) {
         let n = args.connections;
         Some(tokio::task::spawn_blocking(move || derive_keys(n)).await??)
     } else {
@@ -560,7 +608,7 @@ fn median(values: &[f64]) -> Option<f64> {
 
 /// Connects every client (logging in on gochat), in client order.
 async fn connect_all(
-    port: u16,
+    fleet: &Fleet,
     count: usize,
     keys: Option<Vec<UserKey>>,
     concurrency: usize,
@@ -568,8 +616,8 @@ async fn connect_all(
     let Some(keys) = keys else {
         // The relay pairs by accept order: connect one after the other.
         let mut conns = Vec::with_capacity(count);
-        for _ in 0..count {
-            conns.push(client::connect_plain(port).await?);
+        for index in 0..count {
+            conns.push(client::connect_plain(fleet.port_for(index)).await?);
         }
         return Ok(conns);
     };
@@ -577,6 +625,7 @@ async fn connect_all(
     let mut set = JoinSet::new();
     for (index, key) in keys.into_iter().enumerate().take(count) {
         let permit = Arc::clone(&gate).acquire_owned().await?;
+        let port = fleet.port_for(index);
         set.spawn(async move {
             let conn = client::login(port, index, key).await;
             drop(permit);
@@ -596,8 +645,8 @@ async fn connect_all(
 }
 
 /// One load run against one freshly started target.
-async fn load(args: &RunArgs, kind: &TargetKind, keys: Option<Vec<UserKey>>) -> Result<LoadResult> {
-    let mut target = Target::spawn(kind).await?;
+async fn load(args: &RunArgs, kind: &RunKind, keys: Option<Vec<UserKey>>) -> Result<LoadResult> {
+    let mut target = Fleet::spawn(kind).await?;
     sleep(Duration::from_millis(300)).await;
     let mut memory = Memory {
         fresh: target.rss_kib()?,
@@ -610,7 +659,7 @@ async fn load(args: &RunArgs, kind: &TargetKind, keys: Option<Vec<UserKey>>) -> 
     let setup_started = Instant::now();
     let conns = timeout(
         SETUP_TIMEOUT,
-        connect_all(target.port, args.connections, keys, args.login_concurrency),
+        connect_all(&target, args.connections, keys, args.login_concurrency),
     )
     .await
     .map_err(|_| err("connecting the clients took too long"))??;

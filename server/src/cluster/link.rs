@@ -536,6 +536,12 @@ async fn serve_deliveries(cluster: Arc<Cluster>, hub: Arc<Hub>, writer: Writer) 
             Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
         }
     };
+    // Each batch is taken in a task of its own (at most DELIVERIES at once):
+    // a sender's next batch only comes after the answer to its previous
+    // one, so its order holds, and a batch that waits for the store does
+    // not hold up the others.
+    let gate = Arc::new(tokio::sync::Semaphore::new(DELIVERIES));
+    let writer = Arc::new(writer);
     while let Some(request) = requests.next().await {
         let Some(reply_to) = request.reply else {
             continue;
@@ -544,10 +550,20 @@ async fn serve_deliveries(cluster: Arc<Cluster>, hub: Arc<Hub>, writer: Writer) 
             warn!("cluster: a malformed delivery came on {subject}");
             continue;
         };
-        let taken = take_parcels(&hub, &writer, parcels).await;
-        let _ = cluster.client.publish(reply_to, encode_taken(&taken)).await;
+        let Ok(permit) = gate.clone().acquire_owned().await else {
+            break;
+        };
+        let (cluster, hub, writer) = (cluster.clone(), hub.clone(), writer.clone());
+        tokio::spawn(async move {
+            let taken = take_parcels(&hub, &writer, parcels).await;
+            let _ = cluster.client.publish(reply_to, encode_taken(&taken)).await;
+            drop(permit);
+        });
     }
 }
+
+/// Batches of messages a node takes at once.
+const DELIVERIES: usize = 1024;
 
 /// Queues each parcel for its recipient here, storing those that overflow a
 /// queue; whether each was taken.

@@ -263,6 +263,11 @@ pub fn print_table(results: &[LoadResult]) {
         String::new(),
     );
     row(
+        "lost (OK'd, never received)",
+        &|r| r.acked.saturating_sub(r.received).to_string(),
+        String::new(),
+    );
+    row(
         "failed clients",
         &|r| r.failed_clients.to_string(),
         String::new(),
