@@ -402,7 +402,8 @@ async fn tokens_across_nodes(n: Nodes) {
     wrong[0] = if wrong[0] == b'a' { b'b' } else { b'a' };
     eventually!(
         "node b sees the session over",
-        b.call(login_token(&bytes::Bytes::from(wrong.clone()))).await
+        b.call(login_token(&bytes::Bytes::from(wrong.clone())))
+            .await
             == err(ErrorCode::Handshake)
     );
     assert_eq!(b.call(login_token(&token)).await, ServerCommand::Ok);
