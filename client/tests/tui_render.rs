@@ -2,127 +2,29 @@
 //! and task results, and `render()` drawn on ratatui's `TestBackend`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+mod tui_support;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyModifiers};
 use gochat_client::service::{HookEvent, LoginSummary, UserEntry, UserList};
-use gochat_client::time::TimeZone;
 use gochat_client::tui::commands::{self, Command, ParseError, UsersQuery};
 use gochat_client::tui::model::Popup;
-use gochat_client::tui::model::{Focus, Link, UiConfig};
+use gochat_client::tui::model::{Focus, Link};
 use gochat_client::tui::msg::Secret;
 use gochat_client::tui::{Ctx, Effect, Model, Msg, Outcome, Tag, Task, render, update};
 use gochat_client::{ChatMessage, ClientEvent, ServerRecord};
-use gochat_proto::{AdminCommand, Hook, Username};
+use gochat_proto::{AdminCommand, Hook};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use tui_support::{
+    DAY, WALL, chat, ctrl, done, enter, key, new_model, only_task, press, screen, tasks, type_text,
+    user,
+};
 
-/// 2024-03-01 12:00:00 UTC.
-const WALL: i64 = 1_709_294_400;
-const DAY: i64 = 86_400;
-
-fn record() -> ServerRecord {
-    ServerRecord {
-        id: 1,
-        name: "test".into(),
-        address: "127.0.0.1".into(),
-        port: 9037,
-        tls: false,
-    }
-}
-
-fn new_model() -> Model {
-    Model::new(
-        UiConfig::default(),
-        vec![record()],
-        TimeZone::utc(),
-        (120, 40),
-        Instant::now(),
-        WALL,
-    )
-}
-
-fn screen(model: &Model) -> String {
-    let mut t = Terminal::new(TestBackend::new(model.size.0, model.size.1)).unwrap();
-    t.draw(|f| render(model, f)).unwrap();
-    let buf = t.backend().buffer();
-    (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .map(|x| buf[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn press(model: &mut Model, code: KeyCode, mods: KeyModifiers) -> Vec<Effect> {
-    update(model, Msg::Key(KeyEvent::new(code, mods)))
-}
-
-fn key(model: &mut Model, code: KeyCode) -> Vec<Effect> {
-    press(model, code, KeyModifiers::NONE)
-}
-
-fn ctrl(model: &mut Model, c: char) -> Vec<Effect> {
-    press(model, KeyCode::Char(c), KeyModifiers::CONTROL)
-}
-
-fn type_text(model: &mut Model, text: &str) {
-    for c in text.chars() {
-        key(model, KeyCode::Char(c));
-    }
-}
-
-/// Types `line`, presses Enter, returns the effects.
-fn enter(model: &mut Model, line: &str) -> Vec<Effect> {
-    type_text(model, line);
-    key(model, KeyCode::Enter)
-}
-
-fn tasks(fx: Vec<Effect>) -> Vec<(Ctx, Task)> {
-    fx.into_iter()
-        .filter_map(|e| match e {
-            Effect::Task { ctx, task } => Some((ctx, task)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn only_task(fx: Vec<Effect>) -> (Ctx, Task) {
-    let mut t = tasks(fx);
-    assert_eq!(t.len(), 1, "{t:?}");
-    t.remove(0)
-}
-
-fn done(model: &mut Model, ctx: Ctx, outcome: Outcome) -> Vec<Effect> {
-    update(
-        model,
-        Msg::Done {
-            ctx,
-            result: Ok(outcome),
-        },
-    )
-}
-
-fn user(name: &str) -> Username {
-    Username::new(name).unwrap()
-}
-
-fn chat(id: i64, peer: &str, outgoing: bool, stamp: i64, text: &str) -> ChatMessage {
-    ChatMessage {
-        id,
-        server_id: 1,
-        account: "alice".into(),
-        peer: peer.into(),
-        outgoing,
-        stamp,
-        text: text.into(),
-    }
-}
-
-/// A model connected to server `test` and logged in as alice, with bob and
-/// carol online.
+/// A model connected to server `test` (its MOTD checked) and logged in as
+/// alice with permission 2, with bob and carol online. (Unlike
+/// [`tui_support::logged_in`], which logs alice in with permission 0.)
 fn logged_in() -> Model {
     let mut m = new_model();
     press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);

@@ -97,6 +97,21 @@ impl Client {
         c
     }
 
+    /// A client with the fixture account `name` imported, connected and
+    /// logged in as `name`; the client comes back with the connection to
+    /// live as long.
+    pub async fn logged_in<R: Runtime>(
+        rt: &R,
+        addr: SocketAddr,
+        transport: Transport,
+        name: &str,
+    ) -> (Self, Connection) {
+        let client = Self::with_account(addr, transport, name).await;
+        let conn = client.connect(rt).await;
+        conn.login(name, PASSWORD).await.unwrap();
+        (client, conn)
+    }
+
     pub async fn connect<R: Runtime>(&self, rt: &R) -> Connection {
         self.service
             .connect(rt, &self.server, &options())
