@@ -49,6 +49,20 @@ use input::Input;
 
 const DIRECTIONS: [Direction; 2] = [Direction::ToServer, Direction::ToClient];
 
+/// Feeds `bytes` that a session transmitted to `wire`, the peer's decoder,
+/// and hands each whole packet to `each`; a malformed packet is a finding
+/// (`sender` names the side that sent it).
+fn feed_transmitted(wire: &mut Decoder, bytes: &[u8], sender: &str, mut each: impl FnMut(Packet)) {
+    wire.feed(bytes);
+    loop {
+        match wire.decode() {
+            Ok(Some(p)) => each(p),
+            Ok(None) => break,
+            Err(e) => panic!("{sender} sent a malformed packet: {e}"),
+        }
+    }
+}
+
 /// What a decoder made of a whole stream.
 #[derive(Debug, PartialEq)]
 struct Decoded {

@@ -297,41 +297,39 @@ fn same_but_reserved(encoded: &[u8], read: &[u8]) -> bool {
 // ---------------------------------------------------------------------------
 // (a) typed round trips
 
+/// `cmd` as packet `id` in `direction`: its encoding is its packet's bytes,
+/// with its action, and decodes back to that packet alone, with `id`, and
+/// to `cmd`.
+fn check_round_trip<C: WireCommand + PartialEq + std::fmt::Debug>(
+    cmd: &C,
+    id: u16,
+    direction: Direction,
+) -> Result<(), TestCaseError> {
+    let packet = cmd.packet_with(id);
+    let wire = stream_of(std::slice::from_ref(&(cmd.clone(), id)));
+    prop_assert_eq!(&wire[..], &packet.to_bytes()[..]);
+    prop_assert_eq!(packet.action(), cmd.action_of());
+    prop_assert_eq!(packet.header().check(direction), Ok(cmd.action_of()));
+
+    let decoded = decode_all(&wire, direction).unwrap();
+    prop_assert_eq!(decoded.len(), 1);
+    prop_assert_eq!(&decoded[0], &packet);
+    prop_assert_eq!(decoded[0].id(), id);
+    prop_assert_eq!(&C::from_wire(&decoded[0]), cmd);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn client_commands_round_trip((cmd, id) in client_packet()) {
-        let packet = cmd.to_packet(id).unwrap();
-        let mut wire = BytesMut::new();
-        cmd.encode(id, &mut wire).unwrap();
-        prop_assert_eq!(&wire[..], &packet.to_bytes()[..]);
-        prop_assert_eq!(packet.action(), cmd.action());
-        prop_assert_eq!(packet.header().check(Direction::ToServer), Ok(cmd.action()));
-
-        let decoded = decode_all(&wire, Direction::ToServer).unwrap();
-        prop_assert_eq!(decoded.len(), 1);
-        prop_assert_eq!(&decoded[0], &packet);
-        prop_assert_eq!(decoded[0].id(), id);
-        let back = ClientCommand::from_packet(&decoded[0]).unwrap();
-        prop_assert_eq!(back, cmd);
+        check_round_trip(&cmd, id, Direction::ToServer)?;
     }
 
     #[test]
     fn server_commands_round_trip((cmd, id) in server_packet()) {
-        let packet = cmd.to_packet(id).unwrap();
-        let mut wire = BytesMut::new();
-        cmd.encode(id, &mut wire).unwrap();
-        prop_assert_eq!(&wire[..], &packet.to_bytes()[..]);
-        prop_assert_eq!(packet.action(), cmd.action());
-        prop_assert_eq!(packet.header().check(Direction::ToClient), Ok(cmd.action()));
-
-        let decoded = decode_all(&wire, Direction::ToClient).unwrap();
-        prop_assert_eq!(decoded.len(), 1);
-        prop_assert_eq!(&decoded[0], &packet);
-        prop_assert_eq!(decoded[0].id(), id);
-        let back = ServerCommand::from_packet(&decoded[0]).unwrap();
-        prop_assert_eq!(back, cmd);
+        check_round_trip(&cmd, id, Direction::ToClient)?;
     }
 }
 
@@ -376,6 +374,81 @@ fn chunk_sizes() -> impl Strategy<Value = Vec<usize>> {
     ]
 }
 
+/// What the properties that hold for both sides need of a command.
+trait WireCommand: Clone {
+    /// The command's action.
+    fn action_of(&self) -> Action;
+    /// The command a packet holds.
+    fn from_wire(packet: &Packet) -> Self;
+    /// Appends the command encoded as packet `id` to `out`.
+    fn encode_with(&self, id: u16, out: &mut BytesMut);
+    /// The command as packet `id`.
+    fn packet_with(&self, id: u16) -> Packet;
+}
+
+/// Implements [`WireCommand`] with the inherent methods both command types
+/// have.
+macro_rules! wire_command {
+    ($($command:ty),*) => {$(
+        impl WireCommand for $command {
+            fn action_of(&self) -> Action {
+                self.action()
+            }
+
+            fn from_wire(packet: &Packet) -> Self {
+                <$command>::from_packet(packet).unwrap()
+            }
+
+            fn encode_with(&self, id: u16, out: &mut BytesMut) {
+                self.encode(id, out).unwrap();
+            }
+
+            fn packet_with(&self, id: u16) -> Packet {
+                self.to_packet(id).unwrap()
+            }
+        }
+    )*};
+}
+
+wire_command!(ClientCommand, ServerCommand);
+
+/// `cmds`, each with its id, encoded one after another.
+fn stream_of<C: WireCommand>(cmds: &[(C, u16)]) -> BytesMut {
+    let mut stream = BytesMut::new();
+    for (cmd, id) in cmds {
+        cmd.encode_with(*id, &mut stream);
+    }
+    stream
+}
+
+/// `cmds`, each with its id, as packets.
+fn packets_of<C: WireCommand>(cmds: &[(C, u16)]) -> Vec<Packet> {
+    cmds.iter().map(|(cmd, id)| cmd.packet_with(*id)).collect()
+}
+
+/// `stream` in `direction` decodes to `want` whole, in chunks of `sizes`
+/// (leaving nothing buffered) and byte by byte.
+fn check_decodes_in_any_chunks(
+    stream: &[u8],
+    want: &[Packet],
+    sizes: &[usize],
+    direction: Direction,
+) -> Result<(), TestCaseError> {
+    let whole = decode_all(stream, direction).unwrap();
+    prop_assert_eq!(&whole[..], want);
+
+    let (chunked, err, dec) = decode_chunked(stream, sizes, direction);
+    prop_assert_eq!(err, None);
+    prop_assert_eq!(&chunked[..], want);
+    prop_assert_eq!(dec.buffered(), 0);
+    prop_assert!(!dec.is_mid_packet());
+
+    let (bytewise, err, _) = decode_chunked(stream, &[1], direction);
+    prop_assert_eq!(err, None);
+    prop_assert_eq!(&bytewise[..], want);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -384,24 +457,8 @@ proptest! {
         cmds in proptest::collection::vec(client_packet(), 1..=8),
         sizes in chunk_sizes(),
     ) {
-        let mut stream = BytesMut::new();
-        let mut want = Vec::new();
-        for (cmd, id) in &cmds {
-            cmd.encode(*id, &mut stream).unwrap();
-            want.push(cmd.to_packet(*id).unwrap());
-        }
-        let whole = decode_all(&stream, Direction::ToServer).unwrap();
-        prop_assert_eq!(&whole, &want);
-
-        let (chunked, err, dec) = decode_chunked(&stream, &sizes, Direction::ToServer);
-        prop_assert_eq!(err, None);
-        prop_assert_eq!(&chunked, &want);
-        prop_assert_eq!(dec.buffered(), 0);
-        prop_assert!(!dec.is_mid_packet());
-
-        let (bytewise, err, _) = decode_chunked(&stream, &[1], Direction::ToServer);
-        prop_assert_eq!(err, None);
-        prop_assert_eq!(&bytewise, &want);
+        let (stream, want) = (stream_of(&cmds), packets_of(&cmds));
+        check_decodes_in_any_chunks(&stream, &want, &sizes, Direction::ToServer)?;
     }
 
     #[test]
@@ -409,23 +466,8 @@ proptest! {
         cmds in proptest::collection::vec(server_packet(), 1..=8),
         sizes in chunk_sizes(),
     ) {
-        let mut stream = BytesMut::new();
-        let mut want = Vec::new();
-        for (cmd, id) in &cmds {
-            cmd.encode(*id, &mut stream).unwrap();
-            want.push(cmd.to_packet(*id).unwrap());
-        }
-        let whole = decode_all(&stream, Direction::ToClient).unwrap();
-        prop_assert_eq!(&whole, &want);
-
-        let (chunked, err, dec) = decode_chunked(&stream, &sizes, Direction::ToClient);
-        prop_assert_eq!(err, None);
-        prop_assert_eq!(&chunked, &want);
-        prop_assert_eq!(dec.buffered(), 0);
-
-        let (bytewise, err, _) = decode_chunked(&stream, &[1], Direction::ToClient);
-        prop_assert_eq!(err, None);
-        prop_assert_eq!(&bytewise, &want);
+        let (stream, want) = (stream_of(&cmds), packets_of(&cmds));
+        check_decodes_in_any_chunks(&stream, &want, &sizes, Direction::ToClient)?;
     }
 }
 
@@ -726,6 +768,21 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+/// [`check_against_grammar`] on `stream`, then again after each of
+/// `mutations` in turn.
+fn check_mutated_against_grammar(
+    mut stream: Vec<u8>,
+    mutations: &[Mutation],
+    sizes: &[usize],
+) -> Result<(), TestCaseError> {
+    check_against_grammar(&stream, sizes)?;
+    for m in mutations {
+        mutate(&mut stream, m);
+        check_against_grammar(&stream, sizes)?;
+    }
+    Ok(())
+}
+
 fn mutate(stream: &mut Vec<u8>, m: &Mutation) {
     let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
     match *m {
@@ -801,16 +858,7 @@ proptest! {
         mutations in proptest::collection::vec(mutation(), 1..=3),
         sizes in chunk_sizes(),
     ) {
-        let mut stream = BytesMut::new();
-        for (cmd, id) in &cmds {
-            cmd.encode(*id, &mut stream).unwrap();
-        }
-        let mut stream = stream.to_vec();
-        check_against_grammar(&stream, &sizes)?;
-        for m in &mutations {
-            mutate(&mut stream, m);
-            check_against_grammar(&stream, &sizes)?;
-        }
+        check_mutated_against_grammar(stream_of(&cmds).to_vec(), &mutations, &sizes)?;
     }
 
     #[test]
@@ -819,16 +867,7 @@ proptest! {
         mutations in proptest::collection::vec(mutation(), 1..=3),
         sizes in chunk_sizes(),
     ) {
-        let mut stream = BytesMut::new();
-        for (cmd, id) in &cmds {
-            cmd.encode(*id, &mut stream).unwrap();
-        }
-        let mut stream = stream.to_vec();
-        check_against_grammar(&stream, &sizes)?;
-        for m in &mutations {
-            mutate(&mut stream, m);
-            check_against_grammar(&stream, &sizes)?;
-        }
+        check_mutated_against_grammar(stream_of(&cmds).to_vec(), &mutations, &sizes)?;
     }
 }
 

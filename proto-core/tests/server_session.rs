@@ -70,33 +70,59 @@ impl Harness {
         std::iter::from_fn(|| self.session.poll_event()).collect()
     }
 
-    fn login(&mut self, name: &str, permission: u8) {
+    /// Sends LOGIN `name` as packet `id` and begins its verification with
+    /// `cipher` as the challenge's ciphertext; returns the events the LOGIN
+    /// raised.
+    fn begin_login(&mut self, id: u16, name: &str, cipher: &'static [u8]) -> Vec<ServerEvent> {
         self.send(
-            1,
+            id,
             &ClientCommand::Login {
                 username: user(name),
             },
         );
-        assert!(matches!(
-            self.events()[..],
-            [ServerEvent::Request { id: 1, .. }]
-        ));
+        let events = self.events();
         self.session
             .begin_verification(
-                1,
+                id,
                 user(name),
                 challenge(),
-                Bytes::from_static(b"cipher"),
+                Bytes::from_static(cipher),
                 self.now,
             )
             .unwrap();
+        events
+    }
+
+    /// Sends VERIF for `name` as packet `id`, its answer 128 times `byte`
+    /// (`b'A'` is the right answer to [`challenge`]).
+    fn verif(&mut self, id: u16, name: &str, byte: u8) {
         self.send(
-            2,
+            id,
             &ClientCommand::Verif {
                 username: user(name),
-                answer: Bytes::from(vec![b'A'; 128]),
+                answer: Bytes::from(vec![byte; 128]),
             },
         );
+    }
+
+    /// A timeout at `before` leaves the session open; one at `at` closes it
+    /// with `ERR Idle` (id 0) and the event `Closed(reason)`.
+    fn closes_at(&mut self, before: Instant, at: Instant, reason: CloseReason) {
+        self.session.handle_timeout(before);
+        assert!(!self.session.is_closed());
+        self.session.handle_timeout(at);
+        assert!(self.session.is_closed());
+        assert_eq!(
+            self.replies(),
+            vec![(0, ServerCommand::Err(ErrorCode::Idle))]
+        );
+        assert_eq!(self.events(), vec![ServerEvent::Closed(reason)]);
+    }
+
+    fn login(&mut self, name: &str, permission: u8) {
+        let ev = self.begin_login(1, name, b"cipher");
+        assert!(matches!(ev[..], [ServerEvent::Request { id: 1, .. }]));
+        self.verif(2, name, b'A');
         let ev = self.events();
         assert!(
             matches!(&ev[..], [ServerEvent::Verified { id: 2, .. }]),
@@ -287,29 +313,8 @@ fn full_login_and_logged_in_gating() {
 #[test]
 fn wrong_verification_is_handshake_and_drops_pending() {
     let mut h = Harness::new();
-    h.send(
-        1,
-        &ClientCommand::Login {
-            username: user("alice"),
-        },
-    );
-    h.events();
-    h.session
-        .begin_verification(
-            1,
-            user("alice"),
-            challenge(),
-            Bytes::from_static(b"c"),
-            h.now,
-        )
-        .unwrap();
-    h.send(
-        2,
-        &ClientCommand::Verif {
-            username: user("alice"),
-            answer: Bytes::from(vec![b'B'; 128]),
-        },
-    );
+    h.begin_login(1, "alice", b"c");
+    h.verif(2, "alice", b'B');
     assert_eq!(
         h.replies(),
         vec![
@@ -323,41 +328,14 @@ fn wrong_verification_is_handshake_and_drops_pending() {
         ]
     );
     // The pending verification is gone.
-    h.send(
-        3,
-        &ClientCommand::Verif {
-            username: user("alice"),
-            answer: Bytes::from(vec![b'A'; 128]),
-        },
-    );
+    h.verif(3, "alice", b'A');
     assert_eq!(
         h.replies(),
         vec![(3, ServerCommand::Err(ErrorCode::Invalid))]
     );
     // A right text for another name also fails.
-    h.send(
-        4,
-        &ClientCommand::Login {
-            username: user("alice"),
-        },
-    );
-    h.events();
-    h.session
-        .begin_verification(
-            4,
-            user("alice"),
-            challenge(),
-            Bytes::from_static(b"c"),
-            h.now,
-        )
-        .unwrap();
-    h.send(
-        5,
-        &ClientCommand::Verif {
-            username: user("bob"),
-            answer: Bytes::from(vec![b'A'; 128]),
-        },
-    );
+    h.begin_login(4, "alice", b"c");
+    h.verif(5, "bob", b'A');
     assert_eq!(
         h.replies().last(),
         Some(&(5, ServerCommand::Err(ErrorCode::Handshake)))
@@ -367,22 +345,7 @@ fn wrong_verification_is_handshake_and_drops_pending() {
 #[test]
 fn logout_cancels_pending_verification() {
     let mut h = Harness::new();
-    h.send(
-        1,
-        &ClientCommand::Login {
-            username: user("alice"),
-        },
-    );
-    h.events();
-    h.session
-        .begin_verification(
-            1,
-            user("alice"),
-            challenge(),
-            Bytes::from_static(b"c"),
-            h.now,
-        )
-        .unwrap();
+    h.begin_login(1, "alice", b"c");
     h.send(2, &ClientCommand::Logout);
     assert_eq!(h.replies()[1], (2, ServerCommand::Ok));
     assert!(h.session.pending_verification().is_none());
@@ -391,22 +354,7 @@ fn logout_cancels_pending_verification() {
 #[test]
 fn verification_deadline() {
     let mut h = Harness::new();
-    h.send(
-        1,
-        &ClientCommand::Login {
-            username: user("alice"),
-        },
-    );
-    h.events();
-    h.session
-        .begin_verification(
-            1,
-            user("alice"),
-            challenge(),
-            Bytes::from_static(b"c"),
-            h.now,
-        )
-        .unwrap();
+    h.begin_login(1, "alice", b"c");
     let (at, _) = h.session.poll_timeout().unwrap();
     assert_eq!(at, h.now + Duration::from_secs(120));
     h.session.handle_timeout(h.now + Duration::from_secs(119));
@@ -419,13 +367,7 @@ fn verification_deadline() {
             username: user("alice")
         }]
     );
-    h.send(
-        2,
-        &ClientCommand::Verif {
-            username: user("alice"),
-            answer: Bytes::from(vec![b'A'; 128]),
-        },
-    );
+    h.verif(2, "alice", b'A');
     assert_eq!(
         h.replies().last(),
         Some(&(2, ServerCommand::Err(ErrorCode::Invalid)))
@@ -603,15 +545,10 @@ fn started_packet_must_complete_within_packet_timeout() {
         h.session.poll_timeout(),
         Some((start + Duration::from_secs(10), ServerTimer::Packet))
     );
-    h.session
-        .handle_timeout(start + Duration::from_millis(9_999));
-    assert!(!h.session.is_closed());
-    h.session.handle_timeout(start + Duration::from_secs(10));
-    assert!(h.session.is_closed());
-    assert_eq!(h.replies(), vec![(0, ServerCommand::Err(ErrorCode::Idle))]);
-    assert_eq!(
-        h.events(),
-        vec![ServerEvent::Closed(CloseReason::PacketTimeout)]
+    h.closes_at(
+        start + Duration::from_millis(9_999),
+        start + Duration::from_secs(10),
+        CloseReason::PacketTimeout,
     );
 }
 
@@ -661,14 +598,10 @@ fn connection_that_never_logs_in_is_closed() {
     // KEEPs refresh the idle deadline but not the login deadline.
     h.now += Duration::from_secs(200);
     h.send(1, &ClientCommand::Keep);
-    h.session.handle_timeout(start + Duration::from_secs(299));
-    assert!(!h.session.is_closed());
-    h.session.handle_timeout(start + Duration::from_secs(300));
-    assert!(h.session.is_closed());
-    assert_eq!(h.replies(), vec![(0, ServerCommand::Err(ErrorCode::Idle))]);
-    assert_eq!(
-        h.events(),
-        vec![ServerEvent::Closed(CloseReason::LoginTimeout)]
+    h.closes_at(
+        start + Duration::from_secs(299),
+        start + Duration::from_secs(300),
+        CloseReason::LoginTimeout,
     );
 }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use super::feed_transmitted;
 use super::input::{Input, fixed_challenge};
 use crate::command::ClientCommand;
 use crate::crypto::{CryptoError, Decryptor};
@@ -71,19 +72,12 @@ impl Harness {
         loop {
             while let Some(bytes) = self.session.poll_transmit() {
                 assert!(!self.closed, "bytes to send after Closed");
-                self.wire.feed(&bytes);
-                loop {
-                    match self.wire.decode() {
-                        Ok(Some(p)) => {
-                            if let Err(e) = ClientCommand::from_packet(&p) {
-                                panic!("client sent {p:?}, which is not a command: {e}");
-                            }
-                            self.last_sent_id = p.id();
-                        }
-                        Ok(None) => break,
-                        Err(e) => panic!("client sent a malformed packet: {e}"),
+                feed_transmitted(&mut self.wire, &bytes, "client", |p| {
+                    if let Err(e) = ClientCommand::from_packet(&p) {
+                        panic!("client sent {p:?}, which is not a command: {e}");
                     }
-                }
+                    self.last_sent_id = p.id();
+                });
             }
             let Some(event) = self.session.poll_event() else {
                 break;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
+use super::feed_transmitted;
 use super::input::{Input, fixed_challenge};
 use crate::codes::{AdminOp, ErrorCode, Hook};
 use crate::command::{AdminCommand, ClientCommand, HookEvent, ServerCommand, UserEntry};
@@ -78,19 +79,12 @@ impl Harness {
         loop {
             while let Some(bytes) = self.session.poll_transmit() {
                 assert!(!self.flushed, "bytes to send after the final flush");
-                self.wire.feed(&bytes);
-                loop {
-                    match self.wire.decode() {
-                        Ok(Some(p)) => {
-                            if let Err(e) = ServerCommand::from_packet(&p) {
-                                panic!("server sent {p:?}, which is not a command: {e}");
-                            }
-                            self.last_packet = Some(p);
-                        }
-                        Ok(None) => break,
-                        Err(e) => panic!("server sent a malformed packet: {e}"),
+                feed_transmitted(&mut self.wire, &bytes, "server", |p| {
+                    if let Err(e) = ServerCommand::from_packet(&p) {
+                        panic!("server sent {p:?}, which is not a command: {e}");
                     }
-                }
+                    self.last_packet = Some(p);
+                });
             }
             if self.closed {
                 self.flushed = true;
