@@ -7,7 +7,7 @@ mod tui_support;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyModifiers};
-use gochat_client::service::{HookEvent, LoginSummary, UserEntry, UserList};
+use gochat_client::service::{HookEvent, UserList};
 use gochat_client::tui::commands::{self, Command, ParseError, UsersQuery};
 use gochat_client::tui::model::Popup;
 use gochat_client::tui::model::{Focus, Link};
@@ -18,8 +18,8 @@ use gochat_proto::{AdminCommand, Hook};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tui_support::{
-    DAY, WALL, chat, ctrl, done, enter, key, new_model, only_task, press, screen, tasks, type_text,
-    user,
+    DAY, WALL, carol_logs_in, chat, ctrl, done, enter, is_verified_connect, key, log_in_alice, net,
+    new_model, only_task, press, screen, tasks, type_text, user,
 };
 
 /// A model connected to server `test` (its MOTD checked) and logged in as
@@ -30,16 +30,7 @@ fn logged_in() -> Model {
     press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
     assert_eq!(m.server().name(), "test");
     let (ctx, task) = only_task(enter(&mut m, "/connect"));
-    assert!(
-        matches!(
-            task,
-            Task::Connect {
-                noverify: false,
-                ..
-            }
-        ),
-        "{task:?}"
-    );
+    assert!(is_verified_connect(&task), "{task:?}");
     assert_eq!(m.server().link, Link::Connecting);
     done(
         &mut m,
@@ -49,45 +40,8 @@ fn logged_in() -> Model {
         },
     );
     assert_eq!(m.server().link, Link::Online);
-    assert!(enter(&mut m, "/login alice").is_empty());
-    type_text(&mut m, "s3cret");
-    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
-    assert_eq!(
-        task,
-        Task::Login {
-            username: "alice".into(),
-            password: Secret("s3cret".into())
-        }
-    );
-    let online = vec![
-        UserEntry {
-            name: user("alice"),
-            permission: Some(2),
-        },
-        UserEntry {
-            name: user("bob"),
-            permission: Some(0),
-        },
-    ];
-    let summary = LoginSummary {
-        permission: 2,
-        online,
-        used_token: false,
-        catch_up_started: false,
-    };
-    done(&mut m, ctx, Outcome::LoggedIn(summary));
-    let generation = m.server().generation;
-    update(
-        &mut m,
-        Msg::Net {
-            server: 1,
-            generation,
-            event: ClientEvent::Hook(HookEvent::NewLogin {
-                username: user("carol"),
-                permission: 1,
-            }),
-        },
-    );
+    log_in_alice(&mut m, 2, &[("alice", 2), ("bob", 0)]);
+    carol_logs_in(&mut m);
     m
 }
 
@@ -712,15 +666,10 @@ fn commands_check_their_server_and_ask_for_passwords() {
         "{s}"
     );
     // Disconnection is reported and the server is no longer marked.
-    let generation = m.server().generation;
-    update(
+    net(
         &mut m,
-        Msg::Net {
-            server: 1,
-            generation,
-            event: ClientEvent::Disconnected {
-                reason: "server closed the connection".into(),
-            },
+        ClientEvent::Disconnected {
+            reason: "server closed the connection".into(),
         },
     );
     let s = screen(&m);

@@ -171,6 +171,70 @@ pub fn connect(m: &mut Model) {
     assert_eq!(m.server().link, Link::Online);
 }
 
+/// The login task for alice with her password `s3cret`.
+pub fn alice_login() -> Task {
+    Task::Login {
+        username: "alice".into(),
+        password: Secret("s3cret".into()),
+    }
+}
+
+/// Types alice's password `s3cret` into the password popup (masked on the
+/// screen) and presses Enter; the one task that follows is
+/// [`alice_login`], and its context comes back.
+pub fn enter_alice_password(m: &mut Model) -> Ctx {
+    type_text(m, "s3cret");
+    assert!(!screen(m).contains("s3cret"), "masked");
+    let (ctx, task) = only_task(key(m, KeyCode::Enter));
+    assert_eq!(task, alice_login());
+    ctx
+}
+
+/// Whether `task` connects checking the server's certificate (no
+/// `-noverify`).
+pub fn is_verified_connect(task: &Task) -> bool {
+    matches!(
+        task,
+        Task::Connect {
+            noverify: false,
+            ..
+        }
+    )
+}
+
+/// Logs alice in on the server on screen, which must be connected: /login
+/// alice, her password, then the login done with `permission` and the users
+/// of `online` (name, permission) online.
+pub fn log_in_alice(m: &mut Model, permission: u8, online: &[(&str, u8)]) {
+    assert!(enter(m, "/login alice").is_empty());
+    let ctx = enter_alice_password(m);
+    let online = online
+        .iter()
+        .map(|&(name, permission)| UserEntry {
+            name: user(name),
+            permission: Some(permission),
+        })
+        .collect();
+    let summary = LoginSummary {
+        permission,
+        online,
+        used_token: false,
+        catch_up_started: false,
+    };
+    done(m, ctx, Outcome::LoggedIn(summary));
+}
+
+/// The hook of carol (permission 1) logging in, from server `test`.
+pub fn carol_logs_in(m: &mut Model) {
+    net(
+        m,
+        ClientEvent::Hook(HookEvent::NewLogin {
+            username: user("carol"),
+            permission: 1,
+        }),
+    );
+}
+
 /// A model connected to server `test` and logged in as alice, with bob and
 /// carol online.
 pub fn logged_in() -> Model {
@@ -178,37 +242,8 @@ pub fn logged_in() -> Model {
     press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
     assert_eq!(m.server().name(), "test");
     connect(&mut m);
-    enter(&mut m, "/login alice");
-    type_text(&mut m, "s3cret");
-    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
-    assert_eq!(
-        task,
-        Task::Login {
-            username: "alice".into(),
-            password: Secret("s3cret".into())
-        }
-    );
-    let online = ["alice", "bob"]
-        .iter()
-        .map(|n| UserEntry {
-            name: user(n),
-            permission: Some(0),
-        })
-        .collect();
-    let summary = LoginSummary {
-        permission: 0,
-        online,
-        used_token: false,
-        catch_up_started: false,
-    };
-    done(&mut m, ctx, Outcome::LoggedIn(summary));
-    net(
-        &mut m,
-        ClientEvent::Hook(HookEvent::NewLogin {
-            username: user("carol"),
-            permission: 1,
-        }),
-    );
+    log_in_alice(&mut m, 0, &[("alice", 0), ("bob", 0)]);
+    carol_logs_in(&mut m);
     m
 }
 

@@ -5,7 +5,6 @@
 use crossterm::event::KeyCode;
 use gochat_client::service::LoginSummary;
 use gochat_client::tui::model::Link;
-use gochat_client::tui::msg::Secret;
 use gochat_client::tui::{Ctx, Model, Msg, Outcome, Task, update};
 use gochat_client::{ClientEvent, StartOptions};
 
@@ -46,16 +45,7 @@ fn a_saved_server_connects_at_start_and_logs_in_once_the_password_is_known() {
     };
     let fx = update(&mut m, Msg::Started(vec![(1, options.clone())]));
     let (ctx, task) = only_task(fx);
-    assert!(
-        matches!(
-            task,
-            Task::Connect {
-                noverify: false,
-                ..
-            }
-        ),
-        "{task:?}"
-    );
+    assert!(is_verified_connect(&task), "{task:?}");
     assert_eq!(m.servers[1].link, Link::Connecting);
     assert_eq!(m.server().name(), "Local", "the screen stays where it was");
     assert_eq!(m.servers[1].start, options);
@@ -68,30 +58,16 @@ fn a_saved_server_connects_at_start_and_logs_in_once_the_password_is_known() {
         s.contains("Password of alice on test (to log in at connect)..."),
         "{s}"
     );
-    type_text(&mut m, "s3cret");
-    assert!(!screen(&m).contains("s3cret"), "masked");
-    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
-    assert_eq!(
-        task,
-        Task::Login {
-            username: "alice".into(),
-            password: Secret("s3cret".into())
-        }
-    );
+    let ctx = enter_alice_password(&mut m);
     assert_eq!(ctx.server, 1);
     done(&mut m, ctx, Outcome::LoggedIn(summary()));
     assert_eq!(m.servers[1].user.as_deref(), Some("alice"));
 
     // Dropped, connected again: it logs in with the password kept.
-    let generation = m.servers[1].generation;
-    update(
+    net(
         &mut m,
-        Msg::Net {
-            server: 1,
-            generation,
-            event: ClientEvent::Disconnected {
-                reason: "gone".into(),
-            },
+        ClientEvent::Disconnected {
+            reason: "gone".into(),
         },
     );
     key(&mut m, crossterm::event::KeyCode::Esc);
@@ -100,13 +76,7 @@ fn a_saved_server_connects_at_start_and_logs_in_once_the_password_is_known() {
     let t = connected(&mut m, ctx);
     let (ctx, task) = login_task(&t).expect("logs in by itself");
     assert!(m.popup.is_none());
-    assert_eq!(
-        task,
-        Task::Login {
-            username: "alice".into(),
-            password: Secret("s3cret".into())
-        }
-    );
+    assert_eq!(task, alice_login());
     // A refused login forgets the password: the next connect asks again.
     update(
         &mut m,
@@ -117,15 +87,10 @@ fn a_saved_server_connects_at_start_and_logs_in_once_the_password_is_known() {
     );
     assert!(m.servers[1].password.is_none());
     enter(&mut m, "/disconnect");
-    let generation = m.servers[1].generation;
-    update(
+    net(
         &mut m,
-        Msg::Net {
-            server: 1,
-            generation,
-            event: ClientEvent::Disconnected {
-                reason: "disconnected".into(),
-            },
+        ClientEvent::Disconnected {
+            reason: "disconnected".into(),
         },
     );
     let (ctx, _) = only_task(enter(&mut m, "/connect"));
