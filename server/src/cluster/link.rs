@@ -79,6 +79,9 @@ pub struct Cluster {
     tokens: Mutex<Option<kv::Store>>,
     /// Whether NATS and the buckets are usable (for logging changes once).
     up: AtomicBool,
+    /// Whether requests to the cluster are failing (logged when it starts
+    /// and when it ends, not per request).
+    failing: AtomicBool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -143,6 +146,7 @@ impl Cluster {
             buckets: Mutex::new(None),
             tokens: Mutex::new(None),
             up: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
         });
         hub.set_outlet({
             let cluster = Arc::downgrade(&cluster);
@@ -220,7 +224,7 @@ impl Cluster {
             Some(Ok(_)) => return Claim::Won,
             Some(Err(e)) if e.kind() == CreateErrorKind::AlreadyExists => {}
             Some(Err(e)) => {
-                warn!("cluster: cannot claim the session of {username}: {e}");
+                self.failed(&format!("cannot claim the session of {username}: {e}"));
                 return Claim::Unavailable;
             }
             None => return Claim::Unavailable,
@@ -239,7 +243,7 @@ impl Cluster {
                 };
             }
             Some(Err(e)) => {
-                warn!("cluster: cannot read the session of {username}: {e}");
+                self.failed(&format!("cannot read the session of {username}: {e}"));
                 return Claim::Unavailable;
             }
         };
@@ -331,12 +335,15 @@ impl Cluster {
             .await
         {
             Ok(reply) => match wire::decode_taken(&reply.payload, parcels.len()) {
-                Some(taken) => Delivery::Answered(taken),
+                Some(taken) => {
+                    self.succeeded();
+                    Delivery::Answered(taken)
+                }
                 None => Delivery::Unknown,
             },
             Err(e) if e.kind() == RequestErrorKind::NoResponders => Delivery::NotSent,
             Err(e) => {
-                warn!("cluster: node {node} did not answer a delivery: {e}");
+                self.failed(&format!("node {node} did not answer a delivery: {e}"));
                 Delivery::Unknown
             }
         }
@@ -366,13 +373,16 @@ impl Cluster {
             .timeout(Some(DELIVER_TIMEOUT));
         match self.client.send_request(node_subject(node), request).await {
             Ok(reply) => match serde_json::from_slice::<CommandAnswer>(&reply.payload) {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(())) => {
+                    self.succeeded();
+                    Ok(())
+                }
                 Ok(Err(code)) => Err(ErrorCode::from_code(code).unwrap_or(ErrorCode::Server)),
                 Err(_) => Err(ErrorCode::Server),
             },
             Err(e) if e.kind() == RequestErrorKind::NoResponders => Err(ErrorCode::NotFound),
             Err(e) => {
-                warn!("cluster: node {node} did not answer a command: {e}");
+                self.failed(&format!("node {node} did not answer a command: {e}"));
                 Err(ErrorCode::Server)
             }
         }
@@ -392,6 +402,21 @@ impl Cluster {
         tokio::spawn(async move {
             let _ = client.publish(EVENTS_SUBJECT, Bytes::from(payload)).await;
         });
+    }
+
+    /// A request to the cluster failed: logged if it is the first since
+    /// requests last succeeded.
+    fn failed(&self, what: &str) {
+        if !self.failing.swap(true, Ordering::SeqCst) {
+            warn!("cluster: {what} (further failures are not logged until requests succeed again)");
+        }
+    }
+
+    /// A request to the cluster succeeded: logged if requests were failing.
+    fn succeeded(&self) {
+        if self.failing.swap(false, Ordering::SeqCst) {
+            info!(target: "gochat::notice", "cluster: requests to other nodes succeed again");
+        }
     }
 
     fn set_up(&self, up: bool) {
@@ -547,7 +572,7 @@ async fn serve_deliveries(cluster: Arc<Cluster>, hub: Arc<Hub>, writer: Writer) 
             continue;
         };
         let Some(parcels) = decode_parcels(request.payload) else {
-            warn!("cluster: a malformed delivery came on {subject}");
+            tracing::debug!("cluster: a malformed delivery came on {subject}");
             continue;
         };
         let Ok(permit) = gate.clone().acquire_owned().await else {
@@ -641,7 +666,7 @@ async fn serve_commands(cluster: Arc<Cluster>, hub: Arc<Hub>) {
         let answer: CommandAnswer = match serde_json::from_slice::<NodeCommand>(&message.payload) {
             Ok(command) => act(&cluster, &hub, command).await,
             Err(_) => {
-                warn!("cluster: a malformed command came for this node");
+                tracing::debug!("cluster: a malformed command came for this node");
                 Err(ErrorCode::Invalid.code())
             }
         };
