@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use gochat_client::ServerRecord;
 use gochat_client::keys::{open_private_key, seal_private_key, verify_password};
 use gochat_client::store::LocalStore;
 use gochat_testkit::{TempDir, private_pem, public_pem_text};
@@ -28,6 +29,14 @@ const ORIGINAL_SCHEMA: [&str; 5] = [
 /// A fresh folder, removed with its files when the test ends.
 fn scratch(name: &str) -> TempDir {
     TempDir::new(&format!("gochat_client_{name}"))
+}
+
+/// The names of the tables of `db`, sorted.
+async fn table_names(db: &mut sqlx::SqliteConnection) -> Vec<String> {
+    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .fetch_all(db)
+        .await
+        .unwrap()
 }
 
 /// A plain connection, without foreign-key enforcement as go-sqlite3 opens
@@ -151,6 +160,20 @@ async fn write_original(path: &Path) -> Fixture {
 /// 2026-11-25 17:50:05 UTC.
 const T: i64 = 1_795_629_005;
 
+/// A stored server's id, name, address, port and TLS flag.
+fn endpoint(s: &ServerRecord) -> (i64, &str, &str, u16, bool) {
+    (s.id, s.name.as_str(), s.address.as_str(), s.port, s.tls)
+}
+
+/// `sealed`, a migrated key blob, opens with `password` to alice's fixture
+/// key (every original account in the fixture holds it).
+fn assert_opens_to_alice_key(sealed: &[u8], password: &str) {
+    assert_eq!(
+        open_private_key(sealed, password).unwrap(),
+        private_pem("alice")
+    );
+}
+
 #[tokio::test]
 async fn original_database_is_migrated_in_place() {
     let dir = scratch("migrate");
@@ -163,23 +186,11 @@ async fn original_database_is_migrated_in_place() {
     let servers = store.servers().await.unwrap();
     assert_eq!(servers.len(), 2);
     assert_eq!(
-        (
-            servers[0].id,
-            servers[0].name.as_str(),
-            servers[0].address.as_str(),
-            servers[0].port,
-            servers[0].tls
-        ),
+        endpoint(&servers[0]),
         (1, "Default-1", "127.0.0.1", 19037, false)
     );
     assert_eq!(
-        (
-            servers[1].id,
-            servers[1].name.as_str(),
-            servers[1].address.as_str(),
-            servers[1].port,
-            servers[1].tls
-        ),
+        endpoint(&servers[1]),
         (2, "work", "chat.example.org", 9037, true)
     );
 
@@ -188,16 +199,10 @@ async fn original_database_is_migrated_in_place() {
     assert_eq!(carol.password_hash, HASH);
     assert!(verify_password(PASSWORD, &carol.password_hash));
     assert_eq!(carol.sealed_key, fixture.carol_key);
-    assert_eq!(
-        open_private_key(&carol.sealed_key, PASSWORD).unwrap(),
-        private_pem("alice")
-    );
+    assert_opens_to_alice_key(&carol.sealed_key, PASSWORD);
     let erin = store.account(2, "erin").await.unwrap().unwrap();
     assert_eq!(erin.sealed_key, fixture.erin_key);
-    assert_eq!(
-        open_private_key(&erin.sealed_key, "erin's").unwrap(),
-        private_pem("alice")
-    );
+    assert_opens_to_alice_key(&erin.sealed_key, "erin's");
     // The dangling account (server 3 deleted).
     let dangling = store.dangling_accounts().await.unwrap();
     assert_eq!(dangling.len(), 1);
@@ -206,16 +211,10 @@ async fn original_database_is_migrated_in_place() {
         (3, "frank")
     );
     assert_eq!(dangling[0].sealed_key, fixture.frank_key);
-    assert_eq!(
-        open_private_key(&dangling[0].sealed_key, "frank's").unwrap(),
-        private_pem("alice")
-    );
+    assert_opens_to_alice_key(&dangling[0].sealed_key, "frank's");
     assert_eq!(store.accounts(None).await.unwrap().len(), 4);
     let hank = store.account(1, "hank").await.unwrap().unwrap();
-    assert_eq!(
-        open_private_key(&hank.sealed_key, PASSWORD).unwrap(),
-        private_pem("alice")
-    );
+    assert_opens_to_alice_key(&hank.sealed_key, PASSWORD);
     // The orphaned key row of a deleted account is not resurrected.
     assert!(
         store
@@ -242,60 +241,53 @@ async fn original_database_is_migrated_in_place() {
     );
 
     // Messages: account / peer / outgoing / stamp / text.
-    let view = |v: Vec<gochat_client::ChatMessage>| {
-        v.into_iter()
-            .map(|m| (m.account, m.peer, m.outgoing, m.stamp, m.text))
-            .collect::<Vec<_>>()
-    };
+    // Each conversation (server, account, peer), newest first: its messages'
+    // outgoing / stamp / text (and account and peer as asked).
+    type Conversation<'a> = (i64, &'a str, &'a str);
+    type Message<'a> = (bool, i64, &'a str);
+    let conversations: [(Conversation, &[Message]); 6] = [
+        (
+            (1, "carol", "bob"),
+            &[(false, T + 61, "hi carol"), (true, T, "hi bob")],
+        ),
+        (
+            (1, "carol", "dave"),
+            &[(true, T + 183, "hello dave"), (false, T + 122, "dave here")],
+        ),
+        ((1, "carol", "hank"), &[(true, T + 4, "carol to hank")]),
+        ((1, "hank", "carol"), &[(false, T + 4, "carol to hank")]),
+        (
+            (2, "erin", "carol"),
+            &[
+                (false, T + 22_196, "carol@2 to erin"),
+                (true, T + 22_195, "erin to carol@2"),
+            ],
+        ),
+        (
+            (3, "frank", "gina"),
+            &[
+                (false, T + 4, "gina's reply"),
+                (true, T, "frank's old message"),
+            ],
+        ),
+    ];
     let s = |x: &str| x.to_owned();
-    assert_eq!(
-        view(store.history(1, "carol", "bob", None, 10).await.unwrap()),
-        vec![
-            (s("carol"), s("bob"), false, T + 61, s("hi carol")),
-            (s("carol"), s("bob"), true, T, s("hi bob")),
-        ]
-    );
-    assert_eq!(
-        view(store.history(1, "carol", "dave", None, 10).await.unwrap()),
-        vec![
-            (s("carol"), s("dave"), true, T + 183, s("hello dave")),
-            (s("carol"), s("dave"), false, T + 122, s("dave here")),
-        ]
-    );
-    assert_eq!(
-        view(store.history(1, "carol", "hank", None, 10).await.unwrap()),
-        vec![(s("carol"), s("hank"), true, T + 4, s("carol to hank"))]
-    );
-    assert_eq!(
-        view(store.history(1, "hank", "carol", None, 10).await.unwrap()),
-        vec![(s("hank"), s("carol"), false, T + 4, s("carol to hank"))]
-    );
-    assert_eq!(
-        view(store.history(2, "erin", "carol", None, 10).await.unwrap()),
-        vec![
-            (
-                s("erin"),
-                s("carol"),
-                false,
-                T + 22_196,
-                s("carol@2 to erin")
-            ),
-            (
-                s("erin"),
-                s("carol"),
-                true,
-                T + 22_195,
-                s("erin to carol@2")
-            ),
-        ]
-    );
-    assert_eq!(
-        view(store.history(3, "frank", "gina", None, 10).await.unwrap()),
-        vec![
-            (s("frank"), s("gina"), false, T + 4, s("gina's reply")),
-            (s("frank"), s("gina"), true, T, s("frank's old message")),
-        ]
-    );
+    for ((server, account, peer), messages) in conversations {
+        let got: Vec<_> = store
+            .history(server, account, peer, None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.account, m.peer, m.outgoing, m.stamp, m.text))
+            .collect();
+        let want: Vec<_> = messages
+            .iter()
+            .map(|&(outgoing, stamp, text)| {
+                (account.into(), peer.into(), outgoing, stamp, text.into())
+            })
+            .collect();
+        assert_eq!(got, want, "{account} with {peer} on server {server}");
+    }
     assert_eq!(
         store.contact(3, "gina").await.unwrap().unwrap().pubkey_pem,
         "GINA-PUB"
@@ -321,11 +313,7 @@ async fn original_database_is_migrated_in_place() {
 
     // The original tables are gone; the unattributable message was kept aside.
     let mut db = raw(&path).await;
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .fetch_all(&mut db)
-            .await
-            .unwrap();
+    let tables = table_names(&mut db).await;
     for gone in [
         "servers",
         "users",
@@ -399,11 +387,7 @@ async fn a_failed_migration_leaves_the_file_untouched() {
     assert!(LocalStore::open(&path).await.is_err());
 
     let mut db = raw(&path).await;
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .fetch_all(&mut db)
-            .await
-            .unwrap();
+    let tables = table_names(&mut db).await;
     assert!(tables.iter().any(|t| t == "local_users"), "{tables:?}");
     assert!(
         !tables.iter().any(|t| t == "_sqlx_migrations"),

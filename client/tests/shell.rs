@@ -57,9 +57,12 @@ fn servers_connection_and_crash_cases() {
             out.contains(&format!("all servers:\n- test (127.0.0.1:{port})\n")),
             "{out}"
         );
-        assert!(out.contains("Available configuration objects:\nServer.Address = 127.0.0.1\n"));
-        assert!(
-            out.contains("[INFO] Server MOTD (message of the day):\nWelcome to the test server!\n")
+        assert_contains_all(
+            &out,
+            &[
+                "Available configuration objects:\nServer.Address = 127.0.0.1\n",
+                "[INFO] Server MOTD (message of the day):\nWelcome to the test server!\n",
+            ],
         );
         let errors = lines_with(&out, "[ERROR] ");
         let expected = [
@@ -124,16 +127,26 @@ fn conn_with_tls_to_a_plain_server_says_how_to_turn_tls_off() {
             ),
             "{out}"
         );
-        assert!(
-            out.contains("[OK] successfully changed Server.TLS to false\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("[OK] successfully connected to the server"),
-            "{out}"
+        assert_contains_all(
+            &out,
+            &[
+                "[OK] successfully changed Server.TLS to false\n",
+                "[OK] successfully connected to the server",
+            ],
         );
         server.shutdown();
     });
+}
+
+/// Bob's HISTORY with alice shows his last message and hers before it.
+async fn expect_history_with_alice<R: gochat_runtime::Runtime>(rt: &R, b: &mut LiveShell) {
+    b.send("HISTORY alice");
+    b.expect(rt, "gochat(bob) > HISTORY alice\n").await;
+    let history = b.expect(rt, "bob: quokka sighting confirmed\n").await;
+    assert!(
+        has_message(&history, "alice", "zebra crossing at noon"),
+        "{history}"
+    );
 }
 
 /// HISTORY on sealed history, with the client's database in a file: bob's
@@ -163,13 +176,7 @@ fn history_is_sealed_on_disk() {
         b.expect(&rt, "alice: zebra crossing at noon\n").await;
         b.send("MSG alice quokka sighting confirmed");
         a.expect(&rt, "bob: quokka sighting confirmed\n").await;
-        b.send("HISTORY alice");
-        b.expect(&rt, "gochat(bob) > HISTORY alice\n").await;
-        let history = b.expect(&rt, "bob: quokka sighting confirmed\n").await;
-        assert!(
-            has_message(&history, "alice", "zebra crossing at noon"),
-            "{history}"
-        );
+        expect_history_with_alice(&rt, &mut b).await;
         b.send("LOGOUT");
         b.expect(&rt, "gochat(bob) > LOGOUT\n").await;
         let (status, out) = b.finish(&rt).await;
@@ -191,13 +198,7 @@ fn history_is_sealed_on_disk() {
         let mut b = LiveShell::start(&rt, "bob", Service::new(store.clone()), client_settings());
         b.send(&format!("CONN test\n{}", login_lines("BOB")));
         b.expect(&rt, "online users: alice, bob\n").await;
-        b.send("HISTORY alice");
-        b.expect(&rt, "gochat(bob) > HISTORY alice\n").await;
-        let history = b.expect(&rt, "bob: quokka sighting confirmed\n").await;
-        assert!(
-            has_message(&history, "alice", "zebra crossing at noon"),
-            "{history}"
-        );
+        expect_history_with_alice(&rt, &mut b).await;
         let (status, out) = b.finish(&rt).await;
         assert_eq!(status, 0, "{out}");
         store.close().await;
@@ -227,17 +228,13 @@ fn two_shells_talk() {
         )
         .await;
         let login = a.expect(&rt, "online users: alice\n").await;
-        assert!(
-            login.contains("gochat() > LOGIN ALICE\nalice's password: \n"),
-            "{login}"
-        );
-        assert!(
-            login.contains("[OK] login successful!\n[INFO] Welcome, alice\n"),
-            "{login}"
-        );
-        assert!(
-            login.contains("[INFO] Logged in with permission level 0\n"),
-            "{login}"
+        assert_contains_all(
+            &login,
+            &[
+                "gochat() > LOGIN ALICE\nalice's password: \n",
+                "[OK] login successful!\n[INFO] Welcome, alice\n",
+                "[INFO] Logged in with permission level 0\n",
+            ],
         );
         assert!(
             !login.contains(PASSWORD),

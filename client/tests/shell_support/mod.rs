@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use gochat_client::config::{Cli, Settings, load};
 use gochat_client::service::Service;
-use gochat_client::shell::{ShellOptions, run, run_with};
+use gochat_client::shell::{ShellOptions, run_with};
 use gochat_client::store::LocalStore;
 use gochat_runtime::Runtime;
 
@@ -97,18 +97,36 @@ pub async fn script<R: Runtime>(
     settings: &Settings,
     text: &str,
 ) -> (i32, String) {
+    script_with(rt, service, settings, text, ShellOptions::new(false)).await
+}
+
+/// Runs a whole script with `options` and returns (status, output).
+pub async fn script_with<R: Runtime>(
+    rt: &R,
+    service: Service,
+    settings: &Settings,
+    text: &str,
+    options: ShellOptions,
+) -> (i32, String) {
     let out = Capture::default();
     let input = Box::new(std::io::Cursor::new(text.to_owned()));
-    let status = run(
+    let status = run_with(
         rt.clone(),
         service,
         settings,
         input,
         Box::new(out.clone()),
-        false,
+        options,
     )
     .await;
     (status, out.text())
+}
+
+/// Asserts that `out` holds every one of `texts`, showing `out` when not.
+pub fn assert_contains_all(out: &str, texts: &[&str]) {
+    for text in texts {
+        assert!(out.contains(text), "missing {text:?} in:\n{out}");
+    }
 }
 
 /// A shell running on its own thread, fed line by line.

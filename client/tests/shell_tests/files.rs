@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use gochat_client::shell::{ShellOptions, run_with};
+use gochat_client::shell::ShellOptions;
 use gochat_proto::crypto;
 use gochat_runtime::Runtime;
 
@@ -33,32 +33,20 @@ fn export_without_connection() {
              EXPORT alice test\nwrong\n\
              EXPORT nobody\n{p}\n"
         );
-        let out = Capture::default();
-        let input = Box::new(std::io::Cursor::new(text));
-        let settings = client_settings();
-        let status = run_with(
-            rt.clone(),
-            service().await,
-            &settings,
-            input,
-            Box::new(out.clone()),
-            options,
-        )
-        .await;
-        let out = out.text();
+        let (status, out) =
+            script_with(&rt, service().await, &client_settings(), &text, options).await;
         assert_eq!(status, 1, "{out}");
         let file = work.join("export").join("alice.priv");
         let written = format!("[OK] file successfully written to {}\n", file.display());
         assert_eq!(out.matches(&written).count(), 2, "{out}");
-        assert!(out.contains("[OK] local user alice successfully added to the database\n"));
-        assert!(
-            out.contains("[ERROR] IMPORT: not connected to a server: name the server"),
-            "{out}"
-        );
-        assert!(out.contains("[ERROR] EXPORT: wrong credentials\n"), "{out}");
-        assert!(
-            out.contains("[ERROR] EXPORT: local user nobody not found\n"),
-            "{out}"
+        assert_contains_all(
+            &out,
+            &[
+                "[OK] local user alice successfully added to the database\n",
+                "[ERROR] IMPORT: not connected to a server: name the server",
+                "[ERROR] EXPORT: wrong credentials\n",
+                "[ERROR] EXPORT: local user nobody not found\n",
+            ],
         );
         assert!(
             !out.contains("command not found") && !out.contains(p),
@@ -124,9 +112,14 @@ fn help_is_stable_and_corrected() {
                 .unwrap_or_else(|| panic!("{name} after {at}:\n{out}"));
             at += i + 1;
         }
-        assert!(out.contains("- LOGIN: Logs in as a local user"), "{out}");
-        assert!(out.contains("Usage: ADMIN shutdown <minutes>"), "{out}");
-        assert!(out.contains("[ERROR] nope: command not found\n"), "{out}");
+        assert_contains_all(
+            &out,
+            &[
+                "- LOGIN: Logs in as a local user",
+                "Usage: ADMIN shutdown <minutes>",
+                "[ERROR] nope: command not found\n",
+            ],
+        );
     });
 }
 
@@ -140,19 +133,9 @@ fn terminal_prompt() {
             color: true,
             workdir: work.to_path_buf(),
         };
-        let out = Capture::default();
-        let input = Box::new(std::io::Cursor::new("ver\nRECIV\n"));
-        let settings = client_settings();
-        let status = run_with(
-            rt.clone(),
-            service().await,
-            &settings,
-            input,
-            Box::new(out.clone()),
-            options,
-        )
-        .await;
-        let out = out.text();
+        let text = "ver\nRECIV\n";
+        let (status, out) =
+            script_with(&rt, service().await, &client_settings(), text, options).await;
         assert_eq!(status, 0, "{out}");
         let prompt = "\x1b[36m(not connected) gochat() > \x1b[0m";
         assert_eq!(
@@ -187,26 +170,16 @@ fn reg_login_dereg() {
         );
         let (status, out) = script(&rt, service().await, &client_settings(), &text).await;
         assert_eq!(status, 1, "{out}");
-        assert!(
-            out.contains("REG\nusername: Dave\npassword: \nrepeat password: \n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("[ERROR] REG: passwords do not match\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("[OK] local user dave successfully added to the database\n"),
-            "{out}"
-        );
-        assert!(out.contains("[INFO] Welcome, dave\n"), "{out}");
-        assert!(
-            out.contains("[OK] user dave deregistered correctly\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("[ERROR] LOGIN: local user dave not found\n"),
-            "{out}"
+        assert_contains_all(
+            &out,
+            &[
+                "REG\nusername: Dave\npassword: \nrepeat password: \n",
+                "[ERROR] REG: passwords do not match\n",
+                "[OK] local user dave successfully added to the database\n",
+                "[INFO] Welcome, dave\n",
+                "[OK] user dave deregistered correctly\n",
+                "[ERROR] LOGIN: local user dave not found\n",
+            ],
         );
     });
 }
@@ -259,11 +232,13 @@ fn binary_with_piped_stdin() {
         let out = String::from_utf8_lossy(&output.stdout);
         let err = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{out}\n{err}");
-        assert!(out.contains("[OK] login successful!\n"), "{out}");
-        assert!(out.contains("online users:\nalice\n"), "{out}");
-        assert!(
-            out.contains("[OK] file successfully written to export/alice.priv\n"),
-            "{out}"
+        assert_contains_all(
+            &out,
+            &[
+                "[OK] login successful!\n",
+                "online users:\nalice\n",
+                "[OK] file successfully written to export/alice.priv\n",
+            ],
         );
         assert_eq!(
             out.matches("gochat protocol version 1").count(),

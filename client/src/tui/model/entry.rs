@@ -45,6 +45,20 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A line of `text` by `sender` at `stamp` (Unix seconds) with sequence
+    /// number `seq`: not from the store, read, and not pending.
+    pub fn line(seq: u64, stamp: i64, sender: Sender, text: String) -> Self {
+        Entry {
+            seq,
+            id: None,
+            stamp,
+            sender,
+            text,
+            unread: false,
+            pending: false,
+        }
+    }
+
     /// The order of entries in a conversation: stamp, then store id (stored
     /// ones first), then sequence.
     pub fn order(&self) -> (i64, i64, u64) {

@@ -33,8 +33,6 @@ pub mod state;
 pub mod ui_config;
 pub mod wrap;
 
-use std::time::Instant;
-
 pub use self::buffer::{Buffer, BufferKind};
 pub use self::entry::{Entry, Sender};
 pub use self::popup::Popup;
@@ -44,26 +42,8 @@ pub use self::server_state::{
 };
 pub use self::state::{ERROR_TIME, Focus, MAX_SERVERS, MSG_DELAY, Model, PAGE, ViewSize};
 pub use self::ui_config::{Notify, UiConfig};
-use crate::time::TimeZone;
-use crate::types::ServerRecord;
 
 impl Model {
-    /// The start-up state: the Local server, then the stored servers (the
-    /// ones past [`MAX_SERVERS`] hidden), with the messages view sized for
-    /// `size`.
-    pub fn new(
-        config: UiConfig,
-        records: Vec<ServerRecord>,
-        tz: TimeZone,
-        size: (u16, u16),
-        now: Instant,
-        wall: i64,
-    ) -> Self {
-        let mut model = Model::initial(config, records, tz, size, now, wall);
-        model.refresh();
-        model
-    }
-
     /// What row counts depend on now: the messages view's width, the zone
     /// and today's date.
     pub fn measure(&self) -> Measure {

@@ -88,15 +88,7 @@ impl Server {
         let mut seq = 0;
         let mut add = |b: &mut Buffer, sender: Sender, text: &str| {
             seq += 1;
-            b.push(Entry {
-                seq,
-                id: None,
-                stamp: wall,
-                sender,
-                text: text.to_owned(),
-                unread: false,
-                pending: false,
-            });
+            b.push(Entry::line(seq, wall, sender, text.to_owned()));
         };
         add(&mut system, Sender::Plain, LOGO);
         add(&mut system, Sender::System, "Welcome to gochat!");

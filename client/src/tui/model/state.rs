@@ -99,9 +99,10 @@ pub struct Model {
 }
 
 impl Model {
-    /// The start-up state before anything is derived from it (see
-    /// [`Model::new`]).
-    pub(super) fn initial(
+    /// The start-up state: the Local server, then the stored servers (the
+    /// ones past [`MAX_SERVERS`] hidden), with the messages view sized for
+    /// `size` (see [`Model::refresh`]).
+    pub fn new(
         config: UiConfig,
         records: Vec<ServerRecord>,
         tz: TimeZone,
@@ -115,7 +116,7 @@ impl Model {
             server.hidden = i + 1 >= MAX_SERVERS;
             servers.push(server);
         }
-        Model {
+        let mut model = Model {
             servers,
             current: 0,
             focus: Focus::Input,
@@ -140,7 +141,9 @@ impl Model {
             view: ViewSize::default(),
             next_seq: 1000,
             next_generation: 0,
-        }
+        };
+        model.refresh();
+        model
     }
 
     /// A fresh entry sequence number.
@@ -202,15 +205,7 @@ impl Model {
         };
         let i = server.find(name).unwrap_or(server.current);
         if let Some(b) = server.buffers.get_mut(i) {
-            b.push(Entry {
-                seq,
-                id: None,
-                stamp,
-                sender,
-                text,
-                unread: false,
-                pending: false,
-            });
+            b.push(Entry::line(seq, stamp, sender, text));
         }
     }
 

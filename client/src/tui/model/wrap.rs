@@ -168,15 +168,12 @@ mod tests {
 
     #[test]
     fn entries_fall_into_indented_rows() {
-        let e = Entry {
-            seq: 1,
-            id: None,
-            stamp: 15 * 3600 + 4 * 60,
-            sender: Sender::User("bob".into()),
-            text: "one two three!\nfour".into(),
-            unread: false,
-            pending: false,
-        };
+        let e = Entry::line(
+            1,
+            15 * 3600 + 4 * 60,
+            Sender::User("bob".into()),
+            "one two three!\nfour".into(),
+        );
         let utc = TimeZone::utc();
         let t = entry_text(&e, 30, &utc, utc.date_of(0));
         let prefix = t.prefix.clone();

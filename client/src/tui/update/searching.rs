@@ -161,15 +161,7 @@ fn fill(model: &mut Model, key: i64, query: &str, scope: &str, found: Vec<Found>
     b.clear();
     b.highlight = Some(query.to_owned());
     for ((stamp, sender, text), seq) in found.into_iter().zip(seqs) {
-        b.push(Entry {
-            seq,
-            id: None,
-            stamp,
-            sender,
-            text,
-            unread: false,
-            pending: false,
-        });
+        b.push(Entry::line(seq, stamp, sender, text));
     }
     model.note(key, SEARCH_BUFFER, header);
 }

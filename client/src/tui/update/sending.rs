@@ -21,15 +21,7 @@ pub fn send_text(model: &mut Model, text: String, fx: &mut Vec<Effect>) {
         BufferKind::Search => model.set_error("performing action on search results"),
         BufferKind::Scratch => {
             if let Some(b) = model.server_mut().buffer_mut() {
-                b.push(Entry {
-                    seq,
-                    id: None,
-                    stamp: wall,
-                    sender: Sender::You,
-                    text,
-                    unread: false,
-                    pending: false,
-                });
+                b.push(Entry::line(seq, wall, Sender::You, text));
                 b.scroll = 0;
             }
         }
@@ -58,13 +50,8 @@ pub fn send_text(model: &mut Model, text: String, fx: &mut Vec<Effect>) {
             model.last_send = Some(now);
             if let Some(b) = model.server_mut().buffer_mut() {
                 b.push(Entry {
-                    seq,
-                    id: None,
-                    stamp: wall,
-                    sender: Sender::You,
-                    text: text.clone(),
-                    unread: false,
                     pending: true,
+                    ..Entry::line(seq, wall, Sender::You, text.clone())
                 });
                 b.scroll = 0;
             }

@@ -275,13 +275,8 @@ fn succeeded(model: &mut Model, ctx: Ctx, outcome: Outcome, fx: &mut Vec<Effect>
             b.retain(|e| e.seq != *seq);
             for m in stored {
                 b.push(Entry {
-                    seq: *seq,
                     id: Some(m.id),
-                    stamp: m.stamp,
-                    sender: Sender::You,
-                    text: m.text,
-                    unread: false,
-                    pending: false,
+                    ..Entry::line(*seq, m.stamp, Sender::You, m.text)
                 });
             }
         }
@@ -362,13 +357,8 @@ fn history(model: &mut Model, ctx: &Ctx, page: Vec<crate::types::ChatMessage>) {
         };
         let seq = seqs.pop().unwrap_or_default();
         b.push(Entry {
-            seq,
             id: Some(m.id),
-            stamp: m.stamp,
-            sender,
-            text: m.text,
-            unread: false,
-            pending: false,
+            ..Entry::line(seq, m.stamp, sender, m.text)
         });
     }
     if first_page && b.mark > 0 {
