@@ -11,12 +11,12 @@ mod pty_support;
 use std::path::Path;
 
 use common::{
-    Client, PASSWORD, Transport, private_pem, register_fixtures, settings, smol_rt, start_server,
-    temp_dir, test_cert, wait_for,
+    PASSWORD, private_pem, register_fixtures, settings, smol_rt, start_server, temp_dir, test_cert,
+    wait_for,
 };
 use gochat_client::ClientEvent;
 use gochat_runtime::Runtime;
-use pty_support::{Pty, client_command, save_auto_login_server};
+use pty_support::{Pty, client_command, save_auto_login_server, server_with_bob_online};
 
 /// Starts the TUI binary in `dir` in a pseudo-terminal of 40 rows and `cols`
 /// columns (trusting the test certificate).
@@ -42,12 +42,8 @@ fn add_server(pty: &Pty, name: &str, popup: &[&str], address: &str) {
 #[test]
 fn tui_chats_with_a_second_client() {
     let rt = smol_rt();
-    let server = rt.block_on(start_server(&rt, &settings()));
-    rt.block_on(register_fixtures(&rt, &server, &["alice", "bob"]));
-    let tls = server.tls_addr().unwrap();
-
     // The second client: bob, through the service library.
-    let (_bob, bob_conn) = rt.block_on(Client::logged_in(&rt, tls, Transport::Tls, "bob"));
+    let (server, tls, _bob, bob_conn) = server_with_bob_online(&rt);
     let bob_events = bob_conn.events();
 
     // The TUI's folder: config, database, and alice's key to import.
@@ -134,7 +130,6 @@ fn tui_chats_with_a_second_client() {
 
     rt.block_on(bob_conn.disconnect());
     server.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// TLS is on (the add-server popup's default) for a server that speaks
@@ -185,7 +180,6 @@ fn tui_connect_with_tls_to_a_plain_server_says_how_to_turn_it_off() {
 
     pty.quit();
     server.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A saved server with `Server.AutoConnect` and `Server.AutoLogin` set: the

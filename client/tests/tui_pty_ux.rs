@@ -13,12 +13,9 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{
-    Client, PASSWORD, Transport, register_fixtures, settings, smol_rt, start_server, temp_dir,
-    test_cert,
-};
+use common::{PASSWORD, smol_rt, temp_dir, test_cert};
 use gochat_runtime::Runtime;
-use pty_support::{Pty, client_command, save_auto_login_server};
+use pty_support::{Pty, client_command, save_auto_login_server, server_with_bob_online};
 
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
@@ -220,10 +217,7 @@ fn search_highlights_and_errors_stay_in_the_system_buffer() {
 #[test]
 fn messages_out_of_view_write_the_notification_escape() {
     let rt = smol_rt();
-    let server = rt.block_on(start_server(&rt, &settings()));
-    rt.block_on(register_fixtures(&rt, &server, &["alice", "bob"]));
-    let tls = server.tls_addr().unwrap();
-    let (_bob, bob_conn) = rt.block_on(Client::logged_in(&rt, tls, Transport::Tls, "bob"));
+    let (server, tls, _bob, bob_conn) = server_with_bob_online(&rt);
 
     let dir = temp_dir("gochat_tui_pty_notify");
     std::fs::write(

@@ -7,11 +7,12 @@
 #[allow(dead_code)]
 mod inspect;
 
+mod golden;
+
 use gochat_proto::Direction;
+use golden::PACKETS;
 use inspect::{Command, Options, inspect, parse_args};
 use serde_json::Value;
-
-const PACKETS: &str = include_str!("vectors/packets.json");
 
 struct Vector {
     direction: Direction,

@@ -9,18 +9,14 @@
 #![cfg(feature = "fuzzing")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod golden;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use gochat_proto::fuzzing;
+use golden::{ALICE_PUB, BOB_PRIV, CRYPTO, HEADERS, PACKETS, STAMPS};
 use serde_json::Value;
-
-const PACKETS: &str = include_str!("vectors/packets.json");
-const HEADERS: &str = include_str!("vectors/headers.json");
-const STAMPS: &str = include_str!("vectors/stamps.json");
-const CRYPTO: &str = include_str!("vectors/crypto.json");
-const ALICE_PUB: &str = include_str!("fixtures/alice.pub.pem");
-const BOB_PRIV: &str = include_str!("fixtures/bob.priv.pem");
 
 type Target = fn(&[u8]);
 

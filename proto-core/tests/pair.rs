@@ -10,6 +10,8 @@
 //! RSA with the fixture keys; no key is ever generated.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod golden;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -27,11 +29,7 @@ use gochat_proto::{
     Action, AdminCommand, ClientCommand, DecodeError, ErrorCode, Header, Hook, HookEvent,
     ServerCommand, UserEntry, UserList, Username,
 };
-
-const ALICE_PRIV: &str = include_str!("fixtures/alice.priv.pem");
-const ALICE_PUB: &str = include_str!("fixtures/alice.pub.pem");
-const BOB_PRIV: &str = include_str!("fixtures/bob.priv.pem");
-const BOB_PUB: &str = include_str!("fixtures/bob.pub.pem");
+use golden::{ALICE_PRIV, ALICE_PUB, BOB_PRIV, BOB_PUB};
 
 /// How long a token stays usable after its session logged out.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);

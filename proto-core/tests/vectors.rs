@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod golden;
+
 use bytes::BytesMut;
 use gochat_proto::codes::{Action, ErrorCode};
 use gochat_proto::command::{ClientCommand, ServerCommand};
@@ -11,18 +13,10 @@ use gochat_proto::decoder::{DecodeError, Decoder, decode_packet, parse_header};
 use gochat_proto::header::{Direction, Header, MAX_ARG_LEN, MAX_PAYLOAD};
 use gochat_proto::packet::{Packet, encode_into};
 use gochat_proto::stamp::{decode_stamp, encode_stamp};
+use golden::{
+    ALICE_PRIV, ALICE_PUB, BOB_PRIV, BOB_PUB, CRYPTO, ENCODE_REJECTS, HEADERS, PACKETS, STAMPS,
+};
 use serde_json::Value;
-
-const PACKETS: &str = include_str!("vectors/packets.json");
-const ENCODE_REJECTS: &str = include_str!("vectors/encode_rejects.json");
-const HEADERS: &str = include_str!("vectors/headers.json");
-const STAMPS: &str = include_str!("vectors/stamps.json");
-const CRYPTO: &str = include_str!("vectors/crypto.json");
-
-const ALICE_PRIV: &str = include_str!("fixtures/alice.priv.pem");
-const ALICE_PUB: &str = include_str!("fixtures/alice.pub.pem");
-const BOB_PRIV: &str = include_str!("fixtures/bob.priv.pem");
-const BOB_PUB: &str = include_str!("fixtures/bob.pub.pem");
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).expect("vector file is valid JSON")
@@ -105,6 +99,13 @@ fn packet_vectors() -> Vec<PacketVector> {
 }
 
 /// Decodes a whole vector with a fresh decoder and checks nothing is left.
+/// The packet vectors going in `direction`.
+fn vectors_to(direction: Direction) -> impl Iterator<Item = PacketVector> {
+    packet_vectors()
+        .into_iter()
+        .filter(move |v| v.direction == direction)
+}
+
 fn decode_one(v: &PacketVector) -> Packet {
     let mut dec = Decoder::new(v.direction);
     dec.feed(&v.bytes);
@@ -209,10 +210,7 @@ fn every_packet_re_encodes_to_the_recorded_bytes() {
 #[test]
 fn all_packets_of_a_direction_decode_from_one_stream() {
     for dir in [Direction::ToServer, Direction::ToClient] {
-        let vs: Vec<PacketVector> = packet_vectors()
-            .into_iter()
-            .filter(|v| v.direction == dir)
-            .collect();
+        let vs: Vec<PacketVector> = vectors_to(dir).collect();
         let stream: Vec<u8> = vs.iter().flat_map(|v| v.bytes.clone()).collect();
         let mut dec = Decoder::new(dir);
         // Odd-sized chunks so that packets straddle feeds.
@@ -248,10 +246,7 @@ const TYPED_READS_EMPTY: &[&str] = &["near_max_payload"];
 #[test]
 fn every_client_packet_round_trips_through_client_command() {
     let mut seen = 0;
-    for v in packet_vectors()
-        .into_iter()
-        .filter(|v| v.direction == Direction::ToServer)
-    {
+    for v in vectors_to(Direction::ToServer) {
         let p = decode_one(&v);
         let cmd = ClientCommand::from_packet(&p).unwrap_or_else(|e| panic!("{}: {e}", v.name));
         assert_eq!(cmd.action(), v.action, "{}", v.name);
@@ -272,10 +267,7 @@ fn every_client_packet_round_trips_through_client_command() {
 #[test]
 fn every_server_packet_round_trips_through_server_command() {
     let mut seen = 0;
-    for v in packet_vectors()
-        .into_iter()
-        .filter(|v| v.direction == Direction::ToClient)
-    {
+    for v in vectors_to(Direction::ToClient) {
         let p = decode_one(&v);
         let typed = ServerCommand::from_packet(&p);
         if TYPED_READS_EMPTY.contains(&v.name.as_str()) {

@@ -8,16 +8,22 @@
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gochat_client::StartOptions;
-use gochat_client::service::Service;
+use gochat_client::service::{Connection, Service};
 use gochat_client::store::LocalStore;
+use gochat_runtime::Runtime;
+use gochat_runtime_smol::SmolRuntime;
+use gochat_testkit::TestServer;
 use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 
-use crate::common::{PASSWORD, private_pem};
+use crate::common::{
+    Client, PASSWORD, Transport, private_pem, register_fixtures, settings, start_server,
+};
 
 /// How long any wait on the child may take.
 pub const WAIT: Duration = Duration::from_secs(40);
@@ -32,6 +38,19 @@ pub fn client_command<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> CommandBuilder
     cmd.cwd(dir);
     cmd.env("TERM", "xterm-256color");
     cmd
+}
+
+/// A server with the fixture users alice and bob registered, and bob logged
+/// in over TLS from a client of his own: the server, its TLS address, bob's
+/// client and his connection.
+pub fn server_with_bob_online(
+    rt: &SmolRuntime,
+) -> (TestServer<SmolRuntime>, SocketAddr, Client, Connection) {
+    let server = rt.block_on(start_server(rt, &settings()));
+    rt.block_on(register_fixtures(rt, &server, &["alice", "bob"]));
+    let tls = server.tls_addr().unwrap();
+    let (bob, conn) = rt.block_on(Client::logged_in(rt, tls, Transport::Tls, "bob"));
+    (server, tls, bob, conn)
 }
 
 /// Saves in the client database of `dir` a server `test` at
