@@ -18,16 +18,15 @@ use gochat_proto::{AdminCommand, Hook};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tui_support::{
-    DAY, WALL, carol_logs_in, chat, ctrl, done, enter, is_verified_connect, key, log_in_alice, net,
-    new_model, only_task, press, screen, tasks, type_text, user,
+    DAY, WALL, carol_logs_in, chat, ctrl, done, enter, is_verified_connect, key, log_in_alice,
+    model_on_test, net, new_model, only_task, open_buffer, press, screen, tasks, type_text, user,
 };
 
 /// A model connected to server `test` (its MOTD checked) and logged in as
 /// alice with permission 2, with bob and carol online. (Unlike
 /// [`tui_support::logged_in`], which logs alice in with permission 0.)
 fn logged_in() -> Model {
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     assert_eq!(m.server().name(), "test");
     let (ctx, task) = only_task(enter(&mut m, "/connect"));
     assert!(is_verified_connect(&task), "{task:?}");
@@ -70,8 +69,7 @@ fn start_screen_shows_local_system_buffer_and_help_hint() {
 
 #[test]
 fn connect_login_users_panel_and_masked_password() {
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     let (ctx, _) = only_task(enter(&mut m, "/connect"));
     done(
         &mut m,
@@ -456,10 +454,7 @@ fn keys_of_the_original() {
     assert_eq!(m.focus, Focus::Input);
 
     // Scratch buffers on Local; Backspace never hides one, Ctrl-W does.
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
-    type_text(&mut m, "notes");
-    key(&mut m, KeyCode::Enter);
+    open_buffer(&mut m, "notes");
     assert_eq!(m.server().buffer().unwrap().name, "notes");
     ctrl(&mut m, 'k');
     key(&mut m, KeyCode::Backspace);
@@ -771,8 +766,7 @@ fn opening_a_conversation_with_100k_messages_shows_the_newest_page() {
 
 #[test]
 fn connect_without_verification_warns() {
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     let (_, task) = only_task(enter(&mut m, "/connect -noverify"));
     assert!(
         matches!(task, Task::Connect { noverify: true, .. }),
@@ -831,9 +825,7 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
     // The first case: Ctrl-K, Ctrl-N, Esc, then `1 more thing`
     // (from a scratch buffer, so that a jump to buffer 1 would show).
     let mut m = new_model();
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
-    enter(&mut m, "notes");
+    open_buffer(&mut m, "notes");
     assert_eq!(m.server().buffer().unwrap().name, "notes");
     ctrl(&mut m, 'k');
     ctrl(&mut m, 'n');
@@ -858,13 +850,9 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
 
     // Every popup, closed every way, from the list it is opened from.
     let mut m = new_model();
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
-    enter(&mut m, "notes");
+    open_buffer(&mut m, "notes");
     assert_typing_reaches_the_input(&mut m, "new buffer, Enter");
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
-    enter(&mut m, "notes");
+    open_buffer(&mut m, "notes");
     assert_typing_reaches_the_input(&mut m, "new buffer naming an open one");
     for close in [
         KeyCode::Esc,
@@ -953,8 +941,7 @@ fn screen_at(model: &mut Model, width: u16, height: u16) -> String {
 
 #[test]
 fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     ctrl(&mut m, 's');
     ctrl(&mut m, 'x');
     let Some(Popup::Confirm(c)) = &m.popup else {
@@ -997,8 +984,7 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
     );
 
     // On a narrow screen the text wraps instead of being cut.
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     ctrl(&mut m, 's');
     ctrl(&mut m, 'x');
     let s = screen_at(&mut m, 36, 20);
@@ -1030,9 +1016,7 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
 
     // The delete-buffer confirm has the same hint and keys.
     let mut m = new_model();
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
-    enter(&mut m, "notes");
+    open_buffer(&mut m, "notes");
     ctrl(&mut m, 'k');
     ctrl(&mut m, 'x');
     let s = screen(&m);
@@ -1076,9 +1060,7 @@ fn input_box_rows(model: &Model) -> Vec<String> {
 fn the_input_box_wraps_at_word_boundaries() {
     let mut m = new_model();
     update(&mut m, Msg::Resize(60, 20));
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
-    enter(&mut m, "notes");
+    open_buffer(&mut m, "notes");
     let text = "gochat keeps every word of a long line whole when the input box wraps it";
     type_text(&mut m, text);
     let rows = input_box_rows(&m);

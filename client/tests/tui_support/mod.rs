@@ -44,6 +44,22 @@ pub fn new_model() -> Model {
     )
 }
 
+/// A model as [`new_model`] makes it, with server `test` on screen
+/// (Shift-Down).
+pub fn model_on_test() -> Model {
+    let mut m = new_model();
+    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    m
+}
+
+/// Opens buffer `name` on the server on screen: Ctrl-K, Ctrl-N, `name`,
+/// Enter; returns the effects of Enter.
+pub fn open_buffer(m: &mut Model, name: &str) -> Vec<Effect> {
+    ctrl(m, 'k');
+    ctrl(m, 'n');
+    enter(m, name)
+}
+
 /// The screen as text, one line per row.
 pub fn screen(model: &Model) -> String {
     let mut t = Terminal::new(TestBackend::new(model.size.0, model.size.1)).unwrap();
@@ -238,8 +254,7 @@ pub fn carol_logs_in(m: &mut Model) {
 /// A model connected to server `test` and logged in as alice, with bob and
 /// carol online.
 pub fn logged_in() -> Model {
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     assert_eq!(m.server().name(), "test");
     connect(&mut m);
     log_in_alice(&mut m, 0, &[("alice", 0), ("bob", 0)]);

@@ -9,12 +9,17 @@ fn tab(m: &mut gochat_client::tui::Model) {
     key(m, KeyCode::Tab);
 }
 
+/// Types `typed`, presses Tab, and asserts that the input then reads `want`.
+fn completes(m: &mut gochat_client::tui::Model, typed: &str, want: &str) {
+    type_text(m, typed);
+    tab(m);
+    assert_eq!(m.input.text(), want);
+}
+
 #[test]
 fn commands_and_their_options_complete() {
     let mut m = new_model();
-    type_text(&mut m, "/subs");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "/subscribe ");
+    completes(&mut m, "/subs", "/subscribe ");
     type_text(&mut m, "new_l");
     tab(&mut m);
     // new_login and new_logout: the first, then Tab cycles.
@@ -31,22 +36,14 @@ fn commands_and_their_options_complete() {
     assert!(!screen(&m).contains("Tab: "));
     key(&mut m, KeyCode::Esc);
 
-    type_text(&mut m, "/set TUI.Be");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "/set TUI.Bell ");
-    type_text(&mut m, "f");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "/set TUI.Bell false ");
+    completes(&mut m, "/set TUI.Be", "/set TUI.Bell ");
+    completes(&mut m, "f", "/set TUI.Bell false ");
     key(&mut m, KeyCode::Esc);
     type_text(&mut m, "/users l");
     tab(&mut m);
-    type_text(&mut m, "s");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "/users local server ");
+    completes(&mut m, "s", "/users local server ");
     key(&mut m, KeyCode::Esc);
-    type_text(&mut m, "/connect -nov");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "/connect -noverify ");
+    completes(&mut m, "/connect -nov", "/connect -noverify ");
     key(&mut m, KeyCode::Esc);
     // Completion works in the middle of the line too.
     type_text(&mut m, "/ver and more");
@@ -57,9 +54,7 @@ fn commands_and_their_options_complete() {
     assert_eq!(m.input.text(), "/version  and more");
     // Nothing to complete: nothing changes.
     key(&mut m, KeyCode::Esc);
-    type_text(&mut m, "/zzz");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "/zzz");
+    completes(&mut m, "/zzz", "/zzz");
 }
 
 #[test]
@@ -75,8 +70,7 @@ fn user_names_complete_from_online_users_contacts_and_accounts() {
     key(&mut m, KeyCode::Esc);
 
     // Contacts and local accounts come from the store once connected.
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     let (ctx, _) = only_task(enter(&mut m, "/connect"));
     let fx = done(
         &mut m,
@@ -95,14 +89,10 @@ fn user_names_complete_from_online_users_contacts_and_accounts() {
             accounts: vec!["alice".into()],
         },
     );
-    type_text(&mut m, "/login a");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "/login alice ");
+    completes(&mut m, "/login a", "/login alice ");
     key(&mut m, KeyCode::Esc);
     // In a text, names complete too; several cycle in order.
-    type_text(&mut m, "hello da");
-    tab(&mut m);
-    assert_eq!(m.input.text(), "hello daisy");
+    completes(&mut m, "hello da", "hello daisy");
     tab(&mut m);
     assert_eq!(m.input.text(), "hello dave");
     tab(&mut m);

@@ -6,8 +6,7 @@ use crate::tui_support::*;
 
 #[test]
 fn errors_stay_readable_in_the_system_buffer() {
-    let mut m = new_model();
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
+    let mut m = model_on_test();
     enter(&mut m, "/logout");
     enter(&mut m, "/nonsense");
     assert!(screen(&m).contains("Error: invalid command given!"));

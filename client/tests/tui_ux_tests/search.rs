@@ -136,10 +136,7 @@ fn ctrl_f_asks_and_tab_searches_every_conversation() {
 #[test]
 fn buffers_in_memory_are_searched_at_once() {
     let mut m = new_model();
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
-    type_text(&mut m, "notes");
-    key(&mut m, KeyCode::Enter);
+    open_buffer(&mut m, "notes");
     enter(&mut m, "buy milk");
     enter(&mut m, "call Bob about the MILK order");
     enter(&mut m, "nothing here");
