@@ -108,14 +108,7 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
     .await;
 
     // An online message to a user Alice does not know yet: REQ first.
-    assert!(
-        a.service
-            .store()
-            .contact(a.server.id, "bob")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(a.contact("bob").await.is_none());
     let sent = alice.send_text("bob", "hello bob").await.unwrap();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].outgoing);
@@ -123,27 +116,14 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
         (sent[0].account.as_str(), sent[0].peer.as_str()),
         ("alice", "bob")
     );
-    assert!(
-        a.service
-            .store()
-            .contact(a.server.id, "bob")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(a.contact("bob").await.is_some());
     let got = message(messages(&rt, &bob_events, 1).await.remove(0));
     assert_eq!(got.text, "hello bob");
     assert_eq!((got.account.as_str(), got.peer.as_str()), ("bob", "alice"));
     assert!(!got.outgoing);
     assert_eq!(got.stamp, sent[0].stamp);
     // Bob did not know Alice: the sender was requested and stored.
-    let contact = b
-        .service
-        .store()
-        .contact(b.server.id, "alice")
-        .await
-        .unwrap()
-        .expect("alice stored as a contact");
+    let contact = b.contact("alice").await.expect("alice stored as a contact");
     assert_eq!(contact.pubkey_pem.trim(), public_pem_text("alice").trim());
 
     // A text of about 1000 bytes goes as three MSGs and arrives as three
@@ -179,11 +159,7 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
         got.iter().map(|m| m.stamp).collect::<Vec<_>>(),
         parts.iter().map(|p| p.stamp).collect::<Vec<_>>()
     );
-    let history = b
-        .service
-        .history(b.server.id, "bob", "alice", None, 10)
-        .await
-        .unwrap();
+    let history = b.history("bob", "alice", 10).await;
     assert_eq!(history.len(), 4);
     assert_eq!(history[0].text, got[2].text, "newest first");
     assert_eq!(history[3].text, "hello bob");
@@ -256,14 +232,7 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
         .await
         .unwrap();
     carol.send_text("bob", "hi from carol").await.unwrap();
-    assert!(
-        b.service
-            .store()
-            .contact(b.server.id, "carol")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(b.contact("carol").await.is_none());
 
     // Catch-up after login: events arrive in order and are stored.
     let summary = bob.login("bob", PASSWORD).await.unwrap();
@@ -288,19 +257,10 @@ async fn conversation<R: Runtime>(rt: R, transport: Transport) {
         ]
     );
     assert!(
-        b.service
-            .store()
-            .contact(b.server.id, "carol")
-            .await
-            .unwrap()
-            .is_some(),
+        b.contact("carol").await.is_some(),
         "the unknown sender was requested and stored"
     );
-    let from_carol = b
-        .service
-        .history(b.server.id, "bob", "carol", None, 10)
-        .await
-        .unwrap();
+    let from_carol = b.history("bob", "carol", 10).await;
     assert_eq!(from_carol.len(), 1);
     bob.catch_up().await.unwrap(); // nothing left: ERR EMPTY is fine
 
@@ -544,18 +504,11 @@ async fn unknown_and_unreadable<R: Runtime>(rt: R, transport: Transport) {
     );
     assert_eq!(readable.stamp, stamp + 1);
     let contact = b
-        .service
-        .store()
-        .contact(b.server.id, "carol")
+        .contact("carol")
         .await
-        .unwrap()
         .expect("the unknown sender was requested");
     assert_eq!(contact.pubkey_pem.trim(), public_pem_text("carol").trim());
-    let stored = b
-        .service
-        .history(b.server.id, "bob", "carol", None, 10)
-        .await
-        .unwrap();
+    let stored = b.history("bob", "carol", 10).await;
     assert_eq!(stored, vec![readable]);
 
     // A larger catch-up: decrypted in batches off the IO task, stored, and
@@ -585,11 +538,7 @@ async fn unknown_and_unreadable<R: Runtime>(rt: R, transport: Transport) {
         .collect();
     let expected: Vec<String> = (0..40).map(|i| format!("offline {i:02}")).collect();
     assert_eq!(texts, expected);
-    let stored = b
-        .service
-        .history(b.server.id, "bob", "carol", None, 100)
-        .await
-        .unwrap();
+    let stored = b.history("bob", "carol", 100).await;
     assert_eq!(stored.len(), 41);
     assert_eq!(stored[0].text, "offline 39");
 

@@ -32,6 +32,17 @@ async fn alice_and_bob(url: &str) -> (Store, i64, i64) {
     (store, alice, bob)
 }
 
+/// Registering `name` with key `key_no` is refused: why, as the name of the
+/// error (`Exists` or `Deregistered`; any other outcome fails the test).
+async fn refused(store: &Store, name: &str, key_no: u64) -> &'static str {
+    let (pem, fingerprint) = key(key_no);
+    match store.create_user(name, &pem, &fingerprint).await {
+        Err(CreateUserError::Exists) => "Exists",
+        Err(CreateUserError::Deregistered) => "Deregistered",
+        other => panic!("{name} with key {key_no}: {other:?}"),
+    }
+}
+
 async fn register(store: &Store, name: &str, key_no: u64) -> i64 {
     let (pem, fingerprint) = key(key_no);
     store.create_user(name, &pem, &fingerprint).await.unwrap()
@@ -84,16 +95,8 @@ async fn registration(url: String) {
     );
 
     // Same name, other key; other name, same key.
-    let (pem2, fp2) = key(2);
-    let (pem1, fp1) = key(1);
-    assert!(matches!(
-        store.create_user("alice", &pem2, &fp2).await,
-        Err(CreateUserError::Exists)
-    ));
-    assert!(matches!(
-        store.create_user("bob", &pem1, &fp1).await,
-        Err(CreateUserError::Exists)
-    ));
+    assert_eq!(refused(&store, "alice", 2).await, "Exists");
+    assert_eq!(refused(&store, "bob", 1).await, "Exists");
     let bob = register(&store, "bob", 2).await;
     assert_ne!(alice, bob);
 
@@ -107,22 +110,13 @@ async fn registration(url: String) {
     let row = store.user("alice").await.unwrap().unwrap();
     assert_eq!((row.id, row.pubkey), (alice, None));
     let (pem3, fp3) = key(3);
-    assert!(matches!(
-        store.create_user("alice", &pem3, &fp3).await,
-        Err(CreateUserError::Deregistered)
-    ));
-    assert!(matches!(
-        store.create_user("alice", &pem1, &fp1).await,
-        Err(CreateUserError::Deregistered)
-    ));
+    assert_eq!(refused(&store, "alice", 3).await, "Deregistered");
+    assert_eq!(refused(&store, "alice", 1).await, "Deregistered");
     let carol = register(&store, "carol", 1).await;
     assert!(carol > bob);
 
     // Deregistered name with a key of a live account: the name decides.
-    assert!(matches!(
-        store.create_user("alice", &pem2, &fp2).await,
-        Err(CreateUserError::Deregistered)
-    ));
+    assert_eq!(refused(&store, "alice", 2).await, "Deregistered");
 
     match store.create_user(&"x".repeat(33), &pem3, &fp3).await {
         Err(CreateUserError::Store(err @ StoreError::TooLong { .. })) => {

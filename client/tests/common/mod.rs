@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use gochat_client::service::{ConnectOptions, Connection, Service};
 use gochat_client::store::LocalStore;
-use gochat_client::{ClientEvent, ServerRecord};
+use gochat_client::{ChatMessage, ClientEvent, Contact, ServerRecord};
 use gochat_proto::{Decoder, Direction, ServerCommand};
 use gochat_runtime::Runtime;
 use gochat_runtime::tls::ServerVerification;
@@ -110,6 +110,24 @@ impl Client {
         let conn = client.connect(rt).await;
         conn.login(name, PASSWORD).await.unwrap();
         (client, conn)
+    }
+
+    /// The contact `name` stored for the test server, if any.
+    pub async fn contact(&self, name: &str) -> Option<Contact> {
+        self.service
+            .store()
+            .contact(self.server.id, name)
+            .await
+            .unwrap()
+    }
+
+    /// The newest messages, at most `limit`, of `account`'s conversation
+    /// with `peer` on the test server, newest first.
+    pub async fn history(&self, account: &str, peer: &str, limit: u32) -> Vec<ChatMessage> {
+        self.service
+            .history(self.server.id, account, peer, None, limit)
+            .await
+            .unwrap()
     }
 
     pub async fn connect<R: Runtime>(&self, rt: &R) -> Connection {
