@@ -17,13 +17,6 @@ use gochat_client::{ChatMessage, ClientError, ClientEvent};
 use gochat_proto::{ClientCommand, ErrorCode, ServerCommand, crypto};
 use gochat_runtime::Runtime;
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 fn message(e: ClientEvent) -> ChatMessage {
     match e {
         ClientEvent::Message(m) => m,

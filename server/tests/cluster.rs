@@ -3,14 +3,14 @@
 //! MariaDB or PostgreSQL database, joined through a private NATS server:
 //! users on different nodes cannot tell it from one server.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use gochat_proto::{ClientCommand, ErrorCode, Hook, HookEvent, ServerCommand, UserList};
+use gochat_proto::{ClientCommand, ErrorCode, Hook, HookEvent, ServerCommand};
 use gochat_runtime::Runtime;
 use gochat_runtime_tokio::TokioRuntime;
 use gochat_testkit::{
-    Db, NatsServer, RawClient, ScratchDb, TestServer, err, read_tagged, settings, start_server,
-    tagged_msg, tokio_rt, user,
+    Db, RawClient, ScratchDb, TestServer, err, read_tagged, settings, start_server, tagged_msg,
+    tokio_rt, unix_now, user, with_db_and_nats, within,
 };
 
 /// Ciphertext size of the tagged messages.
@@ -39,27 +39,6 @@ impl Nodes {
     }
 }
 
-/// Evaluates `$cond` (which may `.await`) every 50 ms until it holds;
-/// fails after 10 s.
-macro_rules! eventually {
-    ($what:expr, $cond:expr) => {{
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !$cond {
-            assert!(Instant::now() < deadline, "never: {}", $what);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }};
-}
-
-/// The names USRS ONLINE lists to `c`.
-async fn online(c: &mut RawClient<TokioRuntime>) -> Vec<String> {
-    match c.call(ClientCommand::Usrs(UserList::Online)).await {
-        ServerCommand::Usrs(list) => list.iter().map(|e| e.name.as_str().to_string()).collect(),
-        ServerCommand::Err(ErrorCode::Option) => Vec::new(),
-        other => panic!("USRS: {other:?}"),
-    }
-}
-
 /// Runs `scenario` against three joined nodes on a fresh database of kind `db`.
 fn on_cluster<F, Fut>(db: Db, scenario: F)
 where
@@ -67,15 +46,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     gochat_testkit::init_test_log();
-    let rt = tokio_rt();
-    let inner = rt.clone();
-    rt.block_on(async move {
-        let Some(scratch) = ScratchDb::create(db).await else {
-            return;
-        };
-        let Some(nats) = NatsServer::start() else {
-            return;
-        };
+    with_db_and_nats(db, |inner, scratch, nats| async move {
         let mut nodes = Vec::new();
         for name in ["a", "b", "c"] {
             let mut s = settings(scratch.url().to_string());
@@ -85,7 +56,8 @@ where
         }
         for node in &nodes {
             let cluster = node.cluster().expect("a cluster node").clone();
-            eventually!(
+            within!(
+                10,
                 "every node sees the three nodes alive",
                 cluster.is_up() && cluster.live_nodes() == ["a", "b", "c"]
             );
@@ -101,9 +73,10 @@ where
 async fn messages_cross_nodes(n: Nodes) {
     let mut alice = n.login(0, "alice", true).await;
     let mut bob = n.login(1, "bob", true).await;
-    eventually!(
+    within!(
+        10,
         "node a lists bob",
-        online(&mut alice).await.contains(&"bob".to_string())
+        alice.online_names().await.contains(&"bob".to_string())
     );
     let count = 200;
     let mut ids = Vec::new();
@@ -150,7 +123,8 @@ async fn one_session_per_user(n: Nodes) {
         ServerCommand::Ok
     );
     let (mut other, _) = RawClient::connect(&n.rt, n.addr(2)).await;
-    eventually!(
+    within!(
+        10,
         "node c knows bob's session",
         other
             .call(ClientCommand::Login {
@@ -204,9 +178,10 @@ async fn lists_and_hooks(n: Nodes) {
         }
         other => panic!("expected NEWLOGIN dave, got {other:?}"),
     }
-    eventually!(
+    within!(
+        10,
         "node c lists everyone",
-        online(&mut carol).await == ["alice", "carol", "dave"]
+        carol.online_names().await == ["alice", "carol", "dave"]
     );
     assert_eq!(dave.call(ClientCommand::Logout).await, ServerCommand::Ok);
     match carol.push(Duration::from_secs(10)).await {
@@ -215,9 +190,10 @@ async fn lists_and_hooks(n: Nodes) {
         }
         other => panic!("expected NEWLOGOUT dave, got {other:?}"),
     }
-    eventually!(
+    within!(
+        10,
         "dave is no longer listed",
-        online(&mut carol).await == ["alice", "carol"]
+        carol.online_names().await == ["alice", "carol"]
     );
 }
 
@@ -256,9 +232,10 @@ async fn admin_across_nodes(n: Nodes) {
         carol.call(ClientCommand::Sub(Hook::PermsChg)).await,
         ServerCommand::Ok
     );
-    eventually!(
+    within!(
+        10,
         "node a lists everyone",
-        online(&mut o).await == ["alice", "bob", "carol", "dave"]
+        o.online_names().await == ["alice", "bob", "carol", "dave"]
     );
 
     // CHGPERMS of bob (on b): his session takes the level, carol (on c)
@@ -345,18 +322,15 @@ async fn admin_across_nodes(n: Nodes) {
         ServerCommand::Ok
     );
     for node in 0..3 {
-        eventually!(
+        within!(
+            10,
             format!("node {node} greets with the new MOTD"),
             RawClient::connect(&n.rt, n.addr(node)).await.1 == motd
         );
     }
 
     // SHTDWN stops every node: bob (on b) gets SHTDWN and is closed.
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 1;
+    let stamp = unix_now() + 1;
     assert_eq!(
         o.call(admin(gochat_proto::AdminCommand::Shutdown { stamp }))
             .await,
@@ -393,14 +367,16 @@ async fn tokens_across_nodes(n: Nodes) {
     };
     // While the session lasts, a token login elsewhere is a second session.
     let (mut b, _) = RawClient::connect_tls(&n.rt, tls(1)).await;
-    eventually!(
+    within!(
+        10,
         "node b knows alice's session",
         b.call(login_token(&token)).await == err(ErrorCode::DupSess)
     );
     assert_eq!(a.call(ClientCommand::Logout).await, ServerCommand::Ok);
     let mut wrong = token.to_vec();
     wrong[0] = if wrong[0] == b'a' { b'b' } else { b'a' };
-    eventually!(
+    within!(
+        10,
         "node b sees the session over",
         b.call(login_token(&bytes::Bytes::from(wrong.clone())))
             .await

@@ -5,12 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use gochat_proto::{ClientCommand, ErrorCode, ServerCommand, UserList};
-use gochat_runtime::Runtime;
+use gochat_proto::{ClientCommand, ServerCommand};
 use gochat_runtime_tokio::TokioRuntime;
 use gochat_testkit::{
-    Db, NO_ADDRESS_LIMITS, NatsServer, RawClient, ScratchDb, ServerProc, TempDir, read_tagged,
-    settings, start_server, tagged_msg, tokio_rt,
+    Db, NO_ADDRESS_LIMITS, RawClient, ServerProc, TempDir, read_tagged, settings, start_server,
+    tagged_msg, with_db_and_nats,
 };
 
 /// The server binary.
@@ -18,32 +17,6 @@ const SERVER_BIN: &str = env!("CARGO_BIN_EXE_gochat-server");
 
 /// Ciphertext size of the tagged messages.
 const SIZE: usize = 200;
-
-/// Evaluates `$cond` (which may `.await`) every 100 ms until it holds;
-/// fails after `$secs` seconds.
-macro_rules! within {
-    ($secs:expr, $what:expr, $cond:expr) => {{
-        let deadline = Instant::now() + Duration::from_secs($secs);
-        while !$cond {
-            assert!(
-                Instant::now() < deadline,
-                "not within {} s: {}",
-                $secs,
-                $what
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }};
-}
-
-/// The names USRS ONLINE lists to `c`.
-async fn online(c: &mut RawClient<TokioRuntime>) -> Vec<String> {
-    match c.call(ClientCommand::Usrs(UserList::Online)).await {
-        ServerCommand::Usrs(list) => list.iter().map(|e| e.name.as_str().to_string()).collect(),
-        ServerCommand::Err(ErrorCode::Option) => Vec::new(),
-        other => panic!("USRS: {other:?}"),
-    }
-}
 
 /// A client on `addr`, registered (if `register`) and logged in as `name`.
 async fn login(
@@ -79,16 +52,7 @@ async fn catch_up(c: &mut RawClient<TokioRuntime>, count: usize) -> Vec<usize> {
 /// and can log in on another node; what was sent to them meanwhile got OK
 /// and is caught up there, in order.
 fn node_killed(db: Db) {
-    let rt = tokio_rt();
-    let inner = rt.clone();
-    rt.block_on(async move {
-        let rt = inner;
-        let Some(scratch) = ScratchDb::create(db).await else {
-            return;
-        };
-        let Some(nats) = NatsServer::start() else {
-            return;
-        };
+    with_db_and_nats(db, |rt, scratch, nats| async move {
         let work = TempDir::new("gochat_cluster_kill");
         let node = |id: &str| {
             let mut args = vec![
@@ -104,10 +68,10 @@ fn node_killed(db: Db) {
         let b = node("b");
         let mut alice = login(&rt, a.addr, "alice", true).await;
         let bob = login(&rt, b.addr, "bob", true).await;
-        within!(
+        gochat_testkit::within!(
             10,
             "node a lists bob",
-            online(&mut alice).await.contains(&"bob".to_string())
+            alice.online_names().await.contains(&"bob".to_string())
         );
 
         b.kill9();
@@ -121,13 +85,13 @@ fn node_killed(db: Db) {
                 "message {i}"
             );
         }
-        within!(
+        gochat_testkit::within!(
             15,
             "bob is no longer listed",
-            online(&mut alice).await == ["alice"]
+            alice.online_names().await == ["alice"]
         );
         let (mut bob, _) = RawClient::connect(&rt, a.addr).await;
-        within!(
+        gochat_testkit::within!(
             15,
             "bob can log in on node a",
             bob.login("bob").await.0 == ServerCommand::Ok
@@ -141,14 +105,8 @@ fn node_killed(db: Db) {
     });
 }
 
-#[test]
-fn node_killed_mariadb() {
-    node_killed(Db::MariaDb);
-}
-
-#[test]
-fn node_killed_postgres() {
-    node_killed(Db::Postgres);
+gochat_testkit::per_database_tests! {
+    node_killed: node_killed_mariadb => MariaDb, node_killed_postgres => Postgres;
 }
 
 /// NATS stopped under two running nodes: each keeps serving its own users
@@ -157,16 +115,7 @@ fn node_killed_postgres() {
 /// cross-node delivery resumes.
 fn nats_restarted(db: Db) {
     gochat_testkit::init_test_log();
-    let rt = tokio_rt();
-    let inner = rt.clone();
-    rt.block_on(async move {
-        let rt = inner;
-        let Some(scratch) = ScratchDb::create(db).await else {
-            return;
-        };
-        let Some(mut nats) = NatsServer::start() else {
-            return;
-        };
+    with_db_and_nats(db, |rt, scratch, mut nats| async move {
         let mut nodes = Vec::new();
         for id in ["a", "b"] {
             let mut s = settings(scratch.url().to_string());
@@ -177,10 +126,10 @@ fn nats_restarted(db: Db) {
         let (a, b) = (nodes[0].tcp_addr(), nodes[1].tcp_addr());
         let mut alice = login(&rt, a, "alice", true).await;
         let mut bob = login(&rt, b, "bob", true).await;
-        within!(
+        gochat_testkit::within!(
             10,
             "node a lists bob",
-            online(&mut alice).await.contains(&"bob".to_string())
+            alice.online_names().await.contains(&"bob".to_string())
         );
 
         nats.stop();
@@ -239,12 +188,6 @@ fn nats_restarted(db: Db) {
     });
 }
 
-#[test]
-fn nats_restarted_mariadb() {
-    nats_restarted(Db::MariaDb);
-}
-
-#[test]
-fn nats_restarted_postgres() {
-    nats_restarted(Db::Postgres);
+gochat_testkit::per_database_tests! {
+    nats_restarted: nats_restarted_mariadb => MariaDb, nats_restarted_postgres => Postgres;
 }

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::future::zip;
@@ -1163,13 +1163,6 @@ async fn per_ip_limits_off<R: Runtime>(rt: R, mut settings: Settings) {
 
 // ----- 6. graceful stop -----
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// Asserts SHTDWN with a stamp of the time of the stop, then the close.
 async fn expect_shutdown<R: Runtime>(c: &mut RawClient<R>, who: &str, from: i64) {
     match c.push(TIMEOUT).await {
@@ -1372,17 +1365,6 @@ fn sigterm_with_a_stalled_reader(db: Db) {
     });
 }
 
-#[test]
-fn sigterm_with_a_stalled_reader_sqlite() {
-    sigterm_with_a_stalled_reader(Db::Sqlite);
-}
-
-#[test]
-fn sigterm_with_a_stalled_reader_mariadb() {
-    sigterm_with_a_stalled_reader(Db::MariaDb);
-}
-
-#[test]
-fn sigterm_with_a_stalled_reader_postgres() {
-    sigterm_with_a_stalled_reader(Db::Postgres);
+gochat_testkit::per_database_tests! {
+    sigterm_with_a_stalled_reader: sigterm_with_a_stalled_reader_sqlite => Sqlite, sigterm_with_a_stalled_reader_mariadb => MariaDb, sigterm_with_a_stalled_reader_postgres => Postgres;
 }

@@ -744,11 +744,7 @@ async fn admin_shutdown<R: Runtime>(rt: R, settings: Settings) {
     server.store().set_permission("alice", 1).await.unwrap();
     a.login("alice").await;
     b.register_and_login("bob").await;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 1;
+    let stamp = unix_now() + 1;
     assert_eq!(
         a.call(ClientCommand::Admin(AdminCommand::Shutdown { stamp }))
             .await,

@@ -45,6 +45,16 @@ async fn command(store: &Store, line: &str) -> (ShellOutcome, String) {
     (outcome, String::from_utf8(out).unwrap())
 }
 
+/// Runs the shell on `store` (at `url`) with `input`, as a terminal when
+/// `interactive`; its output.
+async fn script(store: &Store, url: &str, input: &[u8], interactive: bool) -> String {
+    let mut out = Vec::new();
+    shell::run(store, url, input, &mut out, interactive)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 async fn permission(store: &Store, name: &str) -> i64 {
     store.user(name).await.unwrap().unwrap().permission
 }
@@ -166,11 +176,7 @@ fn end_of_input_ends_the_shell_cleanly() {
     async_io::block_on(async {
         let (store, url, _db) = temp_store().await;
         add_user(&store, "alice", 1).await;
-        let mut out = Vec::new();
-        shell::run(&store, &url, &b"HELP\nSETOWNER alice"[..], &mut out, true)
-            .await
-            .unwrap();
-        let out = String::from_utf8(out).unwrap();
+        let out = script(&store, &url, b"HELP\nSETOWNER alice", true).await;
         assert!(
             out.starts_with("Connected to server database, use HELP for information\n"),
             "{out}"
@@ -181,11 +187,7 @@ fn end_of_input_ends_the_shell_cleanly() {
         // The last line had no newline but still ran.
         assert_eq!(permission(&store, "alice").await, 2);
 
-        let mut out = Vec::new();
-        shell::run(&store, &url, &b""[..], &mut out, false)
-            .await
-            .unwrap();
-        assert!(out.is_empty());
+        assert!(script(&store, &url, b"", false).await.is_empty());
     });
 }
 
@@ -194,12 +196,7 @@ fn exit_stops_before_later_lines() {
     async_io::block_on(async {
         let (store, url, _db) = temp_store().await;
         add_user(&store, "alice", 1).await;
-        let mut out = Vec::new();
-        let script = b"bogus\nexit\nSETOWNER alice\n";
-        shell::run(&store, &url, &script[..], &mut out, false)
-            .await
-            .unwrap();
-        let out = String::from_utf8(out).unwrap();
+        let out = script(&store, &url, b"bogus\nexit\nSETOWNER alice\n", false).await;
         assert_eq!(out, "[X] Problem occurred: invalid command given\n");
         assert_eq!(permission(&store, "alice").await, 0);
     });

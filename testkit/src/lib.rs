@@ -30,13 +30,13 @@ pub use keys::{
     FIXTURE_USERS, private_key, private_pem, public_pem, public_pem_text, random_public_pem, user,
 };
 pub use names::{TempDir, unique};
-pub use nats::NatsServer;
+pub use nats::{NatsServer, with_db_and_nats};
 pub use process::{NO_ADDRESS_LIMITS, ServerProc, free_port};
 pub use raw::{RawClient, err, online_users};
 pub use runtimes::{init_test_log, smol_rt, tokio_rt};
 pub use scenario::{
     TIMEOUT, TestServer, run, run_scenario, scenario_dir, settings, sqlite_settings, start_server,
-    with_database,
+    unix_now, with_database,
 };
 pub use services::{
     MARIADB_ADMIN_URL, NATS_URL, POSTGRES_ADMIN_URL, in_ci, mariadb_available, nats_available,

@@ -1,10 +1,15 @@
 //! A private NATS server (with JetStream) for one test: its own port and
 //! storage folder, stopped and restarted at will, killed when dropped.
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gochat_runtime::Runtime;
+use gochat_runtime_tokio::TokioRuntime;
+
+use crate::db::{Db, ScratchDb};
 use crate::names::TempDir;
 use crate::process::free_port;
 use crate::services::in_ci;
@@ -85,4 +90,25 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Runs `scenario` on the Tokio runtime with a scratch database on `db` and
+/// a NATS server; when either is missing (see [`ScratchDb::create`] and
+/// [`NatsServer::start`]) it does nothing.
+pub fn with_db_and_nats<F, Fut>(db: Db, scenario: F)
+where
+    F: FnOnce(TokioRuntime, ScratchDb, NatsServer) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let rt = crate::tokio_rt();
+    let inner = rt.clone();
+    rt.block_on(async move {
+        let Some(scratch) = ScratchDb::create(db).await else {
+            return;
+        };
+        let Some(nats) = NatsServer::start() else {
+            return;
+        };
+        scenario(inner, scratch, nats).await;
+    });
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use gochat_proto::crypto;
-use gochat_proto::{ClientCommand, Decoder, Direction, ErrorCode, Packet, ServerCommand};
+use gochat_proto::{ClientCommand, Decoder, Direction, ErrorCode, Packet, ServerCommand, UserList};
 use gochat_runtime::{Runtime, Stream};
 
 use crate::cert::test_cert;
@@ -34,6 +34,15 @@ pub struct RawClient<R: Runtime> {
 }
 
 impl<R: Runtime> RawClient<R> {
+    /// The names USRS ONLINE lists (none when the answer is ERR OPTION).
+    pub async fn online_names(&mut self) -> Vec<String> {
+        match self.call(ClientCommand::Usrs(UserList::Online)).await {
+            ServerCommand::Usrs(list) => list.iter().map(|e| e.name.as_str().to_string()).collect(),
+            ServerCommand::Err(ErrorCode::Option) => Vec::new(),
+            other => panic!("USRS: {other:?}"),
+        }
+    }
+
     /// Connects over TCP without waiting for HELLO.
     pub async fn connect_raw(rt: &R, addr: SocketAddr) -> Self {
         let stream = rt.connect(addr).await.unwrap();

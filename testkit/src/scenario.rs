@@ -9,7 +9,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gochat_runtime::Runtime;
 use gochat_server::config::{Settings, TlsSettings};
@@ -23,6 +23,13 @@ use crate::runtimes::init_test_log;
 
 /// How long a test waits for any one thing before it fails.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The current Unix time in whole seconds (0 on a clock set before 1970).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
 
 /// Test settings on `database_url`: loopback, ephemeral ports, TLS with the
 /// fixture certificate, a known MOTD, a 3 s shutdown grace; every limit at
@@ -253,6 +260,39 @@ macro_rules! runtime_scenario_tests {
     ($($name:ident),* $(,)?) => {
         mod on_tokio { $( #[test] fn $name() { $crate::run_scenario($crate::tokio_rt(), $crate::Db::Sqlite, super::$name); } )* }
         mod on_smol { $( #[test] fn $name() { $crate::run_scenario($crate::smol_rt(), $crate::Db::Sqlite, super::$name); } )* }
+    };
+}
+
+/// Evaluates `$cond` (which may `.await`, on Tokio) every 50 ms until it
+/// holds; fails after `$secs` seconds, saying `$what`.
+#[macro_export]
+macro_rules! within {
+    ($secs:expr, $what:expr, $cond:expr) => {{
+        let deadline = ::std::time::Instant::now() + ::std::time::Duration::from_secs($secs);
+        while !$cond {
+            assert!(
+                ::std::time::Instant::now() < deadline,
+                "not within {} s: {}",
+                $secs,
+                $what
+            );
+            ::tokio::time::sleep(::std::time::Duration::from_millis(50)).await;
+        }
+    }};
+}
+
+/// Declares, for each scenario `fn scenario(db: Db)`, one `#[test]` per
+/// database, each with its own name:
+/// `per_database_tests! { scenario: scenario_mariadb => MariaDb, scenario_postgres => Postgres; }`.
+#[macro_export]
+macro_rules! per_database_tests {
+    ($($scenario:ident: $($test:ident => $db:ident),+ $(,)?;)+) => {
+        $($(
+            #[test]
+            fn $test() {
+                $scenario($crate::Db::$db);
+            }
+        )+)+
     };
 }
 

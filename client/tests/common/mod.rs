@@ -25,7 +25,7 @@ use gochat_server::RunningServer;
 
 pub use gochat_testkit::{
     RawClient, TempDir, private_pem, public_pem, public_pem_text, run, smol_rt, start_server,
-    test_cert, tokio_rt, user,
+    test_cert, tokio_rt, unix_now, user,
 };
 
 /// How long a test waits for anything.
