@@ -21,8 +21,7 @@ use gochat_client::store::LocalStore;
 #[test]
 fn servers_connection_and_crash_cases() {
     run(smol_rt(), |rt| async move {
-        let server = start_server(&rt, &settings()).await;
-        let port = server.tcp_addr().port();
+        let (_server, port) = server_with(&rt, &[]).await;
         let text = format!(
             "REGSERVER test 127.0.0.1 {port}\n\
              servers\n\
@@ -101,8 +100,7 @@ fn servers_connection_and_crash_cases() {
 #[test]
 fn conn_with_tls_to_a_plain_server_says_how_to_turn_tls_off() {
     run(smol_rt(), |rt| async move {
-        let server = start_server(&rt, &settings()).await;
-        let port = server.tcp_addr().port();
+        let (server, port) = server_with(&rt, &[]).await;
         let text = format!(
             "REGSERVER plain 127.0.0.1 {port} -tls\n\
              CONN plain\n\
@@ -156,9 +154,7 @@ async fn expect_history_with_alice<R: gochat_runtime::Runtime>(rt: &R, b: &mut L
 #[test]
 fn history_is_sealed_on_disk() {
     run(smol_rt(), |rt| async move {
-        let server = start_server(&rt, &settings()).await;
-        register_fixtures(&rt, &server, &["alice", "bob"]).await;
-        let port = server.tcp_addr().port();
+        let (server, port) = server_with(&rt, &["alice", "bob"]).await;
         let keys = temp_dir("gochat_shell_sealed_keys");
         key_files(&keys, &["alice", "bob"]);
         let db_dir = temp_dir("gochat_shell_sealed_db");
@@ -214,9 +210,7 @@ fn history_is_sealed_on_disk() {
 #[test]
 fn two_shells_talk() {
     run(smol_rt(), |rt| async move {
-        let server = start_server(&rt, &settings()).await;
-        register_fixtures(&rt, &server, &["alice", "bob", "carol"]).await;
-        let port = server.tcp_addr().port();
+        let (_server, port) = server_with(&rt, &["alice", "bob", "carol"]).await;
         let keys = temp_dir("gochat_shell_keys");
         key_files(&keys, &["alice", "bob"]);
         let setup = |name: &str| setup_lines(port, &keys, name);

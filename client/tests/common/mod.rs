@@ -24,8 +24,8 @@ use gochat_runtime::tls::ServerVerification;
 use gochat_server::RunningServer;
 
 pub use gochat_testkit::{
-    RawClient, TempDir, private_pem, public_pem, public_pem_text, run, smol_rt, start_server,
-    test_cert, tokio_rt, unix_now, user,
+    RawClient, TempDir, TestServer, private_pem, public_pem, public_pem_text, run, smol_rt,
+    start_server, test_cert, tokio_rt, unix_now, user,
 };
 
 /// How long a test waits for anything.
@@ -144,6 +144,17 @@ pub fn addr_of<R: Runtime>(server: &RunningServer<R>, transport: Transport) -> S
         Transport::Tcp => server.tcp_addr(),
         Transport::Tls => server.tls_addr().unwrap(),
     }
+}
+
+/// A server on `rt` with the test settings and the fixture users `names`
+/// registered, and its plain TCP port.
+pub async fn server_with<R: Runtime>(rt: &R, names: &[&str]) -> (TestServer<R>, u16) {
+    let server = start_server(rt, &settings()).await;
+    if !names.is_empty() {
+        register_fixtures(rt, &server, names).await;
+    }
+    let port = server.tcp_addr().port();
+    (server, port)
 }
 
 /// Registers fixture users on the server over plain TCP (no key generation).

@@ -157,9 +157,7 @@ fn reg_login_dereg() {
     // generation of the test suite is in tests/service.rs); the account for
     // LOGIN and DEREG comes from a fixture key.
     run(smol_rt(), |rt| async move {
-        let server = start_server(&rt, &settings()).await;
-        register_fixtures(&rt, &server, &["dave"]).await;
-        let port = server.tcp_addr().port();
+        let (_server, port) = server_with(&rt, &["dave"]).await;
         let dir = temp_dir("gochat_shell_dereg");
         key_files(&dir, &["dave"]);
         let p = PASSWORD;
@@ -188,9 +186,7 @@ fn reg_login_dereg() {
 #[test]
 fn binary_with_piped_stdin() {
     run(smol_rt(), |rt| async move {
-        let server = start_server(&rt, &settings()).await;
-        register_fixtures(&rt, &server, &["alice"]).await;
-        let port = server.tcp_addr().port();
+        let (_server, port) = server_with(&rt, &["alice"]).await;
         let dir = temp_dir("gochat_shell_bin");
         key_files(&dir.join("keys"), &["alice"]);
         let p = PASSWORD;
