@@ -43,6 +43,10 @@ struct Round {
     requests: u32,
     empty: u32,
     complete: bool,
+    /// CPU the server used from the RECIV to the end of the catch-up, in ms.
+    server_cpu_ms: f64,
+    /// CPU this loader used meanwhile (reading and checking every RECIV), in ms.
+    loader_cpu_ms: f64,
 }
 
 impl Round {
@@ -130,8 +134,11 @@ pub async fn run(args: &CatchupArgs) -> Result<()> {
             quiet: Duration::from_secs(args.quiet),
             first_id: 10,
         };
+        let cpu_before = (target.cpu_seconds()?, crate::child::cpu_seconds(None)?);
         let asked = Instant::now();
         tagged::collect(&mut inbox, &mut write, &expected, &mut tally, &how, &live).await?;
+        let server_cpu_ms = (target.cpu_seconds()? - cpu_before.0) * 1000.0;
+        let loader_cpu_ms = (crate::child::cpu_seconds(None)? - cpu_before.1) * 1000.0;
         // Offline again before the next round; what comes before the OK is
         // counted (more than this round's messages would show here).
         tagged::logout(&mut inbox, &mut write, &expected, &mut tally, 1000).await?;
@@ -156,14 +163,18 @@ pub async fn run(args: &CatchupArgs) -> Result<()> {
                 && r.duplicates == 0
                 && r.unacked_received == 0
                 && r.foreign == 0,
+            server_cpu_ms,
+            loader_cpu_ms,
         };
         eprintln!(
-            "round {round}: stored {} in {store_secs:.2} s ({:.0}/s); RECIV -> OK {} ms, first {} ms, last {} ms; received {} (duplicates {}, others {}, RECIV requests {})",
+            "round {round}: stored {} in {store_secs:.2} s ({:.0}/s); RECIV -> OK {} ms, first {} ms, last {} ms; CPU server {:.0} ms, loader {:.0} ms; received {} (duplicates {}, others {}, RECIV requests {})",
             args.messages,
             args.messages as f64 / store_secs,
             fmt_ms(figures.ok_ms),
             fmt_ms(figures.first_ms),
             fmt_ms(figures.last_ms),
+            figures.server_cpu_ms,
+            figures.loader_cpu_ms,
             figures.received,
             figures.duplicates,
             figures.extra,
@@ -213,6 +224,10 @@ pub async fn run(args: &CatchupArgs) -> Result<()> {
     println!("RECIV -> first (ms)     {}", first.text(1));
     println!("RECIV -> last (ms)      {}", last.text(1));
     println!("catch-up msgs/s         {}", rate.text(0));
+    let server_cpu = stat(&|r| Some(r.server_cpu_ms));
+    let loader_cpu = stat(&|r| Some(r.loader_cpu_ms));
+    println!("catch-up CPU server ms  {}", server_cpu.text(0));
+    println!("catch-up CPU loader ms  {}", loader_cpu.text(0));
     println!("storing msgs/s          {}", store_rate.text(0));
     let requests: Vec<String> = rounds.iter().map(|r| r.requests.to_string()).collect();
     println!(
@@ -229,7 +244,8 @@ pub async fn run(args: &CatchupArgs) -> Result<()> {
             .map(|r| {
                 format!(
                     "{{\"store_s\":{:.3},\"ok_ms\":{},\"first_ms\":{},\"last_ms\":{},\"msgs_per_s\":{},\
-                     \"received\":{},\"duplicates\":{},\"others\":{},\"requests\":{},\"empty\":{},\"complete\":{}}}",
+                     \"received\":{},\"duplicates\":{},\"others\":{},\"requests\":{},\"empty\":{},\"complete\":{},\
+                     \"server_cpu_ms\":{:.1},\"loader_cpu_ms\":{:.1}}}",
                     r.store_secs,
                     json_num(r.ok_ms),
                     json_num(r.first_ms),
@@ -240,7 +256,9 @@ pub async fn run(args: &CatchupArgs) -> Result<()> {
                     r.extra,
                     r.requests,
                     r.empty,
-                    r.complete
+                    r.complete,
+                    r.server_cpu_ms,
+                    r.loader_cpu_ms
                 )
             })
             .collect();
