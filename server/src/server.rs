@@ -143,9 +143,8 @@ fn check_cluster_settings<R: Runtime>(rt: &R, settings: &Settings) -> Result<(),
     if let Some(node) = &settings.node_id
         && !crate::cluster::valid_node_id(node)
     {
-        return Err(ServerError::Cluster(format!(
-            "node id {node:?} is not valid: use 1 to 64 letters, digits, - and _"
-        )));
+        let refused = crate::cluster::ClusterError::NodeId(node.clone());
+        return Err(ServerError::Cluster(refused.to_string()));
     }
     Ok(())
 }

@@ -75,7 +75,9 @@ pub struct Cluster {
     run: u64,
     client: Client,
     directory: Mutex<Directory>,
-    buckets: Mutex<Option<(kv::Store, kv::Store)>>,
+    /// The sessions bucket, while the link is up.
+    sessions: Mutex<Option<kv::Store>>,
+    /// The tokens bucket, while the link is up.
     tokens: Mutex<Option<kv::Store>>,
     /// Whether NATS and the buckets are usable (for logging changes once).
     up: AtomicBool,
@@ -143,7 +145,7 @@ impl Cluster {
             run,
             client,
             directory: Mutex::new(Directory::default()),
-            buckets: Mutex::new(None),
+            sessions: Mutex::new(None),
             tokens: Mutex::new(None),
             up: AtomicBool::new(false),
             failing: AtomicBool::new(false),
@@ -197,12 +199,27 @@ impl Cluster {
         lock(&self.directory).remote_online(&self.node, with_permissions, Instant::now())
     }
 
-    /// The buckets, when NATS is connected and they are open.
-    fn buckets(&self) -> Option<(kv::Store, kv::Store)> {
+    /// `bucket`'s store, when NATS is connected and the bucket is open.
+    fn open(&self, bucket: &Mutex<Option<kv::Store>>) -> Option<kv::Store> {
         if self.client.connection_state() != async_nats::connection::State::Connected {
             return None;
         }
-        lock(&self.buckets).clone()
+        lock(bucket).clone()
+    }
+
+    /// Whether a session entry's value names this node's run.
+    fn holds(&self, value: &SessionValue) -> bool {
+        value.node == self.node && value.run == self.run
+    }
+
+    /// The sessions bucket and `username`'s entry in it, if this node's run
+    /// holds it.
+    async fn my_entry(&self, username: &Username) -> Option<(kv::Store, kv::Entry)> {
+        let sessions = self.open(&self.sessions)?;
+        let entry = quick(sessions.entry(username.as_str())).await?.ok()??;
+        let mine = entry.operation == Operation::Put
+            && SessionValue::decode(&entry.value).is_some_and(|v| self.holds(&v));
+        mine.then_some((sessions, entry))
     }
 
     fn value(&self, permission: u8) -> Bytes {
@@ -216,7 +233,7 @@ impl Cluster {
 
     /// Claims `username`'s session for this node.
     pub async fn claim(&self, username: &Username, permission: u8) -> Claim {
-        let Some((sessions, _)) = self.buckets() else {
+        let Some(sessions) = self.open(&self.sessions) else {
             return Claim::Unavailable;
         };
         let key = username.as_str();
@@ -249,7 +266,7 @@ impl Cluster {
         };
         if let Some(held) = SessionValue::decode(&entry.value) {
             let live = lock(&self.directory).node_live(&held.node, held.run, Instant::now());
-            if live && !(held.node == self.node && held.run == self.run) {
+            if live && !self.holds(&held) {
                 return Claim::Taken { node: held.node };
             }
         }
@@ -266,42 +283,25 @@ impl Cluster {
 
     /// Gives up `username`'s session, if this node holds it.
     pub async fn release(&self, username: &Username) {
-        let Some((sessions, _)) = self.buckets() else {
-            return;
-        };
-        let key = username.as_str();
-        if let Some(Ok(Some(entry))) = quick(sessions.entry(key)).await {
-            let mine = SessionValue::decode(&entry.value)
-                .is_some_and(|v| v.node == self.node && v.run == self.run);
-            if mine && entry.operation == Operation::Put {
-                let _ = quick(sessions.delete_expect_revision(key, Some(entry.revision))).await;
-            }
+        if let Some((sessions, entry)) = self.my_entry(username).await {
+            let revision = Some(entry.revision);
+            let _ = quick(sessions.delete_expect_revision(username.as_str(), revision)).await;
         }
     }
 
     /// Records `username`'s new permission level in its session entry, if
     /// this node holds it.
     pub async fn set_permission(&self, username: &Username, permission: u8) {
-        let Some((sessions, _)) = self.buckets() else {
-            return;
-        };
-        let key = username.as_str();
-        if let Some(Ok(Some(entry))) = quick(sessions.entry(key)).await {
-            let mine = SessionValue::decode(&entry.value)
-                .is_some_and(|v| v.node == self.node && v.run == self.run);
-            if mine {
-                let _ = quick(sessions.update(key, self.value(permission), entry.revision)).await;
-            }
+        if let Some((sessions, entry)) = self.my_entry(username).await {
+            let value = self.value(permission);
+            let _ = quick(sessions.update(username.as_str(), value, entry.revision)).await;
         }
     }
 
     /// Records `username`'s reusable token: active (`expires` none) or
     /// released until `expires` (Unix seconds).
     pub async fn put_token(&self, username: &Username, text: &[u8], expires: Option<i64>) {
-        if self.buckets().is_none() {
-            return;
-        }
-        let Some(tokens) = lock(&self.tokens).clone() else {
+        let Some(tokens) = self.open(&self.tokens) else {
             return;
         };
         let value = TokenValue::new(text, expires);
@@ -312,8 +312,7 @@ impl Cluster {
 
     /// `username`'s reusable token as the cluster knows it.
     pub async fn token(&self, username: &Username) -> Option<TokenValue> {
-        self.buckets()?;
-        let tokens = lock(&self.tokens).clone()?;
+        let tokens = self.open(&self.tokens)?;
         let entry = quick(tokens.entry(username.as_str())).await?.ok()??;
         if entry.operation != Operation::Put {
             return None;
@@ -450,7 +449,8 @@ async fn supervise(cluster: Arc<Cluster>, hub: Arc<Hub>) {
             tracing::debug!("cluster link: {e}");
         }
         cluster.set_up(false);
-        *lock(&cluster.buckets) = None;
+        *lock(&cluster.sessions) = None;
+        *lock(&cluster.tokens) = None;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -469,7 +469,7 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
     let mut session_watch = sessions.watch_all().await?;
     let mut node_watch = nodes.watch_all().await?;
     lock(&cluster.directory).clear();
-    *lock(&cluster.buckets) = Some((sessions.clone(), nodes.clone()));
+    *lock(&cluster.sessions) = Some(sessions.clone());
     cluster.set_up(true);
     // The users this node serves hold their entries (after an outage, or
     // a start in which NATS came late).

@@ -69,6 +69,20 @@ pub fn node_subject(node: &str) -> String {
     format!("gochat.node.{node}")
 }
 
+/// `items` grouped by node, nodes in order of first appearance and each
+/// node's items in their order: one hand-over per node keeps every sender's
+/// order.
+pub fn by_node<T>(items: impl IntoIterator<Item = (String, T)>) -> Vec<(String, Vec<T>)> {
+    let mut nodes: Vec<(String, Vec<T>)> = Vec::new();
+    for (node, item) in items {
+        match nodes.iter_mut().find(|(n, _)| *n == node) {
+            Some((_, group)) => group.push(item),
+            None => nodes.push((node, vec![item])),
+        }
+    }
+    nodes
+}
+
 /// Whether `name` can name a node (a subject token and a key): 1 to 64
 /// ASCII letters, digits, `-` and `_`.
 pub fn valid_node_id(name: &str) -> bool {
@@ -99,6 +113,20 @@ pub fn default_node_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouped_by_node_in_order() {
+        let items =
+            [("b", 1), ("a", 2), ("b", 3), ("c", 4), ("a", 5)].map(|(n, i)| (n.to_string(), i));
+        assert_eq!(
+            by_node(items),
+            vec![
+                ("b".to_string(), vec![1, 3]),
+                ("a".to_string(), vec![2, 5]),
+                ("c".to_string(), vec![4]),
+            ]
+        );
+    }
 
     #[test]
     fn node_ids() {

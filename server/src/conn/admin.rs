@@ -197,7 +197,7 @@ impl<R: Runtime> Connection<R> {
         let Some(cluster) = self.ctx.cluster.clone() else {
             return;
         };
-        let mut by_node: Vec<(String, Vec<(Parcel, i64)>)> = Vec::new();
+        let mut copies: Vec<(String, (Parcel, i64))> = Vec::new();
         for entry in cluster.remote_online(false) {
             let Some(holder) = cluster.holder_elsewhere(&entry.name) else {
                 continue;
@@ -227,12 +227,9 @@ impl<R: Runtime> Connection<R> {
                 stamp,
                 ciphertext: Bytes::from(cipher),
             };
-            match by_node.iter_mut().find(|(n, _)| *n == holder.node) {
-                Some((_, parcels)) => parcels.push((parcel, row.id)),
-                None => by_node.push((holder.node, vec![(parcel, row.id)])),
-            }
+            copies.push((holder.node, (parcel, row.id)));
         }
-        for (node, items) in by_node {
+        for (node, items) in crate::cluster::by_node(copies) {
             let parcels: Vec<Parcel> = items.iter().map(|(p, _)| p.clone()).collect();
             let taken = match cluster.deliver(&node, &parcels).await {
                 crate::cluster::Delivery::Answered(taken) => taken,

@@ -396,9 +396,15 @@ impl<R: Runtime> Connection<R> {
         for (slot, outcome) in self.hand_over(&batch, remote).await {
             match outcome {
                 Ok(true) => answers[slot].1 = Some(Ok(ServerCommand::Ok)),
-                Ok(false) => match self.recipient_account(&batch[slot].to, &mut accounts).await {
-                    Ok(account) => to_store.push((self.relay_of(&batch[slot], account), None)),
-                    Err(code) => answers[slot].1 = Some(Err(code)),
+                Ok(false) => match (
+                    self.me.as_ref(),
+                    self.recipient_account(&batch[slot].to, &mut accounts).await,
+                ) {
+                    (Some(me), Ok(account)) => {
+                        to_store.push((relay_of(me, &batch[slot], account), None));
+                    }
+                    (None, _) => answers[slot].1 = Some(Err(ErrorCode::NoSess)),
+                    (_, Err(code)) => answers[slot].1 = Some(Err(code)),
                 },
                 Err(code) => answers[slot].1 = Some(Err(code)),
             }
@@ -427,14 +433,7 @@ impl<R: Runtime> Connection<R> {
         let (Some(cluster), Some(me)) = (self.ctx.cluster.as_ref(), self.me.as_ref()) else {
             return outcomes;
         };
-        let mut nodes: Vec<(String, Vec<usize>)> = Vec::new();
-        for (node, slot) in remote {
-            match nodes.iter_mut().find(|(n, _)| *n == node) {
-                Some((_, slots)) => slots.push(slot),
-                None => nodes.push((node, vec![slot])),
-            }
-        }
-        for (node, slots) in nodes {
+        for (node, slots) in crate::cluster::by_node(remote) {
             let parcels: Vec<Parcel> = slots
                 .iter()
                 .map(|&slot| Parcel {
@@ -478,21 +477,6 @@ impl<R: Runtime> Connection<R> {
         stored
     }
 
-    /// The message of `m` from this user to account `recipient_id`.
-    fn relay_of(&self, m: &MsgRequest, recipient_id: i64) -> Relay {
-        let (sender, sender_id) = match self.me.as_ref() {
-            Some(me) => (me.username.clone(), me.user_id),
-            None => (m.to.clone(), 0),
-        };
-        Relay {
-            sender,
-            sender_id,
-            recipient_id,
-            stamp: m.stamp,
-            ciphertext: m.ciphertext.clone(),
-        }
-    }
-
     /// The account a message for `to` is stored for; `accounts` keeps the
     /// recipients looked up in this run.
     async fn recipient_account(
@@ -517,8 +501,8 @@ impl<R: Runtime> Connection<R> {
         m: &MsgRequest,
         accounts: &mut HashMap<Username, Result<i64, ErrorCode>>,
     ) -> Result<Routed, ErrorCode> {
-        rules::check_message(self.me.as_ref(), &m.to)?;
-        let relay = |recipient_id| self.relay_of(m, recipient_id);
+        let me = rules::check_message(self.me.as_ref(), &m.to)?;
+        let relay = |recipient_id| relay_of(me, m, recipient_id);
         match self.ctx.router.route(&m.to, &relay) {
             Route::Queued => Ok(Routed::Queued),
             Route::Store { relay, peer, guard } => Ok(Routed::Store((relay, Some((peer, guard))))),
@@ -564,3 +548,14 @@ enum Routed {
 /// A message to store, with the online peer whose queue it overflowed and
 /// the guard to drop once it is stored.
 type ToStore = (Relay, Option<(Arc<Peer>, Option<crate::core::Spilled>)>);
+
+/// The message of `m` from `me` to account `recipient_id`.
+fn relay_of(me: &Peer, m: &MsgRequest, recipient_id: i64) -> Relay {
+    Relay {
+        sender: me.username.clone(),
+        sender_id: me.user_id,
+        recipient_id,
+        stamp: m.stamp,
+        ciphertext: m.ciphertext.clone(),
+    }
+}
