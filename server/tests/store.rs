@@ -605,6 +605,48 @@ async fn in_memory_databases() {
     concurrent_distinct_registrations("sqlite://:memory:".into()).await;
 }
 
+/// On an SQLite file, pages of cached messages are read through the store's
+/// own read-only connections: they read the file sqlx writes, also when its
+/// name holds characters that URIs treat specially, see every committed
+/// message, and fail once the store is closed.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_pages_read_the_written_file() {
+    let dir = gochat_testkit::TempDir::new("gochat_pages");
+    let name = dir.path().join("odd # name %3F 1.db");
+    let url = format!("sqlite://{}", name.display()).replace("%3F", "%253F");
+    let (store, alice, bob) = alice_and_bob(&url).await;
+    let ciphertext = [7u8; 100];
+    let messages: Vec<_> = (0..3000)
+        .map(|stamp| NewMessage {
+            src: alice,
+            dst: bob,
+            stamp,
+            ciphertext: &ciphertext,
+        })
+        .collect();
+    let ids = store.store_messages(&messages).await.unwrap();
+    let mut read = Vec::new();
+    loop {
+        let after = read.last().map_or(0, |m: &StoredMessage| m.id);
+        let page = store.pending_messages(bob, after, 1024).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        read.extend(page);
+    }
+    assert_eq!(read.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+    assert!(read.iter().all(|m| m.sender == "alice"));
+    assert_eq!(read[2999].stamp, 2999);
+    // A message committed after those reads is in the next one.
+    let late = store.store_message(alice, bob, 5, b"late").await.unwrap();
+    let page = store.pending_messages(bob, ids[2999], 10).await.unwrap();
+    assert_eq!((page.len(), page[0].id), (1, late));
+    assert_eq!(page[0].ciphertext, b"late");
+    assert!(std::fs::metadata(&name).is_ok(), "{}", name.display());
+    store.close().await;
+    assert!(store.pending_messages(bob, 0, 10).await.is_err());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_urls_are_reported() {
     let err = Store::open("oracle://user:secret@localhost/db")

@@ -43,6 +43,16 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A read on one of the store's own SQLite read connections failed
+    /// (the reader of cached-message pages; its connections wait for locks
+    /// themselves, so nothing here is retried).
+    #[error("database error while trying to {op}: {detail}")]
+    Read {
+        /// What the store was doing.
+        op: &'static str,
+        /// The driver's message.
+        detail: String,
+    },
     /// The database answered something the schema rules out.
     #[error("unexpected database answer while trying to {op}: {detail}")]
     Unexpected {
@@ -65,6 +75,7 @@ impl StoreError {
             StoreError::UnsupportedUrl(_)
             | StoreError::Migrate(_)
             | StoreError::TooLong { .. }
+            | StoreError::Read { .. }
             | StoreError::Unexpected { .. } => false,
         }
     }

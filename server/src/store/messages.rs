@@ -249,6 +249,9 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         const OP: &str = "read cached messages";
+        if let Some(pages) = &self.pages {
+            return pages.page(dst, after_id, limit).await;
+        }
         let (pool, sql) = (&self.pool, &self.sql.messages.pending);
         let limit = i64::from(limit);
         // MariaDB keeps what it decided when a statement was prepared: once

@@ -29,6 +29,7 @@ mod open;
 mod retry;
 mod settings;
 mod sql;
+mod sqlite_pages;
 mod users;
 
 use std::future::Future;
@@ -58,6 +59,9 @@ pub struct Store {
     pool: sqlx::AnyPool,
     backend: Backend,
     sql: Arc<Statements>,
+    /// Reads pages of cached messages on an SQLite file in one call each
+    /// (see `sqlite_pages`); none for the other backends and `:memory:`.
+    pages: Option<Arc<sqlite_pages::PageReader>>,
 }
 
 /// Every fixed statement of a store, in the form of its backend.
@@ -124,6 +128,9 @@ impl Store {
     /// Closes every pooled connection; later calls fail. Waits for
     /// connections in use to be returned.
     pub async fn close(&self) {
+        if let Some(pages) = &self.pages {
+            pages.close();
+        }
         self.pool.close().await;
     }
 

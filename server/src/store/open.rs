@@ -167,6 +167,7 @@ impl Store {
 
     /// [`Store::open`] with `options`.
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let options_busy_timeout = options.sqlite_busy_timeout;
         let busy_timeout_ms =
             u64::try_from(options.sqlite_busy_timeout.as_millis()).unwrap_or(u64::MAX);
         sqlx::any::install_default_drivers();
@@ -213,6 +214,8 @@ impl Store {
             pool,
             backend: target.backend,
             sql: Arc::new(Statements::new(target.backend)),
+            pages: (target.backend == Backend::Sqlite && !target.in_memory)
+                .then(|| super::sqlite_pages::PageReader::new(&target.url, options_busy_timeout)),
         };
         if target.backend == Backend::Sqlite && !target.in_memory {
             // WAL is a property of the file: set once, it stays.
