@@ -3,10 +3,19 @@
 //! the NATS server stopped and restarted under running nodes. Nothing that
 //! got an OK is lost.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
 
 use gochat_proto::{ClientCommand, ErrorCode, ServerCommand};
 use gochat_runtime_tokio::TokioRuntime;
+use gochat_server::cluster::{
+    DELIVER_TIMEOUT, HEARTBEAT, NODES_BUCKET, SESSIONS_BUCKET, SessionValue, decode_parcels,
+    deliver_subject, encode_taken,
+};
+use gochat_server::store::Store;
 use gochat_testkit::{
     Db, NO_ADDRESS_LIMITS, RawClient, ServerProc, TempDir, read_tagged, settings, start_server,
     tagged_msg, with_db_and_nats,
@@ -114,6 +123,92 @@ fn node_killed(db: Db) {
 
 gochat_testkit::per_database_tests! {
     node_killed: node_killed_mariadb => MariaDb, node_killed_postgres => Postgres;
+}
+
+/// A node that holds a user's session and never answers a delivery: a MSG
+/// for that user gets ERR SERVER once the deliver deadline has passed, and
+/// is not stored (the owner may have taken it: stored too, it would come
+/// twice). When the owner answers again, MSGs are handed to it and OK'd.
+/// The "node" here is a bare NATS client that heartbeats as node `z`.
+#[test]
+fn silent_owner() {
+    with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
+        let mut s = settings(scratch.url().to_string());
+        s.cluster_url = Some(nats.url());
+        s.node_id = Some("a".into());
+        let node = start_server(&rt, &s).await;
+        let cluster = node.cluster().expect("a cluster node").clone();
+        gochat_testkit::within!(10, "node a is up", cluster.is_up());
+        let mut alice = login(&rt, node.tcp_addr(), "alice", true).await;
+        drop(login(&rt, node.tcp_addr(), "bob", true).await);
+        gochat_testkit::within!(
+            10,
+            "bob logged out",
+            alice.online_names().await == ["alice"]
+        );
+
+        // Node z: alive, serving bob, answering deliveries only when told.
+        let z = async_nats::connect(nats.url()).await.unwrap();
+        let js = async_nats::jetstream::new(z.clone());
+        let nodes = js.get_key_value(NODES_BUCKET).await.unwrap();
+        let sessions = js.get_key_value(SESSIONS_BUCKET).await.unwrap();
+        nodes.put("z", "1".into()).await.unwrap();
+        let value = SessionValue {
+            node: "z".into(),
+            run: 1,
+            permission: 0,
+        };
+        sessions.put("bob", value.encode()).await.unwrap();
+        let mut requests = z.subscribe(deliver_subject("z")).await.unwrap();
+        let answering = Arc::new(AtomicBool::new(false));
+        let (taken_tx, taken_rx) = async_channel::unbounded();
+        let (z2, answer) = (z.clone(), answering.clone());
+        tokio::spawn(async move {
+            let mut beat = tokio::time::interval(HEARTBEAT);
+            loop {
+                tokio::select! {
+                    _ = beat.tick() => { let _ = nodes.put("z", "1".into()).await; }
+                    request = requests.next() => {
+                        let Some(request) = request else { return };
+                        let parcels = decode_parcels(request.payload).unwrap();
+                        let _ = taken_tx.send((parcels.len(), answer.load(Ordering::SeqCst))).await;
+                        if answer.load(Ordering::SeqCst) {
+                            let taken = encode_taken(&vec![true; parcels.len()]);
+                            z2.publish(request.reply.unwrap(), taken).await.unwrap();
+                        }
+                    }
+                }
+            }
+        });
+        gochat_testkit::within!(
+            10,
+            "node a lists bob (on z)",
+            alice.online_names().await == ["alice", "bob"]
+        );
+
+        let sent = Instant::now();
+        assert_eq!(
+            alice.call(tagged_msg("bob", "alice", 0, SIZE)).await,
+            ServerCommand::Err(ErrorCode::Server)
+        );
+        assert!(sent.elapsed() >= DELIVER_TIMEOUT, "{:?}", sent.elapsed());
+        assert_eq!(taken_rx.recv().await.unwrap(), (1, false));
+        let store = Store::open(scratch.url()).await.unwrap();
+        let bob = store.user("bob").await.unwrap().unwrap().id;
+        assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
+
+        answering.store(true, Ordering::SeqCst);
+        assert_eq!(
+            alice.call(tagged_msg("bob", "alice", 1, SIZE)).await,
+            ServerCommand::Ok
+        );
+        assert_eq!(taken_rx.recv().await.unwrap(), (1, true));
+        assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
+        store.close().await;
+        drop(node);
+        drop(nats);
+        drop(scratch);
+    });
 }
 
 /// NATS stopped under two running nodes: each keeps serving its own users

@@ -33,7 +33,10 @@ mod wire;
 pub use directory::{Directory, Holder};
 pub use link::{Claim, Cluster, ClusterError, Delivery};
 pub use router::ClusterRouter;
-pub use wire::{CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, TokenValue};
+pub use wire::{
+    CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, TokenValue, decode_parcels,
+    encode_taken,
+};
 
 use std::time::Duration;
 
