@@ -637,6 +637,18 @@ async fn sqlite_pages_read_the_written_file() {
     assert_eq!(read.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
     assert!(read.iter().all(|m| m.sender == "alice"));
     assert_eq!(read[2999].stamp, 2999);
+    // More reads at once than the reader has connections: each waits its turn.
+    let reads: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, after) = (store.clone(), ids[i * 100]);
+            tokio::spawn(async move { store.pending_messages(bob, after, 50).await })
+        })
+        .collect();
+    for (i, read) in reads.into_iter().enumerate() {
+        let page = read.await.unwrap().unwrap();
+        assert_eq!(page.len(), 50);
+        assert_eq!(page[0].id, ids[i * 100 + 1]);
+    }
     // A message committed after those reads is in the next one.
     let late = store.store_message(alice, bob, 5, b"late").await.unwrap();
     let page = store.pending_messages(bob, ids[2999], 10).await.unwrap();

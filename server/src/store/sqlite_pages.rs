@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_lock::Semaphore;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreError, StoredMessage};
@@ -25,9 +26,10 @@ const PENDING: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
      ORDER BY m.id \
      LIMIT ?3";
 
-/// Idle read connections kept for the next page (more are opened when more
-/// pages are read at once, and closed after).
-const IDLE: usize = 4;
+/// Read connections, and pages read at once: more catch-ups wait for a turn
+/// (a page takes about a millisecond), so the reader holds at most this many
+/// connections and blocking threads whatever the number of catch-ups.
+const READERS: usize = 4;
 
 /// How much of the file a read connection maps into memory instead of
 /// copying page by page (`PRAGMA mmap_size`): stored messages are read once,
@@ -44,6 +46,8 @@ pub(super) struct PageReader {
     /// How long a read waits for a lock (only WAL recovery takes one).
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    /// One permit per read in progress ([`READERS`]).
+    turns: Semaphore,
     /// Set by [`PageReader::close`]: later reads fail.
     closed: AtomicBool,
 }
@@ -64,6 +68,7 @@ impl PageReader {
             uri: read_only_uri(url),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
+            turns: Semaphore::new(READERS),
             closed: AtomicBool::new(false),
         })
     }
@@ -76,6 +81,7 @@ impl PageReader {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
+        let _turn = self.turns.acquire().await;
         let reader = Arc::clone(self);
         blocking::unblock(move || reader.page_now(dst, after_id, limit)).await
     }
@@ -107,7 +113,7 @@ impl PageReader {
         };
         let page = read_page(&conn, dst, after_id, limit).map_err(failed)?;
         if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < IDLE
+            && idle.len() < READERS
             && !self.closed.load(Ordering::SeqCst)
         {
             idle.push(conn);
