@@ -12,8 +12,8 @@ use futures_lite::StreamExt;
 use gochat_proto::{ClientCommand, ErrorCode, ServerCommand};
 use gochat_runtime_tokio::TokioRuntime;
 use gochat_server::cluster::{
-    DELIVER_TIMEOUT, HEARTBEAT, NODES_BUCKET, SESSIONS_BUCKET, SessionValue, decode_parcels,
-    deliver_subject, encode_taken,
+    DELIVER_TIMEOUT, HEARTBEAT, NODES_BUCKET, SESSIONS_BUCKET, SessionValue, TOKENS_BUCKET,
+    TokenValue, decode_parcels, deliver_subject, encode_taken,
 };
 use gochat_server::store::Store;
 use gochat_testkit::{
@@ -205,6 +205,73 @@ fn silent_owner() {
         assert_eq!(taken_rx.recv().await.unwrap(), (1, true));
         assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
         store.close().await;
+        drop(node);
+        drop(nats);
+        drop(scratch);
+    });
+}
+
+/// A reusable TLS token whose session was on a node that died: while the
+/// node lives, a token login elsewhere is a second session (DUPSESS); once
+/// it is dead, the token logs in on another node (a wrong one does not),
+/// as after a logout. Node `z` is a bare NATS client that held alice's
+/// session and token, then stopped its heartbeat.
+#[test]
+fn dead_node_token() {
+    with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
+        let mut s = settings(scratch.url().to_string());
+        s.cluster_url = Some(nats.url());
+        s.node_id = Some("a".into());
+        let node = start_server(&rt, &s).await;
+        let cluster = node.cluster().expect("a cluster node").clone();
+        gochat_testkit::within!(10, "node a is up", cluster.is_up());
+        let (mut reg, _) = RawClient::connect(&rt, node.tcp_addr()).await;
+        assert_eq!(reg.register("alice").await, ServerCommand::Ok);
+        drop(reg);
+
+        let z = async_nats::connect(nats.url()).await.unwrap();
+        let js = async_nats::jetstream::new(z.clone());
+        let nodes = js.get_key_value(NODES_BUCKET).await.unwrap();
+        let sessions = js.get_key_value(SESSIONS_BUCKET).await.unwrap();
+        let tokens = js.get_key_value(TOKENS_BUCKET).await.unwrap();
+        let token = [b'k'; 128];
+        let value = SessionValue {
+            node: "z".into(),
+            run: 1,
+            permission: 0,
+        };
+        sessions.put("alice", value.encode()).await.unwrap();
+        let active = serde_json::to_vec(&TokenValue::new(&token, None)).unwrap();
+        tokens.put("alice", active.into()).await.unwrap();
+        let heartbeat = tokio::spawn(async move {
+            let mut beat = tokio::time::interval(HEARTBEAT);
+            loop {
+                beat.tick().await;
+                let _ = nodes.put("z", "1".into()).await;
+            }
+        });
+
+        let login_token = |token: &[u8]| ClientCommand::LoginToken {
+            username: gochat_testkit::user("alice"),
+            token: bytes::Bytes::copy_from_slice(token),
+        };
+        let (mut c, _) = RawClient::connect_tls(&rt, node.tls_addr().unwrap()).await;
+        gochat_testkit::within!(
+            10,
+            "node a sees alice's session on z",
+            c.call(login_token(&token)).await == gochat_testkit::err(ErrorCode::DupSess)
+        );
+        heartbeat.abort();
+        let mut wrong = token;
+        wrong[0] = b'j';
+        gochat_testkit::within!(
+            20,
+            "node z counts as dead",
+            c.call(login_token(&wrong)).await == gochat_testkit::err(ErrorCode::Handshake)
+        );
+        assert_eq!(c.call(login_token(&token)).await, ServerCommand::Ok);
+        assert_eq!(c.online_names().await, ["alice"]);
+        drop(c);
         drop(node);
         drop(nats);
         drop(scratch);

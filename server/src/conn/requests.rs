@@ -223,12 +223,21 @@ impl<R: Runtime> Connection<R> {
     }
 
     /// Takes `username`'s token from the cluster if `token` is it and it is
-    /// still usable: NOTFOUND (none, or expired), INVALID (its session is
-    /// still active), HANDSHAKE (another text), as a local token.
+    /// still usable: NOTFOUND (none, or expired), HANDSHAKE (another text),
+    /// as a local token.
+    ///
+    /// Called once no live node holds the user's session (else the login
+    /// got DUPSESS). A token still marked active then belonged to a session
+    /// whose node died (or whose release is on its way): that session is
+    /// over, and the token lives `token_lifetime` from now, as after a
+    /// logout.
     async fn import_token(&self, username: &Username, token: &[u8]) -> Result<(), ErrorCode> {
         let cluster = self.ctx.cluster.as_ref().ok_or(ErrorCode::NotFound)?;
         let value = cluster.token(username).await.ok_or(ErrorCode::NotFound)?;
-        let expires = value.expires.ok_or(ErrorCode::Invalid)?;
+        let lifetime = i64::try_from(self.ctx.hub.token_lifetime().as_secs()).unwrap_or(i64::MAX);
+        let expires = value
+            .expires
+            .unwrap_or_else(|| unix_now().saturating_add(lifetime));
         let left = expires - unix_now();
         if left <= 0 {
             return Err(ErrorCode::NotFound);
