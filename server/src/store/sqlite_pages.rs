@@ -3,8 +3,9 @@
 //!
 //! sqlx's SQLite driver runs each connection on a thread of its own and hands
 //! every row of a result to the async side through a channel: one wake-up,
-//! one `AnyRow` and one thread switch per row. A catch-up of 100,000 stored
-//! messages spent about a fifth of its server time there. This reader opens
+//! one `AnyRow` and one thread switch per row, and SQLite copied each page of
+//! the file into its cache. A catch-up of 100,000 stored messages took 690 to
+//! 1,300 ms of server CPU that way, 200 to 300 ms with this reader, which opens
 //! its own read-only connections on the same file (WAL: readers never wait
 //! for the writer) and reads a whole page in one call on a blocking thread,
 //! so a page costs one hand-off whatever its size. Writes still go through
@@ -36,7 +37,7 @@ const READERS: usize = 4;
 /// so copying them through the page cache is pure overhead.
 const MMAP_SIZE: i64 = 256 << 20;
 
-/// What a failed page read was doing, for [`StoreError::Unexpected`].
+/// What a failed page read was doing, for [`StoreError::Read`].
 const OP: &str = "read cached messages";
 
 /// Read-only connections on one SQLite file.
