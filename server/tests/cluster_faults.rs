@@ -278,6 +278,92 @@ fn dead_node_token() {
     });
 }
 
+/// The settings of node `id` of a cluster on `db` through `nats`.
+fn node_settings(
+    db: &gochat_testkit::ScratchDb,
+    nats: &gochat_testkit::NatsServer,
+    id: &str,
+) -> gochat_server::config::Settings {
+    let mut s = settings(db.url().to_string());
+    s.cluster_url = Some(nats.url());
+    s.node_id = Some(id.into());
+    s
+}
+
+/// A node that joins after users logged in elsewhere knows their sessions
+/// at once (not only sessions that change after it came): it lists them,
+/// and its users' messages to them are delivered, not stored.
+#[test]
+fn late_node_knows_sessions() {
+    with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
+        let a = start_server(&rt, &node_settings(&scratch, &nats, "a")).await;
+        let cluster = a.cluster().expect("a cluster node").clone();
+        gochat_testkit::within!(10, "node a is up", cluster.is_up());
+        let mut alice = login(&rt, a.tcp_addr(), "alice", true).await;
+        let c = start_server(&rt, &node_settings(&scratch, &nats, "c")).await;
+        let mut bob = login(&rt, c.tcp_addr(), "bob", true).await;
+        gochat_testkit::within!(
+            10,
+            "node c lists alice",
+            bob.online_names().await == ["alice", "bob"]
+        );
+        assert_eq!(
+            bob.call(tagged_msg("alice", "bob", 3, SIZE)).await,
+            ServerCommand::Ok
+        );
+        let push = alice.push(Duration::from_secs(10)).await.expect("a RECIV");
+        assert_eq!(read_tagged(&push, SIZE).index, 3);
+        drop((a, c));
+        drop(nats);
+        drop(scratch);
+    });
+}
+
+/// A user logged in on a second node while NATS was down: when NATS is
+/// back, the session that held the user's entry stays and the other one
+/// ends (one session per user again).
+#[test]
+fn double_login_after_outage() {
+    with_db_and_nats(Db::Postgres, |rt, scratch, mut nats| async move {
+        let a = start_server(&rt, &node_settings(&scratch, &nats, "a")).await;
+        let b = start_server(&rt, &node_settings(&scratch, &nats, "b")).await;
+        let mut dave = login(&rt, a.tcp_addr(), "dave", true).await;
+        let mut carol = login(&rt, b.tcp_addr(), "carol", true).await;
+        gochat_testkit::within!(
+            10,
+            "node a lists carol",
+            dave.online_names().await == ["carol", "dave"]
+        );
+        nats.stop();
+        // Node a cannot ask NATS: once node b counts as dead (no heartbeat
+        // for 8 s), it serves carol's login by itself.
+        let (mut second, _) = RawClient::connect(&rt, a.tcp_addr()).await;
+        gochat_testkit::within!(
+            20,
+            "node a serves a second login of carol",
+            second.login("carol").await.0 == ServerCommand::Ok
+        );
+        nats.resume();
+        let closed = second.until_closed(Duration::from_secs(30)).await;
+        eprintln!("the second session ended; it got {closed:?}");
+        gochat_testkit::within!(
+            10,
+            "node a lists carol once",
+            dave.online_names().await == ["carol", "dave"]
+        );
+        assert_eq!(carol.online_names().await, ["carol", "dave"]);
+        assert_eq!(
+            dave.call(tagged_msg("carol", "dave", 9, SIZE)).await,
+            ServerCommand::Ok
+        );
+        let push = carol.push(Duration::from_secs(10)).await.expect("a RECIV");
+        assert_eq!(read_tagged(&push, SIZE).index, 9);
+        drop((a, b));
+        drop(nats);
+        drop(scratch);
+    });
+}
+
 /// NATS stopped under two running nodes: each keeps serving its own users
 /// (logins, local messages), a message for the other node's user is stored
 /// (OK) and caught up; when NATS is back the nodes rejoin by themselves and

@@ -22,7 +22,7 @@ use super::{
     DELIVER_TIMEOUT, EVENTS_SUBJECT, HEARTBEAT, NODE_TTL, NODES_BUCKET, SESSIONS_BUCKET,
     TOKENS_BUCKET, deliver_subject, node_subject,
 };
-use crate::core::{Hub, Relay, Route, Router, lock, rules};
+use crate::core::{Hub, Outbound, Relay, Route, Router, lock, rules};
 use crate::writer::Writer;
 
 /// Why a node could not join its cluster.
@@ -466,17 +466,16 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
     nodes
         .put(&cluster.node, Bytes::from(cluster.run.to_string()))
         .await?;
-    let mut session_watch = sessions.watch_all().await?;
-    let mut node_watch = nodes.watch_all().await?;
+    // The last value of every key first, then each change: a node that
+    // joins (or rejoins) knows at once the sessions held elsewhere and the
+    // nodes alive, not only what changes after it came.
+    let mut session_watch = sessions.watch_with_history(ALL_KEYS).await?;
+    let mut node_watch = nodes.watch_with_history(ALL_KEYS).await?;
     lock(&cluster.directory).clear();
     *lock(&cluster.sessions) = Some(sessions.clone());
     cluster.set_up(true);
-    // The users this node serves hold their entries (after an outage, or
-    // a start in which NATS came late).
-    for peer in hub.peers() {
-        let _ = cluster.claim(&peer.username, peer.permission()).await;
-    }
     let mut beat = tokio::time::interval(HEARTBEAT);
+    let mut beats = 0u32;
     loop {
         tokio::select! {
             entry = session_watch.next() => {
@@ -505,6 +504,12 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
             }
             _ = beat.tick() => {
                 nodes.put(&cluster.node, Bytes::from(cluster.run.to_string())).await?;
+                beats = beats.saturating_add(1);
+                if beats == 2 {
+                    // One heartbeat after joining, the watchers have told
+                    // the directory what the buckets hold.
+                    reassert(cluster, hub).await;
+                }
                 // Entries of dead nodes go, so that a dead node's users are
                 // not listed and can log in again elsewhere.
                 let stale = lock(&cluster.directory).stale_sessions(Instant::now());
@@ -512,6 +517,32 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
                     let _ = sessions.delete_expect_revision(&key, Some(revision)).await;
                 }
             }
+        }
+    }
+}
+
+/// Every key of a bucket, for its watchers.
+const ALL_KEYS: &str = ">";
+
+/// The users this node serves hold their entries again (after an outage, or
+/// a start in which NATS came late). A user who also logged in on another
+/// node meanwhile (a login NATS could not check) keeps the session that
+/// claimed first; the one here ends, as a KICK ends it, and what was queued
+/// for it is stored for the other session's catch-up.
+async fn reassert(cluster: &Cluster, hub: &Hub) {
+    for peer in hub.peers() {
+        if let Claim::Taken { node } = cluster.claim(&peer.username, peer.permission()).await {
+            let node = if node.is_empty() {
+                "another node"
+            } else {
+                &node
+            };
+            warn!(
+                "cluster: {} was also logged in on {node} while NATS was unreachable; \
+                 the session on {} ends",
+                peer.username, cluster.node
+            );
+            let _ = peer.send(Outbound::Kick);
         }
     }
 }
