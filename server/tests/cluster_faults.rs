@@ -163,7 +163,7 @@ fn silent_owner() {
         let answering = Arc::new(AtomicBool::new(false));
         let (taken_tx, taken_rx) = async_channel::unbounded();
         let (z2, answer) = (z.clone(), answering.clone());
-        tokio::spawn(async move {
+        let node_z = tokio::spawn(async move {
             let mut beat = tokio::time::interval(HEARTBEAT);
             loop {
                 tokio::select! {
@@ -204,6 +204,8 @@ fn silent_owner() {
         );
         assert_eq!(taken_rx.recv().await.unwrap(), (1, true));
         assert!(store.pending_messages(bob, 0, 10).await.unwrap().is_empty());
+        node_z.abort();
+        drop(z);
         store.close().await;
         drop(node);
         drop(nats);
@@ -240,6 +242,7 @@ fn dead_node_token() {
             run: 1,
             permission: 0,
         };
+        nodes.put("z", "1".into()).await.unwrap();
         sessions.put("alice", value.encode()).await.unwrap();
         let active = serde_json::to_vec(&TokenValue::new(&token, None)).unwrap();
         tokens.put("alice", active.into()).await.unwrap();
@@ -271,6 +274,12 @@ fn dead_node_token() {
         );
         assert_eq!(c.call(login_token(&token)).await, ServerCommand::Ok);
         assert_eq!(c.online_names().await, ["alice"]);
+        // The token's expiry is in the bucket now, for every node.
+        let entry = tokens.entry("alice").await.unwrap().unwrap();
+        let stored: TokenValue = serde_json::from_slice(&entry.value).unwrap();
+        assert!(stored.matches(&token));
+        let expires = stored.expires.expect("an expiry");
+        assert!(expires > gochat_testkit::unix_now(), "{expires}");
         drop(c);
         drop(node);
         drop(nats);
@@ -344,6 +353,7 @@ fn double_login_after_outage() {
             second.login("carol").await.0 == ServerCommand::Ok
         );
         nats.resume();
+        // Fails unless node a closes the second session.
         let closed = second.until_closed(Duration::from_secs(30)).await;
         eprintln!("the second session ended; it got {closed:?}");
         gochat_testkit::within!(

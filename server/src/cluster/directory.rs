@@ -31,6 +31,13 @@ pub struct Directory {
     sessions: HashMap<String, Holder>,
     /// Nodes heard of: their current run and when their last heartbeat came.
     nodes: HashMap<String, (u64, Instant)>,
+    /// When this node last joined (or rejoined) the cluster. For
+    /// [`NODE_TTL`] after it, a node is not judged dead on what the
+    /// buckets' replay says: a heartbeat older than the join counts as heard
+    /// at the join, and a node not heard of yet (its heartbeat not replayed
+    /// yet) counts as live. Otherwise the first node back after an outage
+    /// would take every other node for dead and delete their sessions.
+    joined: Option<Instant>,
 }
 
 impl Directory {
@@ -52,9 +59,11 @@ impl Directory {
         self.sessions.remove(username);
     }
 
-    /// A node's heartbeat came at `now`.
-    pub fn node_put(&mut self, node: &str, run: u64, now: Instant) {
-        self.nodes.insert(node.to_string(), (run, now));
+    /// A node's heartbeat came at `seen` (a replayed one older than the
+    /// join counts as heard at the join).
+    pub fn node_put(&mut self, node: &str, run: u64, seen: Instant) {
+        let seen = self.joined.map_or(seen, |joined| seen.max(joined));
+        self.nodes.insert(node.to_string(), (run, seen));
     }
 
     /// A node's heartbeat entry expired or was deleted.
@@ -62,18 +71,25 @@ impl Directory {
         self.nodes.remove(node);
     }
 
-    /// Forgets every node and session (before the watchers replay them after
-    /// a reconnection).
-    pub fn clear(&mut self) {
+    /// Forgets every node and session: this node (re)joins at `now`, and the
+    /// watchers replay what the buckets hold.
+    pub fn clear(&mut self, now: Instant) {
         self.sessions.clear();
         self.nodes.clear();
+        self.joined = Some(now);
     }
 
-    /// Whether `node` in run `run` was heard of within [`NODE_TTL`] of `now`.
+    /// Whether `node` in run `run` was heard of within [`NODE_TTL`] of `now`
+    /// (or is not heard of yet, within [`NODE_TTL`] of the join).
     pub fn node_live(&self, node: &str, run: u64, now: Instant) -> bool {
-        self.nodes.get(node).is_some_and(|(current, seen)| {
-            *current == run && now.saturating_duration_since(*seen) < NODE_TTL
-        })
+        match self.nodes.get(node) {
+            Some((current, seen)) => {
+                *current == run && now.saturating_duration_since(*seen) < NODE_TTL
+            }
+            None => self
+                .joined
+                .is_some_and(|joined| now.saturating_duration_since(joined) < NODE_TTL),
+        }
     }
 
     /// Whether `holder`'s node is alive in the run that took the session.
@@ -167,5 +183,31 @@ mod tests {
         assert!(d.holder("alice", now).is_none());
         d.session_gone("alice");
         assert!(d.entry("alice").is_none());
+    }
+
+    #[test]
+    fn a_replay_is_not_judged_before_a_heartbeat_could_come() {
+        let t0 = Instant::now();
+        let joined = t0 + std::time::Duration::from_secs(60);
+        let soon = joined + std::time::Duration::from_secs(1);
+        let mut d = Directory::default();
+        d.clear(joined);
+        // Replayed before b's heartbeat, and a node not heard of at all.
+        d.session_put("carol", &value("b", 9), 4);
+        d.session_put("dave", &value("c", 1), 5);
+        assert!(d.holder("carol", soon).is_some());
+        assert!(d.holder("dave", soon).is_some());
+        assert!(d.stale_sessions(soon).is_empty());
+        // b's last heartbeat, a minute older than the join.
+        d.node_put("b", 9, t0);
+        assert!(d.holder("carol", soon).is_some());
+        assert_eq!(d.live_nodes(soon), vec!["b".to_string()]);
+        // No heartbeat for NODE_TTL after the join: both dead.
+        let mut stale = d.stale_sessions(joined + NODE_TTL);
+        stale.sort();
+        assert_eq!(stale, vec![("carol".into(), 4), ("dave".into(), 5)]);
+        // A restarted node's old run is dead at once.
+        d.node_put("b", 10, soon);
+        assert!(d.holder("carol", soon).is_none());
     }
 }

@@ -253,9 +253,7 @@ impl Cluster {
             Some(Ok(None)) => {
                 return match quick(sessions.create(key, self.value(permission))).await {
                     Some(Ok(_)) => Claim::Won,
-                    Some(Err(_)) => Claim::Taken {
-                        node: String::new(),
-                    },
+                    Some(Err(_)) => self.settle(&sessions, username).await,
                     None => Claim::Unavailable,
                 };
             }
@@ -274,10 +272,29 @@ impl Cluster {
         // another node does so first.
         match quick(sessions.update(key, self.value(permission), entry.revision)).await {
             Some(Ok(_)) => Claim::Won,
-            Some(Err(_)) => Claim::Taken {
+            Some(Err(_)) => self.settle(&sessions, username).await,
+            None => Claim::Unavailable,
+        }
+    }
+
+    /// Who holds `username`'s entry after a claim lost a race on it (the
+    /// entry changed between its read and the compare-and-swap): this node
+    /// (its own other write won), another node, or nobody known
+    /// (`Taken` with no node: the login gets DUPSESS and may try again).
+    async fn settle(&self, sessions: &kv::Store, username: &Username) -> Claim {
+        let held = match quick(sessions.entry(username.as_str())).await {
+            None => return Claim::Unavailable,
+            Some(Ok(Some(entry))) if entry.operation == Operation::Put => {
+                SessionValue::decode(&entry.value)
+            }
+            Some(_) => None,
+        };
+        match held {
+            Some(held) if self.holds(&held) => Claim::Won,
+            Some(held) => Claim::Taken { node: held.node },
+            None => Claim::Taken {
                 node: String::new(),
             },
-            None => Claim::Unavailable,
         }
     }
 
@@ -310,14 +327,38 @@ impl Cluster {
         }
     }
 
-    /// `username`'s reusable token as the cluster knows it.
-    pub async fn token(&self, username: &Username) -> Option<TokenValue> {
+    /// `username`'s reusable token as the cluster knows it, and the
+    /// revision of its entry.
+    pub async fn token(&self, username: &Username) -> Option<(TokenValue, u64)> {
         let tokens = self.open(&self.tokens)?;
         let entry = quick(tokens.entry(username.as_str())).await?.ok()??;
         if entry.operation != Operation::Put {
             return None;
         }
-        serde_json::from_slice(&entry.value).ok()
+        let value = serde_json::from_slice(&entry.value).ok()?;
+        Some((value, entry.revision))
+    }
+
+    /// Records that `username`'s token `value`, still marked active at
+    /// `revision` though its session is over (its node died), expires at
+    /// `expires` (Unix seconds); unless the entry changed meanwhile.
+    pub async fn expire_token(
+        &self,
+        username: &Username,
+        value: &TokenValue,
+        expires: i64,
+        revision: u64,
+    ) {
+        let Some(tokens) = self.open(&self.tokens) else {
+            return;
+        };
+        let value = TokenValue {
+            sha256: value.sha256.clone(),
+            expires: Some(expires),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&value) {
+            let _ = quick(tokens.update(username.as_str(), Bytes::from(bytes), revision)).await;
+        }
     }
 
     /// Hands `parcels` (in order) to `node`, for its users.
@@ -471,7 +512,7 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
     // nodes alive, not only what changes after it came.
     let mut session_watch = sessions.watch_with_history(ALL_KEYS).await?;
     let mut node_watch = nodes.watch_with_history(ALL_KEYS).await?;
-    lock(&cluster.directory).clear();
+    lock(&cluster.directory).clear(Instant::now());
     *lock(&cluster.sessions) = Some(sessions.clone());
     cluster.set_up(true);
     let mut beat = tokio::time::interval(HEARTBEAT);
@@ -507,8 +548,9 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
                 beats = beats.saturating_add(1);
                 if beats == 2 {
                     // One heartbeat after joining, the watchers have told
-                    // the directory what the buckets hold.
-                    reassert(cluster, hub).await;
+                    // the directory what the buckets hold. A task of its
+                    // own: the heartbeat must not wait for many claims.
+                    tokio::spawn(reassert(cluster.clone(), hub.clone()));
                 }
                 // Entries of dead nodes go, so that a dead node's users are
                 // not listed and can log in again elsewhere.
@@ -529,20 +571,26 @@ const ALL_KEYS: &str = ">";
 /// node meanwhile (a login NATS could not check) keeps the session that
 /// claimed first; the one here ends, as a KICK ends it, and what was queued
 /// for it is stored for the other session's catch-up.
-async fn reassert(cluster: &Cluster, hub: &Hub) {
+async fn reassert(cluster: Arc<Cluster>, hub: Arc<Hub>) {
     for peer in hub.peers() {
-        if let Claim::Taken { node } = cluster.claim(&peer.username, peer.permission()).await {
-            let node = if node.is_empty() {
-                "another node"
-            } else {
-                &node
-            };
-            warn!(
-                "cluster: {} was also logged in on {node} while NATS was unreachable; \
-                 the session on {} ends",
-                peer.username, cluster.node
-            );
-            let _ = peer.send(Outbound::Kick);
+        match cluster.claim(&peer.username, peer.permission()).await {
+            Claim::Won => {
+                // Logged out while its key was claimed again: give it back.
+                if hub.peer(&peer.username).is_none() {
+                    cluster.release(&peer.username).await;
+                }
+            }
+            Claim::Taken { node } if !node.is_empty() => {
+                warn!(
+                    "cluster: {} was also logged in on node {node} while NATS was unreachable; \
+                     the session on {} ends",
+                    peer.username, cluster.node
+                );
+                let _ = peer.send(Outbound::Kick);
+            }
+            // Nobody known holds it, or NATS went away again (the next
+            // rejoin claims again): the session stays.
+            Claim::Taken { .. } | Claim::Unavailable => {}
         }
     }
 }

@@ -230,14 +230,23 @@ impl<R: Runtime> Connection<R> {
     /// got DUPSESS). A token still marked active then belonged to a session
     /// whose node died (or whose release is on its way): that session is
     /// over, and the token lives `token_lifetime` from now, as after a
-    /// logout.
+    /// logout; that expiry goes into the bucket (unless the entry changed
+    /// meanwhile), so that later logins count from the same moment.
     async fn import_token(&self, username: &Username, token: &[u8]) -> Result<(), ErrorCode> {
         let cluster = self.ctx.cluster.as_ref().ok_or(ErrorCode::NotFound)?;
-        let value = cluster.token(username).await.ok_or(ErrorCode::NotFound)?;
-        let lifetime = i64::try_from(self.ctx.hub.token_lifetime().as_secs()).unwrap_or(i64::MAX);
-        let expires = value
-            .expires
-            .unwrap_or_else(|| unix_now().saturating_add(lifetime));
+        let (value, revision) = cluster.token(username).await.ok_or(ErrorCode::NotFound)?;
+        let expires = match value.expires {
+            Some(expires) => expires,
+            None => {
+                let lifetime =
+                    i64::try_from(self.ctx.hub.token_lifetime().as_secs()).unwrap_or(i64::MAX);
+                let expires = unix_now().saturating_add(lifetime);
+                cluster
+                    .expire_token(username, &value, expires, revision)
+                    .await;
+                expires
+            }
+        };
         let left = expires - unix_now();
         if left <= 0 {
             return Err(ErrorCode::NotFound);
