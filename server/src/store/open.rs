@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlSafeStr;
-use sqlx::any::AnyPoolOptions;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::SqliteConnectOptions;
 
 use super::retry::retry;
 use super::{Backend, Statements, Store, StoreError};
@@ -214,8 +217,8 @@ impl Store {
             pool,
             backend: target.backend,
             sql: Arc::new(Statements::new(target.backend)),
-            pages: (target.backend == Backend::Sqlite && !target.in_memory)
-                .then(|| super::sqlite_pages::PageReader::new(&target.url, options_busy_timeout)),
+            pages: sqlite_file(&target)?
+                .map(|path| super::sqlite_pages::PageReader::new(&path, options_busy_timeout)),
         };
         if target.backend == Backend::Sqlite && !target.in_memory {
             // WAL is a property of the file: set once, it stays.
@@ -230,6 +233,18 @@ impl Store {
         tracing::debug!(backend = ?store.backend, "database opened and migrated");
         Ok(store)
     }
+}
+
+/// The SQLite file `target` names, as sqlx's pool parses it from the URL
+/// (through the same `Any` options), for the store's own page reader; `None`
+/// for the other backends and `:memory:`.
+fn sqlite_file(target: &Target) -> Result<Option<std::path::PathBuf>, StoreError> {
+    if target.backend != Backend::Sqlite || target.in_memory {
+        return Ok(None);
+    }
+    let any = AnyConnectOptions::from_str(&target.url).map_err(StoreError::Connect)?;
+    let sqlite = SqliteConnectOptions::try_from(&any).map_err(StoreError::Connect)?;
+    Ok(Some(sqlite.get_filename().to_path_buf()))
 }
 
 /// The embedded migrations of `backend`.

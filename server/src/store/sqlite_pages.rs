@@ -11,6 +11,7 @@
 //! so a page costs one hand-off whatever its size. Writes still go through
 //! the pool; a page sees every transaction committed before it began.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,8 +48,9 @@ pub(super) struct PageReader {
     /// How long a read waits for a lock (only WAL recovery takes one).
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
-    /// One permit per read in progress ([`READERS`]).
-    turns: Semaphore,
+    /// One permit per read in progress ([`READERS`]), held by the blocking
+    /// read itself (it runs on even if its caller gives up waiting).
+    turns: Arc<Semaphore>,
     /// Set by [`PageReader::close`]: later reads fail.
     closed: AtomicBool,
 }
@@ -62,14 +64,14 @@ impl std::fmt::Debug for PageReader {
 }
 
 impl PageReader {
-    /// A reader of the file that sqlx's `url` (`sqlite:<path>?params`, as
-    /// normalized by the store) names. Connections open on first use.
-    pub(super) fn new(url: &str, busy_timeout: Duration) -> Arc<PageReader> {
+    /// A reader of the SQLite file at `path` (the file sqlx's pool opened,
+    /// as sqlx parsed it from the URL). Connections open on first use.
+    pub(super) fn new(path: &Path, busy_timeout: Duration) -> Arc<PageReader> {
         Arc::new(PageReader {
-            uri: read_only_uri(url),
+            uri: read_only_uri(path),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
-            turns: Semaphore::new(READERS),
+            turns: Arc::new(Semaphore::new(READERS)),
             closed: AtomicBool::new(false),
         })
     }
@@ -82,9 +84,14 @@ impl PageReader {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let _turn = self.turns.acquire().await;
+        let turn = self.turns.acquire_arc().await;
         let reader = Arc::clone(self);
-        blocking::unblock(move || reader.page_now(dst, after_id, limit)).await
+        blocking::unblock(move || {
+            let page = reader.page_now(dst, after_id, limit);
+            drop(turn);
+            page
+        })
+        .await
     }
 
     /// Closes the idle connections; later reads fail (as the pool's do once
@@ -165,40 +172,36 @@ fn failed(e: rusqlite::Error) -> StoreError {
     }
 }
 
-/// The `file:` URI of sqlx's `sqlite:<path>?params`, opened read-only: the
-/// `mode` parameter becomes `ro`, the others (`cache`, `vfs`, `immutable`)
-/// stay. Both sqlx and SQLite percent-decode the path, so it goes in as it
-/// is, but for `#`, which ends a URI's path and not sqlx's.
-fn read_only_uri(url: &str) -> String {
-    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
-    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
-    let mut uri = format!("file:{}?mode=ro", path.replace('#', "%23"));
-    for param in params.split('&').filter(|p| !p.is_empty()) {
-        if !param.starts_with("mode=") {
-            uri.push('&');
-            uri.push_str(param);
+/// The read-only `file:` URI of `path`, every byte but letters and digits
+/// percent-encoded (as sqlx builds its own), so that no character of the
+/// name is taken for URI syntax.
+fn read_only_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &byte in path.as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
         }
     }
+    uri.push_str("?mode=ro");
     uri
 }
 
 #[cfg(test)]
 mod tests {
     use super::read_only_uri;
+    use std::path::Path;
 
     #[test]
     fn uris_are_read_only() {
         assert_eq!(
-            read_only_uri("sqlite:/tmp/x/gochat.db?mode=rwc"),
-            "file:/tmp/x/gochat.db?mode=ro"
+            read_only_uri(Path::new("/tmp/x/gochat.db")),
+            "file:%2Ftmp%2Fx%2Fgochat%2Edb?mode=ro"
         );
         assert_eq!(
-            read_only_uri("sqlite:data/g.db?cache=private&mode=rwc"),
-            "file:data/g.db?mode=ro&cache=private"
-        );
-        assert_eq!(
-            read_only_uri("sqlite:a%3Fb#c.db?mode=ro"),
-            "file:a%3Fb%23c.db?mode=ro"
+            read_only_uri(Path::new("a?b#c %3F.db")),
+            "file:a%3Fb%23c%20%253F%2Edb?mode=ro"
         );
     }
 }
