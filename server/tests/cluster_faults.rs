@@ -133,12 +133,7 @@ gochat_testkit::per_database_tests! {
 #[test]
 fn silent_owner() {
     with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
-        let mut s = settings(scratch.url().to_string());
-        s.cluster_url = Some(nats.url());
-        s.node_id = Some("a".into());
-        let node = start_server(&rt, &s).await;
-        let cluster = node.cluster().expect("a cluster node").clone();
-        gochat_testkit::within!(10, "node a is up", cluster.is_up());
+        let node = start_node(&rt, &scratch, &nats, "a").await;
         let mut alice = login(&rt, node.tcp_addr(), "alice", true).await;
         drop(login(&rt, node.tcp_addr(), "bob", true).await);
         gochat_testkit::within!(
@@ -221,12 +216,7 @@ fn silent_owner() {
 #[test]
 fn dead_node_token() {
     with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
-        let mut s = settings(scratch.url().to_string());
-        s.cluster_url = Some(nats.url());
-        s.node_id = Some("a".into());
-        let node = start_server(&rt, &s).await;
-        let cluster = node.cluster().expect("a cluster node").clone();
-        gochat_testkit::within!(10, "node a is up", cluster.is_up());
+        let node = start_node(&rt, &scratch, &nats, "a").await;
         let (mut reg, _) = RawClient::connect(&rt, node.tcp_addr()).await;
         assert_eq!(reg.register("alice").await, ServerCommand::Ok);
         drop(reg);
@@ -299,15 +289,27 @@ fn node_settings(
     s
 }
 
+/// Node `id` of a cluster on `db` through `nats`, started in this process
+/// and joined.
+async fn start_node(
+    rt: &TokioRuntime,
+    db: &gochat_testkit::ScratchDb,
+    nats: &gochat_testkit::NatsServer,
+    id: &str,
+) -> gochat_testkit::TestServer<TokioRuntime> {
+    let node = start_server(rt, &node_settings(db, nats, id)).await;
+    let cluster = node.cluster().expect("a cluster node").clone();
+    gochat_testkit::within!(10, "the node joined", cluster.is_up());
+    node
+}
+
 /// A node that joins after users logged in elsewhere knows their sessions
 /// at once (not only sessions that change after it came): it lists them,
 /// and its users' messages to them are delivered, not stored.
 #[test]
 fn late_node_knows_sessions() {
     with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
-        let a = start_server(&rt, &node_settings(&scratch, &nats, "a")).await;
-        let cluster = a.cluster().expect("a cluster node").clone();
-        gochat_testkit::within!(10, "node a is up", cluster.is_up());
+        let a = start_node(&rt, &scratch, &nats, "a").await;
         let mut alice = login(&rt, a.tcp_addr(), "alice", true).await;
         let c = start_server(&rt, &node_settings(&scratch, &nats, "c")).await;
         let mut bob = login(&rt, c.tcp_addr(), "bob", true).await;
