@@ -16,8 +16,9 @@ const INSERT_RETURNING: &str = "INSERT INTO messages (src_user, dst_user, stamp,
 const INSERT_PLAIN: &str = "INSERT INTO messages (src_user, dst_user, stamp, ciphertext) \
      VALUES (?, ?, ?, ?)";
 
-/// A page of cached messages for one recipient, in id order.
-const PENDING: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
+/// A page of cached messages for one recipient, in id order (also what the
+/// SQLite page reader runs, `sqlite_pages`).
+pub(super) const PENDING: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
      FROM messages m JOIN users u ON u.id = m.src_user \
      WHERE m.dst_user = ? AND m.id > ? \
      ORDER BY m.id \

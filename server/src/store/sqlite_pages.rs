@@ -19,14 +19,8 @@ use std::time::Duration;
 use async_lock::Semaphore;
 use rusqlite::{Connection, OpenFlags};
 
+use super::messages::PENDING;
 use super::{StoreError, StoredMessage};
-
-/// The page query, as [`super::messages`] runs it on the other backends.
-const PENDING: &str = "SELECT m.id, u.username, m.stamp, m.ciphertext \
-     FROM messages m JOIN users u ON u.id = m.src_user \
-     WHERE m.dst_user = ?1 AND m.id > ?2 \
-     ORDER BY m.id \
-     LIMIT ?3";
 
 /// Read connections, and pages read at once: more catch-ups wait for a turn
 /// (a page takes about a millisecond), so the reader holds at most this many
