@@ -469,9 +469,7 @@ impl<R: Runtime> Connection<R> {
                 .hub
                 .release_token(&me.username, self.id, Instant::now());
             if let (Some(cluster), Some(token)) = (self.ctx.cluster.as_ref(), released) {
-                let lifetime = self.ctx.hub.token_lifetime().as_secs();
-                let expires = requests::unix_now()
-                    .saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+                let expires = requests::token_expiry(&self.ctx.hub);
                 cluster
                     .put_token(&me.username, token.as_bytes(), Some(expires))
                     .await;

@@ -38,6 +38,12 @@ pub(crate) fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// When a token released now expires (Unix seconds): `token_lifetime` later.
+pub(crate) fn token_expiry(hub: &crate::core::Hub) -> i64 {
+    let lifetime = i64::try_from(hub.token_lifetime().as_secs()).unwrap_or(i64::MAX);
+    unix_now().saturating_add(lifetime)
+}
+
 impl<R: Runtime> Connection<R> {
     pub(crate) fn answer(&mut self, id: u16, answer: Answer) {
         let result = match answer {
@@ -238,9 +244,7 @@ impl<R: Runtime> Connection<R> {
         let expires = match value.expires {
             Some(expires) => expires,
             None => {
-                let lifetime =
-                    i64::try_from(self.ctx.hub.token_lifetime().as_secs()).unwrap_or(i64::MAX);
-                let expires = unix_now().saturating_add(lifetime);
+                let expires = token_expiry(&self.ctx.hub);
                 cluster
                     .expire_token(username, &value, expires, revision)
                     .await;
