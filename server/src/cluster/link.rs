@@ -217,8 +217,7 @@ impl Cluster {
     async fn my_entry(&self, username: &Username) -> Option<(kv::Store, kv::Entry)> {
         let sessions = self.open(&self.sessions)?;
         let entry = quick(sessions.entry(username.as_str())).await?.ok()??;
-        let mine = entry.operation == Operation::Put
-            && SessionValue::decode(&entry.value).is_some_and(|v| self.holds(&v));
+        let mine = put_value::<SessionValue>(&entry).is_some_and(|v| self.holds(&v));
         mine.then_some((sessions, entry))
     }
 
@@ -262,7 +261,7 @@ impl Cluster {
                 return Claim::Unavailable;
             }
         };
-        if let Some(held) = SessionValue::decode(&entry.value) {
+        if let Some(held) = put_value::<SessionValue>(&entry) {
             let live = lock(&self.directory).node_live(&held.node, held.run, Instant::now());
             if live && !self.holds(&held) {
                 return Claim::Taken { node: held.node };
@@ -284,9 +283,7 @@ impl Cluster {
     async fn settle(&self, sessions: &kv::Store, username: &Username) -> Claim {
         let held = match quick(sessions.entry(username.as_str())).await {
             None => return Claim::Unavailable,
-            Some(Ok(Some(entry))) if entry.operation == Operation::Put => {
-                SessionValue::decode(&entry.value)
-            }
+            Some(Ok(Some(entry))) => put_value::<SessionValue>(&entry),
             Some(_) => None,
         };
         match held {
@@ -332,11 +329,7 @@ impl Cluster {
     pub async fn token(&self, username: &Username) -> Option<(TokenValue, u64)> {
         let tokens = self.open(&self.tokens)?;
         let entry = quick(tokens.entry(username.as_str())).await?.ok()??;
-        if entry.operation != Operation::Put {
-            return None;
-        }
-        let value = serde_json::from_slice(&entry.value).ok()?;
-        Some((value, entry.revision))
+        Some((put_value(&entry)?, entry.revision))
     }
 
     /// Records that `username`'s token `value`, still marked active at
@@ -522,11 +515,9 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
             entry = session_watch.next() => {
                 let entry = entry.ok_or("the sessions watcher ended")??;
                 let mut directory = lock(&cluster.directory);
-                match (entry.operation, SessionValue::decode(&entry.value)) {
-                    (Operation::Put, Some(value)) => {
-                        directory.session_put(&entry.key, &value, entry.revision)
-                    }
-                    _ => directory.session_gone(&entry.key),
+                match put_value::<SessionValue>(&entry) {
+                    Some(value) => directory.session_put(&entry.key, &value, entry.revision),
+                    None => directory.session_gone(&entry.key),
                 }
             }
             entry = node_watch.next() => {
@@ -561,6 +552,15 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
             }
         }
     }
+}
+
+/// The value an entry of ours was put with; `None` for a deletion or a
+/// value that is not one of ours.
+fn put_value<T: serde::de::DeserializeOwned>(entry: &kv::Entry) -> Option<T> {
+    if entry.operation != Operation::Put {
+        return None;
+    }
+    serde_json::from_slice(&entry.value).ok()
 }
 
 /// Every key of a bucket, for its watchers.
