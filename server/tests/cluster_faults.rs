@@ -125,6 +125,31 @@ gochat_testkit::per_database_tests! {
     node_killed: node_killed_mariadb => MariaDb, node_killed_postgres => Postgres;
 }
 
+/// Node `z` as a bare NATS client: its first heartbeat put, and `username`'s
+/// session entry naming it. The client, its JetStream context, and the
+/// nodes bucket (for the test's own later heartbeats).
+async fn fake_node_z(
+    nats: &gochat_testkit::NatsServer,
+    username: &str,
+) -> (
+    async_nats::Client,
+    async_nats::jetstream::Context,
+    async_nats::jetstream::kv::Store,
+) {
+    let z = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(z.clone());
+    let nodes = js.get_key_value(NODES_BUCKET).await.unwrap();
+    let sessions = js.get_key_value(SESSIONS_BUCKET).await.unwrap();
+    nodes.put("z", "1".into()).await.unwrap();
+    let value = SessionValue {
+        node: "z".into(),
+        run: 1,
+        permission: 0,
+    };
+    sessions.put(username, value.encode()).await.unwrap();
+    (z, js, nodes)
+}
+
 /// A node that holds a user's session and never answers a delivery: a MSG
 /// for that user gets ERR SERVER once the deliver deadline has passed, and
 /// is not stored (the owner may have taken it: stored too, it would come
@@ -143,17 +168,7 @@ fn silent_owner() {
         );
 
         // Node z: alive, serving bob, answering deliveries only when told.
-        let z = async_nats::connect(nats.url()).await.unwrap();
-        let js = async_nats::jetstream::new(z.clone());
-        let nodes = js.get_key_value(NODES_BUCKET).await.unwrap();
-        let sessions = js.get_key_value(SESSIONS_BUCKET).await.unwrap();
-        nodes.put("z", "1".into()).await.unwrap();
-        let value = SessionValue {
-            node: "z".into(),
-            run: 1,
-            permission: 0,
-        };
-        sessions.put("bob", value.encode()).await.unwrap();
+        let (z, _, nodes) = fake_node_z(&nats, "bob").await;
         let mut requests = z.subscribe(deliver_subject("z")).await.unwrap();
         let answering = Arc::new(AtomicBool::new(false));
         let (taken_tx, taken_rx) = async_channel::unbounded();
@@ -221,19 +236,9 @@ fn dead_node_token() {
         assert_eq!(reg.register("alice").await, ServerCommand::Ok);
         drop(reg);
 
-        let z = async_nats::connect(nats.url()).await.unwrap();
-        let js = async_nats::jetstream::new(z.clone());
-        let nodes = js.get_key_value(NODES_BUCKET).await.unwrap();
-        let sessions = js.get_key_value(SESSIONS_BUCKET).await.unwrap();
+        let (_z, js, nodes) = fake_node_z(&nats, "alice").await;
         let tokens = js.get_key_value(TOKENS_BUCKET).await.unwrap();
         let token = [b'k'; 128];
-        let value = SessionValue {
-            node: "z".into(),
-            run: 1,
-            permission: 0,
-        };
-        nodes.put("z", "1".into()).await.unwrap();
-        sessions.put("alice", value.encode()).await.unwrap();
         let active = serde_json::to_vec(&TokenValue::new(&token, None)).unwrap();
         tokens.put("alice", active.into()).await.unwrap();
         let heartbeat = tokio::spawn(async move {
