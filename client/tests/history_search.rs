@@ -6,8 +6,7 @@
 use gochat_client::keys::{open_account_secrets, seal_private_key};
 use gochat_client::service::Service;
 use gochat_client::store::{LocalStore, NewMessage};
-
-const ALICE_PEM: &str = include_str!("../../proto-core/tests/fixtures/alice.priv.pem");
+use gochat_testkit::private_pem;
 
 fn msg(server_id: i64, peer: &str, outgoing: bool, stamp: i64, text: &str) -> NewMessage {
     NewMessage {
@@ -24,7 +23,7 @@ fn msg(server_id: i64, peer: &str, outgoing: bool, stamp: i64, text: &str) -> Ne
 async fn sealed_history_is_searched_once_unlocked() {
     let store = LocalStore::open_memory().await.unwrap();
     let s = store.add_server(None, "h", 1, false).await.unwrap();
-    let (_, key) = open_account_secrets(&seal_private_key(ALICE_PEM, "pw").unwrap(), "pw").unwrap();
+    let (_, key) = open_account_secrets(&seal_private_key(private_pem("alice"), "pw").unwrap(), "pw").unwrap();
     store
         .unlock_history(s.id, "alice", key.clone())
         .await

@@ -73,7 +73,8 @@ pub struct UiSection {
     pub debug_buffer: Option<bool>,
     /// `bell`: ring for a message outside the buffer in view.
     pub bell: Option<bool>,
-    /// `notify`: the TUI's desktop notification (`off`, `osc777`, `osc9`).
+    /// `notify`: the TUI's desktop notification (`off`, `osc777`, `osc9`,
+    /// `desktop`).
     pub notify: Option<Notify>,
     /// `auto_open`: the TUI opens a buffer when someone writes first.
     pub auto_open: Option<bool>,

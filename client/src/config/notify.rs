@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// How a message outside the buffer in view is announced on the desktop,
 /// besides the bell: a terminal escape sequence the terminal turns into a
-/// desktop notification, or nothing.
+/// desktop notification, the desktop's own notification service
+/// (`notify-send`), or nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Notify {
@@ -18,11 +19,14 @@ pub enum Notify {
     Osc777,
     /// `OSC 9;<text>` (iTerm2, Windows Terminal, WezTerm, kitty, Ghostty).
     Osc9,
+    /// The desktop's notification service: `notify-send` (freedesktop),
+    /// found on `PATH`, run for each notification.
+    Desktop,
 }
 
 impl Notify {
     /// The value names `/set TUI.Notify` takes.
-    pub const NAMES: [&'static str; 3] = ["off", "osc777", "osc9"];
+    pub const NAMES: [&'static str; 4] = ["off", "osc777", "osc9", "desktop"];
 
     /// The setting named `name` (case-insensitive).
     pub fn from_name(name: &str) -> Option<Self> {
@@ -30,6 +34,7 @@ impl Notify {
             "off" | "none" | "false" => Some(Notify::Off),
             "osc777" | "777" => Some(Notify::Osc777),
             "osc9" | "9" => Some(Notify::Osc9),
+            "desktop" | "notify-send" => Some(Notify::Desktop),
             _ => None,
         }
     }
@@ -40,6 +45,7 @@ impl Notify {
             Notify::Off => "off",
             Notify::Osc777 => "osc777",
             Notify::Osc9 => "osc9",
+            Notify::Desktop => "desktop",
         }
     }
 }

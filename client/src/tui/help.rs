@@ -133,7 +133,7 @@ pub fn lines() -> Vec<Line<'static>> {
         "TUI.AutoOpen true|false: open a buffer when someone writes for the first time (on).",
     ));
     for line in [
-        "TUI.Notify off|osc777|osc9: also a desktop notification, through the terminal, for a message outside the buffer in view (off).",
+        "TUI.Notify off|osc777|osc9|desktop: also a desktop notification, through the terminal (osc777, osc9) or notify-send (desktop), for a message outside the buffer in view (off).",
         "TUI.Mouse true|false: take the mouse (on); Alt-M switches it.",
         "Server.AutoConnect true|false: connect to the server on screen when the TUI starts (stored).",
         "Server.AutoLogin <user>|none: log in as <user> at connect; the password is asked the first time in a run and kept in memory until the TUI quits (stored).",

@@ -22,8 +22,9 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 use super::executor::Executor;
-use super::model::{Model, UiConfig};
+use super::model::{LOCAL, Model, Notify, SYSTEM_BUFFER, UiConfig};
 use super::msg::{Effect, Msg};
+use super::notify::{Delivery, DesktopNotifier};
 use super::{notify, render, update};
 use crate::config::{RuntimeKind, Settings};
 use crate::service::Service;
@@ -193,6 +194,7 @@ fn event_loop<R: Runtime>(
     rx: &Receiver<Msg>,
     executor: &Executor<R>,
 ) -> Result<(), ClientError> {
+    let mut desktop = DesktopNotifier::from_env();
     terminal.draw(|f| render::render(model, f))?;
     loop {
         let first = match model.next_tick() {
@@ -220,7 +222,11 @@ fn event_loop<R: Runtime>(
                         let _ = out.write_all(b"\x07").and_then(|()| out.flush());
                     }
                     Effect::Notify { kind, title, body } => {
-                        if let Some(seq) = notify::escape(kind, &title, &body) {
+                        let kind = match kind {
+                            Notify::Desktop => desktop_notify(model, &mut desktop, &title, &body),
+                            kind => Some(kind),
+                        };
+                        if let Some(seq) = kind.and_then(|k| notify::escape(k, &title, &body)) {
                             let out = terminal.backend_mut();
                             let _ = out.write_all(seq.as_bytes()).and_then(|()| out.flush());
                         }
@@ -245,5 +251,33 @@ fn event_loop<R: Runtime>(
             };
         }
         terminal.draw(|f| render::render(model, f))?;
+    }
+}
+
+/// Hands a notification to the desktop's service; when `notify-send`
+/// cannot be run, says so once in the System buffer and gives the escape to
+/// write instead (OSC 777).
+fn desktop_notify(
+    model: &mut Model,
+    desktop: &mut DesktopNotifier,
+    title: &str,
+    body: &str,
+) -> Option<Notify> {
+    match desktop.notify(title, body) {
+        Delivery::Started | Delivery::Busy => None,
+        Delivery::Unavailable { first, why } => {
+            if first {
+                tracing::warn!("desktop notifications: {why}");
+                model.note(
+                    LOCAL,
+                    SYSTEM_BUFFER,
+                    format!(
+                        "Desktop notifications: {why}; they go through the terminal \
+                         (OSC 777) instead. /set TUI.Notify osc777, osc9 or off chooses."
+                    ),
+                );
+            }
+            Some(Notify::Osc777)
+        }
     }
 }
