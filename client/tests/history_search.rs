@@ -23,7 +23,8 @@ fn msg(server_id: i64, peer: &str, outgoing: bool, stamp: i64, text: &str) -> Ne
 async fn sealed_history_is_searched_once_unlocked() {
     let store = LocalStore::open_memory().await.unwrap();
     let s = store.add_server(None, "h", 1, false).await.unwrap();
-    let (_, key) = open_account_secrets(&seal_private_key(private_pem("alice"), "pw").unwrap(), "pw").unwrap();
+    let (_, key) =
+        open_account_secrets(&seal_private_key(private_pem("alice"), "pw").unwrap(), "pw").unwrap();
     store
         .unlock_history(s.id, "alice", key.clone())
         .await

@@ -31,8 +31,8 @@ fn spawn_tui(dir: &Path, cols: u16) -> Pty {
 /// Adds a server from the TUI (Ctrl-S, Ctrl-N): `name`, then, once the
 /// popup shows every one of `popup`, `address` (TLS on, the default).
 fn add_server(pty: &Pty, name: &str, popup: &[&str], address: &str) {
-    pty.send("\x13");
-    pty.send("\x0e");
+    pty.press("\x13");
+    pty.press("\x0e");
     pty.wait_for(&["Enter server name..."]);
     pty.line(name);
     pty.wait_for(popup);
@@ -81,12 +81,14 @@ fn tui_chats_with_a_second_client() {
 
     pty.line("/login alice");
     pty.wait_for(&["Enter the account's password..."]);
-    pty.send("tui-password");
+    pty.press("tui-password");
+    // Shown as one star per character, never as typed.
+    pty.wait_for(&["************"]);
     assert!(
         !pty.contents().contains("tui-password"),
         "the password is masked"
     );
-    pty.send("\r");
+    pty.press("\r");
     pty.wait_for(&[
         "Logged in with permission level 0",
         "(alice) >",
@@ -95,8 +97,8 @@ fn tui_chats_with_a_second_client() {
     ]);
 
     // Open bob's buffer (Ctrl-K, Ctrl-N) and send.
-    pty.send("\x0b");
-    pty.send("\x0e");
+    pty.press("\x0b");
+    pty.press("\x0e");
     pty.wait_for(&["Enter buffer name..."]);
     pty.line("bob");
     pty.wait_for(&[
@@ -198,7 +200,7 @@ fn tui_connects_at_start_and_logs_in_at_connect() {
     let mut pty = spawn_tui(&dir, 120);
     pty.wait_for(&["Password of alice on test (to log in at connect)..."]);
     pty.line(PASSWORD);
-    pty.send("\x1b[1;2B");
+    pty.press("\x1b[1;2B");
     pty.wait_for(&[
         "Default @ test",
         "Logged in with permission level 0",

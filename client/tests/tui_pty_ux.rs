@@ -11,7 +11,6 @@ mod pty_support;
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::{PASSWORD, smol_rt, temp_dir, test_cert};
 use gochat_runtime::Runtime;
@@ -172,8 +171,11 @@ fn the_mouse_switches_buffers_and_servers_until_alt_m() {
     pty.wait_for(&["mouse off: the terminal selects (Alt-M)"]);
     let (x, y) = pty.place("1 System");
     pty.click(x + 2, y);
-    std::thread::sleep(Duration::from_millis(200));
+    // A key after the click: once the input shows it, the click was read.
+    pty.press("z");
+    wait_input(&pty, "z");
     assert!(pty.contents().contains("notes @ Local"));
+    pty.press("\x7f");
     pty.press("\x1bm");
     pty.wait_until("took the mouse again", |s| {
         s.mouse_protocol_mode() != vt100::MouseProtocolMode::None

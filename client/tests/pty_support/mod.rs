@@ -28,6 +28,10 @@ use crate::common::{
 /// How long any wait on the child may take.
 pub const WAIT: Duration = Duration::from_secs(40);
 
+/// How long a lone Esc is left alone, so that the child reads it as the Esc
+/// key and not as the start of the next key's escape sequence.
+pub const ESC_PAUSE: Duration = Duration::from_millis(120);
+
 type Writer = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// A command running the client binary in `dir` with `args`, as a terminal
@@ -143,7 +147,7 @@ impl Pty {
         self.screen.lock().unwrap().screen().clone()
     }
 
-    /// Waits until `done` holds, looking every 30 ms; `what` names it in
+    /// Waits until `done` holds, looking every 10 ms; `what` names it in
     /// the failure, which shows the screen.
     fn wait(&self, what: &str, done: impl Fn() -> bool) {
         let deadline = Instant::now() + WAIT;
@@ -153,7 +157,7 @@ impl Pty {
                 "never {what}:\n{}",
                 self.contents()
             );
-            std::thread::sleep(Duration::from_millis(30));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -186,27 +190,23 @@ impl Pty {
         w.flush().unwrap();
     }
 
-    /// Writes `bytes`; when they end with Esc, gives the child time to read
-    /// that Esc as its own key, not as the start of the next key's escape
-    /// sequence. Other keys are read in order as they come.
-    pub fn send(&self, bytes: &str) {
-        self.write(bytes);
-        if bytes.ends_with('\x1b') {
-            std::thread::sleep(Duration::from_millis(120));
-        }
-    }
-
-    /// Writes `bytes`, then gives the child time to read them as keys of
-    /// their own (so that an Esc never merges with the next key).
+    /// Writes `bytes` as keys. Keys are read in order as they come, so no
+    /// pause is needed between them, except after a lone Esc: the terminal
+    /// sends Esc as the single byte that also starts every escape sequence,
+    /// and the child tells them apart by the pause after it. So when
+    /// `bytes` end with Esc, this waits [`ESC_PAUSE`] before returning.
+    /// Anything else is checked by waiting for what the screen shows.
     pub fn press(&self, bytes: &str) {
         self.write(bytes);
-        std::thread::sleep(Duration::from_millis(120));
+        if bytes.ends_with('\x1b') {
+            std::thread::sleep(ESC_PAUSE);
+        }
     }
 
     /// Types `text`, then Enter.
     pub fn line(&self, text: &str) {
-        self.send(text);
-        self.send("\r");
+        self.press(text);
+        self.press("\r");
     }
 
     /// Waits for the child to exit, and asserts that it did with success.
@@ -228,7 +228,7 @@ impl Pty {
 
     /// Ctrl-Q: the TUI quits with success and gives the terminal back.
     pub fn quit(&mut self) {
-        self.send("\x11");
+        self.press("\x11");
         self.wait_success();
     }
 }
