@@ -1,6 +1,7 @@
 //! The server's core: what requests do to the shared state, with no sockets,
 //! no runtime and no database. Time comes in as an argument.
 //!
+//! - [`account`]: an account as stored ([`UserRow`]), which the rules read.
 //! - [`hub`]: who is online, reusable tokens, the MOTD, hook fan-out.
 //! - [`peer`]: a logged-in user's mailbox, with the bound on queued messages.
 //! - [`relay`]: what travels between connections.
@@ -12,6 +13,7 @@
 //! the core asks for, and call in here for every decision; nothing in here
 //! imports them.
 
+pub mod account;
 pub mod hub;
 pub mod peer;
 pub mod relay;
@@ -19,6 +21,7 @@ pub mod router;
 pub mod rules;
 pub mod shutdown;
 
+pub use account::UserRow;
 pub use hub::{Hub, Outlet};
 pub use peer::{Offer, Peer, Spilled};
 pub use relay::{ConnId, Outbound, Relay};

@@ -17,7 +17,7 @@ use gochat_proto::{ErrorCode, Hook, HookEvent, Permission, UserEntry, Username};
 use super::hub::Hub;
 use super::peer::Peer;
 use super::relay::Outbound;
-use crate::store::UserRow;
+use super::account::UserRow;
 
 /// Text put before every broadcast.
 pub const BROADCAST_PREFIX: &str = "ADMINISTRATIVE BROADCAST:\n";

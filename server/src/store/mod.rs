@@ -39,6 +39,8 @@ pub use error::{CreateUserError, StoreError};
 pub use messages::NewMessage;
 pub use open::StoreOptions;
 pub use settings::MOTD_SETTING;
+/// An account as stored (plain data of the core, which the rules read).
+pub use crate::core::UserRow;
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,19 +84,6 @@ impl Statements {
             settings: settings::Sql::new(dialect),
         }
     }
-}
-
-/// An account as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRow {
-    /// The account id (referenced by messages).
-    pub id: i64,
-    /// The (lowercase) username.
-    pub username: String,
-    /// The public key PEM as the client sent it; `None` once deregistered.
-    pub pubkey: Option<String>,
-    /// The permission level: 0 user, 1 admin, 2 owner.
-    pub permission: i64,
 }
 
 /// A message cached for a recipient who was offline.

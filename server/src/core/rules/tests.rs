@@ -12,7 +12,7 @@ use gochat_proto::{ErrorCode, Hook, HookEvent, ServerCommand, UserEntry, Usernam
 
 use super::*;
 use crate::core::{Hub, Outbound, Peer, Relay, Route, Router};
-use crate::store::UserRow;
+use crate::core::UserRow;
 
 const ALICE_PEM: &str = include_str!("../../../../proto-core/tests/fixtures/alice.pub.pem");
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
