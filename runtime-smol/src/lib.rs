@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gochat_runtime::{BoxFuture, Runtime};
+use gochat_runtime::{BoxFuture, Runtime, socket};
 
 /// gochat's runtime trait on smol.
 #[derive(Clone)]
@@ -90,19 +90,14 @@ impl Runtime for SmolRuntime {
         &self,
         listener: &'a Self::TcpListener,
     ) -> BoxFuture<'a, io::Result<(Self::TcpStream, SocketAddr)>> {
-        Box::pin(async move {
-            let (s, addr) = listener.accept().await?;
-            gochat_runtime::socket::tune_accepted(&s);
-            Ok((s, addr))
-        })
+        Box::pin(socket::accepted(listener.accept(), |s| s))
     }
 
     fn connect(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpStream>> {
-        Box::pin(async move {
-            let s = smol::net::TcpStream::connect(addr).await?;
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        })
+        Box::pin(socket::connected(
+            smol::net::TcpStream::connect(addr),
+            |s| s,
+        ))
     }
 
     fn tls_accept(

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gochat_runtime::{BoxFuture, Runtime};
+use gochat_runtime::{BoxFuture, Runtime, socket};
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 /// A TCP stream usable as a futures-io stream.
@@ -123,19 +123,12 @@ impl Runtime for TokioRuntime {
         &self,
         listener: &'a Self::TcpListener,
     ) -> BoxFuture<'a, io::Result<(Self::TcpStream, SocketAddr)>> {
-        Box::pin(async move {
-            let (s, addr) = listener.accept().await?;
-            gochat_runtime::socket::tune_accepted(&s);
-            Ok((s.compat(), addr))
-        })
+        Box::pin(socket::accepted(listener.accept(), |s| s.compat()))
     }
 
     fn connect(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpStream>> {
-        Box::pin(async move {
-            let s = tokio::net::TcpStream::connect(addr).await?;
-            let _ = s.set_nodelay(true);
-            Ok(s.compat())
-        })
+        let connect = tokio::net::TcpStream::connect(addr);
+        Box::pin(socket::connected(connect, |s| s.compat()))
     }
 
     fn tls_accept(
