@@ -10,8 +10,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use clap::CommandFactory;
 use gochat_server::config::{
-    AdminCommand, Cli, Command, LogLevel, LogRotation, RuntimeKind, Settings, TlsSettings,
-    normalize_args, redact_url,
+    AdminCommand, Cli, Command, DEFAULT_TLS_PORT, LogLevel, LogRotation, RuntimeKind, Settings,
+    TlsSettings, help_with_default, normalize_args, redact_url,
 };
 use gochat_server::limits::IpLimitConfig;
 use gochat_server::logging::{self, NOTICE_TARGET, log_timestamp, rfc822, startup_banner};
@@ -909,6 +909,66 @@ fn help_documents_every_flag() {
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
+}
+
+/// The help line of the flag `--name` (the line after it, in the long help).
+fn help_of(help: &str, flag: &str) -> String {
+    let mut lines = help.lines();
+    lines.find(|l| l.trim_start().starts_with(&format!("{flag} ")));
+    lines.next().unwrap_or_default().trim().to_string()
+}
+
+/// Each default in `--help` is written from the default value itself, so it
+/// is the one the settings take: a setting with no default shows none.
+#[test]
+fn help_shows_each_default_from_its_value() {
+    let help = Cli::command().render_long_help().to_string();
+    let d = Settings::default();
+    for (flag, shown) in [
+        ("--database-url", d.database_url.clone()),
+        ("--address", d.address.to_string()),
+        ("--port", d.port.to_string()),
+        ("--max-clients", d.max_clients.to_string()),
+        ("--log-level", d.log_level.to_string()),
+        ("--log-rotation", d.log_rotation.to_string()),
+        ("--motd", "empty".to_string()),
+        ("--runtime", d.runtime.to_string()),
+        ("--idle-timeout", d.idle_timeout.as_secs().to_string()),
+        ("--token-lifetime", d.token_lifetime.as_secs().to_string()),
+        ("--shutdown-grace", d.shutdown_grace.as_secs().to_string()),
+        ("--max-queued-bytes", d.max_queued_bytes.to_string()),
+        ("--write-timeout", d.write_timeout.as_secs().to_string()),
+        ("--login-timeout", d.login_timeout.as_secs().to_string()),
+        ("--logins-per-minute", d.logins_per_minute.to_string()),
+        ("--tls-port", DEFAULT_TLS_PORT.to_string()),
+    ] {
+        let line = help_of(&help, flag);
+        assert!(
+            line.ends_with(&format!("[default: {shown}]")),
+            "{flag}: {line:?}"
+        );
+        assert_eq!(line.matches("[default:").count(), 1, "{flag}: {line:?}");
+    }
+    assert_eq!(
+        help_of(&help, "--port"),
+        "Port of the plain TCP listener [default: 9037]"
+    );
+    assert_eq!(
+        help_of(&help, "--idle-timeout"),
+        "Close connections idle for this many seconds [default: 1500]"
+    );
+    for flag in ["--log-file", "--cluster-url", "--cert-file", "--key-file"] {
+        let line = help_of(&help, flag);
+        assert!(
+            !line.is_empty() && !line.contains("[default:"),
+            "{flag}: {line:?}"
+        );
+    }
+    assert_eq!(
+        help_with_default("Seconds", None),
+        "Seconds",
+        "no default, no suffix"
+    );
 }
 
 #[test]

@@ -4,14 +4,17 @@
 //!
 //! - `settings`: the fields of [`Settings`](super::Settings). Each entry gives the
 //!   field's doc, type and default, then `key` (its dotted key in the file; leave it
-//!   out for a setting the file cannot set), `help` (its `--help` line) and `arg`
+//!   out for a setting the file cannot set), `help` (its `--help` line, to which
+//!   the default is added as `[default: …]`, written by [`Value::shown`] from the
+//!   default itself, so each default is written once) and `arg`
 //!   (the clap attributes of its flag: `long`, `env = "GOCHAT_…"`, `value_name`,
 //!   a value parser when the type's `FromStr` is not the one wanted), and
 //!   optionally `show` (a function giving the text `Debug` prints, to hide secrets).
 //! - `derived`: fields of [`Settings`](super::Settings) made from several inputs
 //!   (the TLS listener), each with the function that makes it.
 //! - `inputs`: values read like settings but stored in no field of their own
-//!   (`--config`, the TLS parts), for the `derived` functions.
+//!   (`--config`, the TLS parts), for the `derived` functions; `shown` names the
+//!   default a `derived` function takes for one, for `--help`.
 //!
 //! From it the macro writes:
 //!
@@ -25,6 +28,7 @@
 //! A setting's type `T` is read as `<T as Value>::Input` (see [`Value`]).
 //!
 //! [`Value`]: super::Value
+//! [`Value::shown`]: super::Value::shown
 
 /// Generates `Settings` and `Options` from the settings table; see the module
 /// documentation for its sections.
@@ -34,6 +38,14 @@ macro_rules! define_settings {
     };
     (@show $value:expr, $show:path) => {
         &$show(&$value)
+    };
+    // The `--help` line of a setting of type `$ty` whose default is `$default`
+    // (none for an input without `shown`).
+    (@help $help:literal, $ty:ty) => {
+        $crate::config::help_with_default($help, None)
+    };
+    (@help $help:literal, $ty:ty, $default:expr) => {
+        $crate::config::help_with_default($help, <$ty as $crate::config::Value>::shown(&($default)))
     };
     (
         settings {$(
@@ -55,6 +67,7 @@ macro_rules! define_settings {
             $input:ident: $input_ty:ty => {
                 $(key: $input_key:literal,)?
                 help: $input_help:literal,
+                $(shown: $input_shown:expr,)?
                 arg: ($($input_arg:tt)*),
             }
         )*}
@@ -100,12 +113,12 @@ macro_rules! define_settings {
         pub struct Options {
             $(
                 #[doc = $input_help]
-                #[arg($($input_arg)*, global = true)]
+                #[arg($($input_arg)*, global = true, help = define_settings!(@help $input_help, $input_ty $(, $input_shown)?))]
                 pub $input: Option<$input_ty>,
             )*
             $(
                 #[doc = $help]
-                #[arg($($arg)*, global = true)]
+                #[arg($($arg)*, global = true, help = define_settings!(@help $help, $ty, $default))]
                 pub $field: Option<<$ty as $crate::config::Value>::Input>,
             )*
         }

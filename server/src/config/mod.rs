@@ -35,15 +35,15 @@
 //! # Adding a setting
 //!
 //! Add one entry to the table in `settings.rs`; the field, its default, its flag,
-//! its variable, its file key, its `--help` line and its place in `Debug` all come
-//! from it. For example, a `cluster` object in `config.json`, with flags
+//! its variable, its file key, its `--help` line (with the default, as
+//! [`Value::shown`] writes it) and its place in `Debug` all come from it. For example, a `cluster` object in `config.json`, with flags
 //! `--cluster-url` / `GOCHAT_CLUSTER_URL` and `--node-id` / `GOCHAT_NODE_ID`:
 //!
 //! ```text
 //! /// URL of the cluster this server joins; `None` runs alone.
 //! cluster_url: Option<String> = None => {
 //!     key: "cluster.url",
-//!     help: "URL of the cluster to join [default: none, run alone]",
+//!     help: "URL of the cluster to join; none runs alone",
 //!     arg: (long, env = "GOCHAT_CLUSTER_URL", value_name = "URL"),
 //!     show: redact_url,
 //! }
@@ -78,4 +78,4 @@ pub use file::DEFAULT_CONFIG_FILE;
 pub use kinds::{LogLevel, LogRotation, RuntimeKind};
 pub use settings::{DEFAULT_DATABASE_URL, DEFAULT_PORT, Options, Settings};
 pub use tls::{DEFAULT_TLS_PORT, TlsSettings};
-pub use value::{Address, Input, Seconds, Value};
+pub use value::{Address, Input, Seconds, Value, help_with_default};

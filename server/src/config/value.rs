@@ -31,11 +31,24 @@ pub trait Value: Sized {
 
     /// The setting a raw value stands for.
     fn from_input(input: Self::Input) -> Self;
+
+    /// How `--help` shows this value as a default (`None`: it shows none).
+    fn shown(&self) -> Option<String>;
 }
 
-/// Types that are their own raw form, with the wording of their file errors.
+/// A `--help` line with the default its setting takes, if it shows one:
+/// `help [default: shown]`.
+pub fn help_with_default(help: &str, shown: Option<String>) -> String {
+    match shown {
+        Some(shown) => format!("{help} [default: {shown}]"),
+        None => help.to_owned(),
+    }
+}
+
+/// Types that are their own raw form, with the wording of their file errors
+/// and how `--help` shows them.
 macro_rules! plain_values {
-    ($($ty:ty => $expected:literal),* $(,)?) => {$(
+    ($($ty:ty => $expected:literal, $shown:expr;)*) => {$(
         impl Input for $ty {
             const EXPECTED: &'static str = $expected;
         }
@@ -46,20 +59,25 @@ macro_rules! plain_values {
             fn from_input(input: Self) -> Self {
                 input
             }
+
+            fn shown(&self) -> Option<String> {
+                let shown: fn(&$ty) -> String = $shown;
+                Some(shown(self))
+            }
         }
     )*};
 }
 
 plain_values! {
-    bool => "true or false",
-    u16 => "a port number from 0 to 65535",
-    u32 => "a whole number from 0 to 4294967295",
-    usize => "a whole number of at least 0",
-    String => "a string",
-    PathBuf => "a string",
-    LogLevel => "a string",
-    RuntimeKind => "\"tokio\" or \"smol\"",
-    LogRotation => "\"never\" or \"daily\"",
+    bool => "true or false", ToString::to_string;
+    u16 => "a port number from 0 to 65535", ToString::to_string;
+    u32 => "a whole number from 0 to 4294967295", ToString::to_string;
+    usize => "a whole number of at least 0", ToString::to_string;
+    String => "a string", |text| if text.is_empty() { "empty".to_owned() } else { text.clone() };
+    PathBuf => "a string", |path| path.display().to_string();
+    LogLevel => "a string", ToString::to_string;
+    RuntimeKind => "\"tokio\" or \"smol\"", ToString::to_string;
+    LogRotation => "\"never\" or \"daily\"", ToString::to_string;
 }
 
 /// An optional path: an empty one means none (e.g. `log_file` "" logs to stdout).
@@ -69,6 +87,10 @@ impl Value for Option<PathBuf> {
     fn from_input(input: PathBuf) -> Self {
         (!input.as_os_str().is_empty()).then_some(input)
     }
+
+    fn shown(&self) -> Option<String> {
+        self.as_ref().map(|path| path.display().to_string())
+    }
 }
 
 /// An optional text: an empty one means none.
@@ -77,6 +99,10 @@ impl Value for Option<String> {
 
     fn from_input(input: String) -> Self {
         (!input.is_empty()).then_some(input)
+    }
+
+    fn shown(&self) -> Option<String> {
+        self.clone()
     }
 }
 
@@ -112,6 +138,11 @@ impl Value for Duration {
     fn from_input(input: Seconds) -> Self {
         input.0
     }
+
+    /// Whole seconds, as the flags take them.
+    fn shown(&self) -> Option<String> {
+        Some(self.as_secs().to_string())
+    }
 }
 
 /// An IP address, surrounding spaces allowed.
@@ -143,5 +174,9 @@ impl Value for IpAddr {
 
     fn from_input(input: Address) -> Self {
         input.0
+    }
+
+    fn shown(&self) -> Option<String> {
+        Some(self.to_string())
     }
 }
