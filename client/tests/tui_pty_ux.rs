@@ -70,6 +70,19 @@ impl Tui {
         panic!("{text:?} not on screen:\n{contents}");
     }
 
+    /// The row `text` is on at or right of `column`, with its column:
+    /// the first such place from the top.
+    fn place_in_column(&self, text: &str, column: u16) -> (u16, u16) {
+        let contents = self.contents();
+        for (row, line) in contents.lines().enumerate() {
+            let rest: String = line.chars().skip(usize::from(column)).collect();
+            if let Some(byte) = rest.find(text) {
+                return (column + rest[..byte].chars().count() as u16, row as u16);
+            }
+        }
+        panic!("{text:?} not on screen from column {column}:\n{contents}");
+    }
+
     /// A left click at (column, row), 0-based, as an SGR mouse report.
     fn click(&self, column: u16, row: u16) {
         self.press(&format!("\x1b[<0;{};{}M", column + 1, row + 1));
@@ -248,4 +261,181 @@ fn messages_out_of_view_write_the_notification_escape() {
     pty.quit();
     rt.block_on(bob_conn.disconnect());
     server.shutdown();
+}
+
+/// The input box's rows in `contents`: from the prompt's row to the
+/// bottom of the screen, right of the lists, without the prompt.
+fn input_rows(contents: &str) -> Vec<String> {
+    let lines: Vec<&str> = contents.lines().collect();
+    let Some(first) = lines.iter().position(|l| l.contains(" > ")) else {
+        return Vec::new();
+    };
+    let (left, _) = lines[first].split_once(" > ").unwrap();
+    let from = left.chars().count() + 3;
+    lines[first..]
+        .iter()
+        .map(|l| l.chars().skip(from).collect::<String>().trim().to_owned())
+        .filter(|row| !row.is_empty())
+        .collect()
+}
+
+/// The issue's first two bugs in a terminal: after Esc on a popup the keys
+/// go to the input (Ctrl-K, Ctrl-N, Esc, then `1 more thing`; Ctrl-S,
+/// Ctrl-X, Esc, then `1 hello`), and the delete-server question shows its
+/// whole text with the keys it takes, `n` keeping the server and `y`
+/// deleting it; a click on a server in the list shows it.
+#[test]
+fn closed_popups_give_the_keys_back_and_delete_server_asks_in_full() {
+    let pty = Tui::start("gochat_tui_pty_ux_popups");
+    pty.open_buffer("notes");
+    pty.press("\x0b");
+    pty.press("\x0e");
+    pty.wait_for(&["Enter buffer name..."]);
+    pty.press("\x1b");
+    pty.press("1 more thing");
+    wait_input(&pty, "1 more thing");
+    let screen = pty.contents();
+    assert!(screen.contains("notes @ Local"), "{screen}");
+    assert!(!screen.contains("Enter buffer name..."), "{screen}");
+    pty.press("\x15");
+
+    // A server to delete (never connected).
+    pty.press("\x13");
+    pty.press("\x0e");
+    pty.wait_for(&["Enter server name..."]);
+    pty.press("spare\r");
+    pty.wait_for(&["Enter server address and port"]);
+    pty.press("127.0.0.1:9\r");
+    pty.wait_for(&["Default @ spare", "TLS 127.0.0.1:9"]);
+    let question = [
+        "Do you want to permanently",
+        "delete this server?",
+        "lost!",
+        "Enter = No",
+        "y = Yes",
+        "n/Esc = No",
+    ];
+    pty.press("\x13");
+    pty.press("\x18");
+    pty.wait_for(&question);
+    let screen = pty.contents();
+    assert!(
+        screen.contains("All information about this server will be lost!")
+            && screen.contains("Enter = No, y = Yes, n/Esc = No, Tab = switch"),
+        "{screen}"
+    );
+    pty.press("\x1b");
+    pty.press("1 hello");
+    wait_input(&pty, "1 hello");
+    let screen = pty.contents();
+    assert!(screen.contains("Default @ spare"), "{screen}");
+    assert!(!screen.contains("lost!"), "{screen}");
+    pty.press("\x15");
+    // n: No, the server stays, and typing goes to the input again.
+    pty.press("\x13");
+    pty.press("\x18");
+    pty.wait_for(&question);
+    pty.press("n");
+    pty.press("2 more");
+    wait_input(&pty, "2 more");
+    let screen = pty.contents();
+    assert!(
+        screen.contains("Default @ spare") && !screen.contains("lost!"),
+        "{screen}"
+    );
+    pty.press("\x15");
+    // Enter takes the highlighted answer, No when the question opens.
+    pty.press("\x13");
+    pty.press("\x18");
+    pty.wait_for(&question);
+    pty.press("\r");
+    pty.press("3 more");
+    wait_input(&pty, "3 more");
+    assert!(pty.contents().contains("Default @ spare"));
+    pty.press("\x15");
+
+    // A click on a server in the Servers list shows it.
+    let (x, y) = pty.place("TLS 127.0.0.1:9");
+    let local = pty.place_in_column("Local", x);
+    pty.click(local.0 + 1, local.1);
+    pty.wait_for(&["notes @ Local"]);
+    pty.click(x + 1, y);
+    pty.wait_for(&["Default @ spare"]);
+
+    // y: Yes, the server is deleted.
+    pty.press("\x13");
+    pty.press("\x18");
+    pty.wait_for(&question);
+    pty.press("y");
+    pty.wait_until("deleted the server", |s| {
+        !s.contents().contains("127.0.0.1:9")
+    });
+    pty.press("4 more");
+    wait_input(&pty, "4 more");
+    pty.quit();
+}
+
+/// A command entered twice in a row is kept once in the command history;
+/// Ctrl-A and Alt-F move the cursor as in readline; the input box wraps its
+/// text at word boundaries; the wheel scrolls the messages.
+#[test]
+fn command_history_readline_moves_word_wrap_and_the_wheel() {
+    let pty = Tui::start("gochat_tui_pty_ux_history");
+    pty.open_buffer("notes");
+    pty.press("/buffers\r");
+    pty.press("/version\r");
+    pty.press("/version\r");
+    pty.wait_until("ran /version twice", |s| {
+        s.contents().matches("Client TUI version").count() == 2
+    });
+    wait_input(&pty, "Write here...");
+    pty.press("\x1b[A");
+    wait_input(&pty, "/version");
+    pty.press("\x1b[A");
+    wait_input(&pty, "/buffers");
+    pty.press("\x1b[B");
+    wait_input(&pty, "/version");
+    pty.press("\x15");
+
+    // Ctrl-A: to the start; Alt-F: past the next word.
+    pty.press("alpha beta gamma");
+    pty.press("\x01");
+    pty.press("X");
+    wait_input(&pty, "Xalpha beta gamma");
+    pty.press("\x1bf");
+    pty.press("Y");
+    wait_input(&pty, "XalphaY beta gamma");
+    pty.press("\x1bf");
+    pty.press("Z");
+    wait_input(&pty, "XalphaY betaZ gamma");
+    pty.press("\x05\x15");
+
+    // Thirty words: the box wraps between them, never inside one.
+    let words: Vec<String> = (0..30).map(|i| format!("word{i:02}")).collect();
+    pty.press(&words.join(" "));
+    pty.wait_until("wrapped the input", |s| {
+        input_rows(&s.contents()).join(" ").contains("word29")
+    });
+    let rows = input_rows(&pty.contents());
+    assert!(rows.len() >= 3, "{rows:?}");
+    let read: Vec<&str> = rows.iter().flat_map(|r| r.split_whitespace()).collect();
+    assert_eq!(read, words, "rows: {rows:?}\n{}", pty.contents());
+    pty.press("\x15");
+
+    // Forty lines, then the wheel over the messages.
+    let lines: String = (1..=40).map(|i| format!("line {i:02}\r")).collect();
+    pty.press(&lines);
+    pty.wait_for(&["line 40"]);
+    assert!(!pty.contents().contains("line 01"));
+    let (x, y) = pty.place("line 40");
+    for _ in 0..20 {
+        pty.press(&format!("\x1b[<64;{};{}M", x + 1, y + 1));
+    }
+    pty.wait_for(&["line 01"]);
+    assert!(!pty.contents().contains("line 40"));
+    for _ in 0..20 {
+        pty.press(&format!("\x1b[<65;{};{}M", x + 1, y + 1));
+    }
+    pty.wait_for(&["line 40"]);
+    pty.quit();
 }
