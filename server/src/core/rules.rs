@@ -11,13 +11,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use gochat_proto::crypto::{self, RsaPublicKey};
 use gochat_proto::{ErrorCode, Hook, HookEvent, Permission, UserEntry, Username};
 
+use super::account::UserRow;
 use super::hub::Hub;
 use super::peer::Peer;
 use super::relay::Outbound;
-use super::account::UserRow;
 
 /// Text put before every broadcast.
 pub const BROADCAST_PREFIX: &str = "ADMINISTRATIVE BROADCAST:\n";
@@ -39,6 +40,15 @@ pub fn live_key(row: &UserRow, corrupt: ErrorCode) -> Result<(RsaPublicKey, u8),
     }
     let key = crypto::public_key_from_pem(pem.as_bytes()).map_err(|_| corrupt)?;
     Ok((key, level))
+}
+
+/// REQ of the account in `row`: its key as canonical PEM and its level;
+/// DEREG for a deregistered account, CORRUPTED for a key or level that does
+/// not parse.
+pub fn published_key(row: &UserRow) -> Result<(Bytes, u8), ErrorCode> {
+    let (key, level) = live_key(row, ErrorCode::Corrupted)?;
+    let pem = crypto::public_key_to_pem(&key).map_err(|_| ErrorCode::Corrupted)?;
+    Ok((Bytes::from(pem), level))
 }
 
 // ----- sessions -----

@@ -11,8 +11,8 @@ use gochat_proto::crypto::{Challenge, RsaPublicKey, public_key_from_pem};
 use gochat_proto::{ErrorCode, Hook, HookEvent, ServerCommand, UserEntry, Username};
 
 use super::*;
-use crate::core::{Hub, Outbound, Peer, Relay, Route, Router};
 use crate::core::UserRow;
+use crate::core::{Hub, Outbound, Peer, Relay, Route, Router};
 
 const ALICE_PEM: &str = include_str!("../../../../proto-core/tests/fixtures/alice.pub.pem");
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
@@ -404,6 +404,18 @@ fn keys_of_stored_accounts() {
         live_key(&broken, ErrorCode::Login),
         Err(ErrorCode::Login)
     ));
+    // REQ gives the key as canonical PEM, whatever PEM was stored.
+    let (pem, level) = published_key(&row(1, "a", 1, true)).unwrap();
+    assert_eq!(public_key_from_pem(&pem).unwrap(), key());
+    assert_eq!(level, 1);
+    let mut spaced = row(1, "a", 0, true);
+    spaced.pubkey = Some(format!("\n{ALICE_PEM}\n"));
+    assert_eq!(published_key(&spaced).unwrap().0, pem);
+    assert_eq!(
+        published_key(&row(1, "a", 0, false)).err(),
+        Some(ErrorCode::Dereg)
+    );
+    assert_eq!(published_key(&broken).err(), Some(ErrorCode::Corrupted));
     assert_eq!(registration_key(b"junk").err(), Some(ErrorCode::Args));
     let (pem, fingerprint) = registration_key(ALICE_PEM.as_bytes()).unwrap();
     assert_eq!(registration_key(pem.as_bytes()).unwrap().1, fingerprint);

@@ -1,19 +1,24 @@
 //! A `ClientSession` and a `ServerSession` wired together in memory ([`Pair`]),
-//! with a fake clock and a fake server application for one connection.
+//! with a fake clock, the server side answered by the server's own core and
+//! a real store.
 //!
 //! The harness moves bytes both ways ([`Pair::step`], [`Pair::drive`]), lets a
 //! test alter, drop or hold back any packet in flight ([`Pair::on_wire`]), and
 //! moves the clock while waking both sessions at each of their timers on the
-//! way ([`Pair::advance`]), as a real driver would. The server side is
-//! answered by [`App`], which does for its one connection what the real
-//! server does, over a tiny in-memory user table. The client side uses real
-//! RSA with the fixture keys; no key is ever generated.
+//! way ([`Pair::advance`]), as a real driver would. The server session's
+//! events go to [`Server`]: every check and decision comes from the core
+//! (`gochat_server::core`: the hub, the peers and their mailboxes, the
+//! router, `rules`) and every account, message and setting from a `Store` on
+//! an in-memory SQLite database, with the storage calls around the rules
+//! made in the order of the connection task (`server/src/conn/`, which owns
+//! a socket and a runtime and so cannot be paired in memory). The client
+//! side uses real RSA with the fixture keys; no key is ever generated.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod golden;
-
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::OnceLock;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,110 +34,160 @@ use gochat_proto::{
     Action, AdminCommand, ClientCommand, DecodeError, ErrorCode, Header, Hook, HookEvent,
     ServerCommand, UserEntry, UserList, Username,
 };
-use golden::{ALICE_PRIV, ALICE_PUB, BOB_PRIV, BOB_PUB};
+use gochat_runtime::Runtime;
+use gochat_runtime_tokio::TokioRuntime;
+use gochat_server::core::{ConnId, Hub, Outbound, Peer, Relay, Route, Router, UserRow, rules};
+use gochat_server::store::{CreateUserError, MOTD_SETTING, Store, StoredMessage};
+use gochat_testkit::{private_key, public_pem, public_pem_text, tokio_rt, unix_now, user};
 
 /// How long a token stays usable after its session logged out.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
-
-fn user(name: &str) -> Username {
-    Username::new(name).unwrap()
-}
+/// The paired connection's address.
+const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+/// The address of the other users' connections.
+const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+/// Bytes of messages a connection may have queued.
+const QUEUE: usize = 1 << 20;
+/// The pair counts as TLS: tokens are issued and BROADCAST is allowed.
+const SECURE: bool = true;
+/// Most stored messages one catch-up sends.
+const PAGE: u32 = 1000;
 
 fn alice_key() -> RsaPrivateKey {
-    static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| crypto::private_key_from_pem(ALICE_PRIV.as_bytes()).unwrap())
-        .clone()
+    private_key("alice")
 }
 
 fn bob_key() -> RsaPrivateKey {
-    static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| crypto::private_key_from_pem(BOB_PRIV.as_bytes()).unwrap())
-        .clone()
+    private_key("bob")
 }
 
-fn key_of(name: &str) -> RsaPrivateKey {
-    match name {
-        "alice" => alice_key(),
-        "bob" => bob_key(),
-        other => panic!("no fixture key for {other}"),
-    }
-}
-
-fn pem_of(name: &str) -> &'static str {
-    match name {
-        "alice" => ALICE_PUB,
-        "bob" => BOB_PUB,
-        other => panic!("no fixture key for {other}"),
-    }
+fn public_key(name: &str) -> RsaPublicKey {
+    private_key(name).to_public_key()
 }
 
 // ---------------------------------------------------------------------------
-// The fake server application
+// The server side: the core and a store
 // ---------------------------------------------------------------------------
 
-/// One row of the user table.
-struct Account {
-    pem: Bytes,
-    /// `None` once deregistered (the name stays taken).
-    key: Option<RsaPublicKey>,
-    permission: u8,
+/// What a request gets: a reply, or an error code.
+type Answer = Result<ServerCommand, ErrorCode>;
+
+/// Another user's session on the same hub (its connection is not paired):
+/// the peer, and what the rest of the server queued for its connection.
+struct Other {
+    peer: Arc<Peer>,
+    mailbox: async_channel::Receiver<Outbound>,
 }
 
-/// A message stored for an offline user.
-struct Stored {
-    serial: u64,
-    to: Username,
-    from: Username,
-    stamp: i64,
-    ciphertext: Bytes,
+/// Everything queued in `mailbox` so far.
+fn queued(mailbox: &async_channel::Receiver<Outbound>) -> Vec<Outbound> {
+    std::iter::from_fn(|| mailbox.try_recv().ok()).collect()
 }
 
-/// A reusable login token: the challenge of the last successful verification.
-struct Token {
-    challenge: Challenge,
-    /// When its session logged out; `None` while it is still logged in.
-    released: Option<Instant>,
+/// A logged-in user's peer on connection `conn`, whose mailbox `tx` feeds.
+fn peer(
+    conn: ConnId,
+    ip: IpAddr,
+    row: &UserRow,
+    key: RsaPublicKey,
+    level: u8,
+    tx: &Tx,
+) -> Arc<Peer> {
+    let name = user(&row.username);
+    Arc::new(Peer::new(
+        conn,
+        name,
+        row.id,
+        ip,
+        key,
+        level,
+        tx.clone(),
+        QUEUE,
+    ))
 }
 
-/// What the real server does for one connection, over an in-memory table.
-struct App {
-    users: BTreeMap<Username, Account>,
-    /// Who is logged in on the one connection.
-    online: Option<Username>,
-    tokens: BTreeMap<Username, Token>,
-    /// Oldest first.
-    mailbox: Vec<Stored>,
-    next_serial: u64,
-    /// Catch-ups queued for writing: marker token -> serials of the messages.
-    catch_ups: BTreeMap<u64, Vec<u64>>,
-    next_marker: u64,
-    subscriptions: BTreeSet<Hook>,
-    motd: Bytes,
+/// A connection's mailbox, as the rest of the server writes to it.
+type Tx = async_channel::Sender<Outbound>;
+
+/// The server side of the one paired connection: a hub with its peers, a
+/// store, and the connection's own mailbox.
+struct Server {
+    rt: TokioRuntime,
+    hub: Arc<Hub>,
+    store: Store,
+    conn: ConnId,
+    tx: Tx,
+    mailbox: async_channel::Receiver<Outbound>,
+    /// The logged-in user, as the hub knows it.
+    me: Option<Arc<Peer>>,
     /// When set, requests are left unanswered (kept in `unanswered`).
     silent: bool,
     unanswered: Vec<(u16, ClientCommand)>,
     /// Every event the session emitted, in order.
     log: Vec<ServerEvent>,
-    rng: getrandom::SysRng,
 }
 
-impl App {
+impl Server {
     fn new() -> Self {
-        App {
-            users: BTreeMap::new(),
-            online: None,
-            tokens: BTreeMap::new(),
-            mailbox: Vec::new(),
-            next_serial: 1,
-            catch_ups: BTreeMap::new(),
-            next_marker: 1,
-            subscriptions: BTreeSet::new(),
-            motd: Bytes::from_static(b"welcome to the pair"),
+        let rt = tokio_rt();
+        let store = rt.block_on(Store::open("sqlite::memory:")).unwrap();
+        let hub = Arc::new(Hub::new(
+            Bytes::from_static(b"welcome to the pair"),
+            TOKEN_LIFETIME,
+        ));
+        let (tx, mailbox) = async_channel::unbounded();
+        let conn = hub.next_conn_id();
+        hub.register_conn(conn, tx.clone());
+        Server {
+            rt,
+            hub,
+            store,
+            conn,
+            tx,
+            mailbox,
+            me: None,
             silent: false,
             unanswered: Vec::new(),
             log: Vec::new(),
-            rng: getrandom::SysRng,
         }
+    }
+
+    /// Runs a storage call to its end.
+    fn wait<T>(&self, call: impl Future<Output = T>) -> T {
+        self.rt.block_on(call)
+    }
+
+    /// The stored account of `name`.
+    fn row(&self, name: &str) -> Option<UserRow> {
+        self.wait(self.store.user(name)).unwrap()
+    }
+
+    /// The messages stored for `name`, oldest first.
+    fn stored_for(&self, name: &str) -> Vec<StoredMessage> {
+        let id = self.row(name).unwrap().id;
+        self.wait(self.store.pending_messages(id, 0, PAGE)).unwrap()
+    }
+
+    /// Sets a stored account's level, as the admin shell does.
+    fn set_level(&self, name: &str, level: u8) {
+        assert!(self.wait(self.store.set_permission(name, level)).unwrap());
+    }
+
+    /// Logs `name` in on a connection of its own (not paired): the peer goes
+    /// online and NEWLOGIN subscribers hear of it.
+    fn other_login(&self, name: &str) -> Other {
+        let row = self.row(name).unwrap();
+        let (key, level) = rules::live_key(&row, ErrorCode::Login).unwrap();
+        let (tx, mailbox) = async_channel::unbounded();
+        let peer = peer(self.hub.next_conn_id(), ELSEWHERE, &row, key, level, &tx);
+        rules::go_online(&self.hub, peer.clone()).unwrap();
+        rules::announce_login(&self.hub, &peer);
+        Other { peer, mailbox }
+    }
+
+    /// That other connection logs out: NEWLOGOUT subscribers hear of it.
+    fn other_logout(&self, other: &Other) {
+        assert!(self.hub.go_offline(&other.peer.username, other.peer.conn));
     }
 
     fn handle(&mut self, s: &mut ServerSession, event: ServerEvent, now: Instant) {
@@ -149,34 +204,53 @@ impl App {
                 id,
                 username,
                 challenge,
-            } => match self.users.get(&username) {
-                Some(Account {
-                    key: Some(_),
-                    permission,
-                    ..
-                }) => {
-                    s.complete_login(id, username.clone(), *permission).unwrap();
-                    self.tokens.insert(
-                        username.clone(),
-                        Token {
-                            challenge,
-                            released: None,
-                        },
-                    );
-                    self.online = Some(username);
-                }
-                Some(_) => s.reject_login(id, ErrorCode::Dereg).unwrap(),
-                None => s.reject_login(id, ErrorCode::NotFound).unwrap(),
-            },
+            } => self.finish_login(s, id, username, challenge),
             ServerEvent::VerificationExpired { .. } => {}
-            ServerEvent::Written(marker) => {
-                // Delete only what was actually handed to the transport.
-                if let Some(serials) = self.catch_ups.remove(&marker) {
-                    self.mailbox.retain(|m| !serials.contains(&m.serial));
+            // A stored message was handed to the transport: delete it.
+            ServerEvent::Written(message) => {
+                if let Some(me) = &self.me {
+                    let written = [i64::try_from(message).unwrap()];
+                    self.wait(self.store.delete_messages(me.user_id, &written))
+                        .unwrap();
                 }
             }
-            ServerEvent::Closed(_) => self.release(now),
+            ServerEvent::Closed(_) => self.end_login(s, now),
         }
+    }
+
+    /// Applies what the rest of the server queued for this connection, as
+    /// the connection task does; whether there was anything.
+    fn take_mailbox(&mut self, s: &mut ServerSession) -> bool {
+        let mut any = false;
+        while let Ok(out) = self.mailbox.try_recv() {
+            any = true;
+            match out {
+                Outbound::Packet(packet) if self.me.is_some() => {
+                    s.send_packet(&packet).unwrap();
+                }
+                Outbound::Hook(packet) => {
+                    if let Some(me) = &self.me {
+                        me.dequeued(packet.wire_len());
+                        s.send_packet(&packet).unwrap();
+                    }
+                }
+                Outbound::Message(relay) => {
+                    if let Some(me) = &self.me {
+                        me.dequeued(relay.queued_size());
+                    }
+                    let reciv = ServerCommand::Reciv {
+                        sender: relay.sender,
+                        stamp: relay.stamp,
+                        ciphertext: relay.ciphertext,
+                    };
+                    s.send(&reciv).unwrap();
+                }
+                Outbound::SetPermission(level) => s.set_permission(level),
+                Outbound::Kick | Outbound::Shutdown => s.close(None),
+                _ => {}
+            }
+        }
+        any
     }
 
     /// Answers every request left unanswered while silent.
@@ -186,105 +260,95 @@ impl App {
         }
     }
 
-    /// The logged-in user leaves: its token becomes usable, hooks end.
-    fn release(&mut self, now: Instant) {
-        if let Some(name) = self.online.take()
-            && let Some(token) = self.tokens.get_mut(&name)
-            && token.released.is_none()
-        {
-            token.released = Some(now);
+    /// The logged-in user leaves: offline (NEWLOGOUT), its token usable.
+    fn end_login(&mut self, s: &mut ServerSession, now: Instant) {
+        if let Some(me) = self.me.take() {
+            self.hub.go_offline(&me.username, self.conn);
+            self.hub.release_token(&me.username, self.conn, now);
         }
-        self.subscriptions.clear();
+        s.logout(now);
     }
 
     fn answer(&mut self, s: &mut ServerSession, id: u16, command: ClientCommand, now: Instant) {
-        let reply = match command {
-            ClientCommand::Reg { username, pubkey } => self.register(username, pubkey),
-            ClientCommand::Login { username } => return self.challenge(s, id, username, now),
+        let answer = match command {
+            ClientCommand::Reg { username, pubkey } => self.register(&username, &pubkey),
+            ClientCommand::Login { username } => match self.challenge(s, id, username, now) {
+                Ok(()) => return,
+                Err(code) => Err(code),
+            },
             ClientCommand::LoginToken { username, token } => {
-                return self.token_login(s, id, username, &token, now);
+                match self.token_login(s, id, username, &token, now) {
+                    Ok(()) => return,
+                    Err(code) => Err(code),
+                }
             }
             ClientCommand::Logout => {
-                s.logout(now);
-                self.release(now);
-                ServerCommand::Ok
+                self.end_login(s, now);
+                Ok(ServerCommand::Ok)
             }
-            ClientCommand::Dereg => {
-                if let Some(name) = self.online.clone()
-                    && let Some(account) = self.users.get_mut(&name)
-                {
-                    account.key = None;
-                }
-                s.logout(now);
-                self.release(now);
-                ServerCommand::Ok
-            }
-            ClientCommand::Req { username } => match self.users.get(&username) {
-                None => ServerCommand::Err(ErrorCode::NotFound),
-                Some(Account { key: None, .. }) => ServerCommand::Err(ErrorCode::Dereg),
-                Some(account) => ServerCommand::Req {
-                    username,
-                    pubkey: account.pem.clone(),
-                    permission: account.permission,
-                },
-            },
-            ClientCommand::Usrs(list) => ServerCommand::Usrs(
-                self.users
-                    .iter()
-                    .filter(|(name, _)| !list.online_only() || self.online.as_ref() == Some(*name))
-                    .map(|(name, account)| UserEntry {
-                        name: name.clone(),
-                        permission: list.with_permissions().then_some(account.permission),
-                    })
-                    .collect(),
-            ),
+            ClientCommand::Dereg => self.deregister(s, now),
+            ClientCommand::Req { username } => self.request_key(username),
+            ClientCommand::Usrs(list) => self.user_list(list),
             ClientCommand::Msg {
                 to,
                 stamp,
                 ciphertext,
-            } => self.store_message(to, stamp, ciphertext),
-            ClientCommand::Reciv => return self.catch_up(s, id),
-            ClientCommand::Sub(hook) => self.subscribe(hook),
-            ClientCommand::Unsub(hook) => self.unsubscribe(hook),
-            ClientCommand::Admin(admin) => return self.admin(s, id, admin),
+            } => self.message(&to, stamp, ciphertext),
+            ClientCommand::Reciv => match self.catch_up(s, id) {
+                Ok(()) => return,
+                Err(code) => Err(code),
+            },
+            ClientCommand::Sub(hook) => {
+                rules::subscription(self.me.as_ref(), hook, true).map(|()| ServerCommand::Ok)
+            }
+            ClientCommand::Unsub(hook) => {
+                rules::subscription(self.me.as_ref(), hook, false).map(|()| ServerCommand::Ok)
+            }
+            ClientCommand::Admin(admin) => self.admin(admin, now),
             ClientCommand::Keep | ClientCommand::Verif { .. } => {
                 panic!("the session handles {command:?} itself")
             }
         };
-        s.reply(id, &reply).unwrap();
-    }
-
-    fn register(&mut self, username: Username, pubkey: Bytes) -> ServerCommand {
-        let Ok(key) = crypto::public_key_from_pem(&pubkey) else {
-            return ServerCommand::Err(ErrorCode::Args);
-        };
-        if self.users.contains_key(&username)
-            || self.users.values().any(|a| a.key.as_ref() == Some(&key))
-        {
-            return ServerCommand::Err(ErrorCode::Exists);
+        match answer {
+            Ok(reply) => s.reply(id, &reply).unwrap(),
+            Err(code) => s.reply_err(id, code).unwrap(),
         }
-        self.users.insert(
-            username,
-            Account {
-                pem: pubkey,
-                key: Some(key),
-                permission: 0,
-            },
-        );
-        ServerCommand::Ok
     }
 
-    fn challenge(&mut self, s: &mut ServerSession, id: u16, username: Username, now: Instant) {
-        let key = match self.users.get(&username) {
-            None => return s.reply_err(id, ErrorCode::NotFound).unwrap(),
-            Some(Account { key: None, .. }) => return s.reply_err(id, ErrorCode::Dereg).unwrap(),
-            Some(Account { key: Some(key), .. }) => key,
-        };
-        let challenge = Challenge::generate(&mut self.rng).unwrap();
-        let ciphertext =
-            crypto::encrypt_without_crlf(key, &mut self.rng, challenge.as_bytes()).unwrap();
-        s.begin_verification(id, username, challenge, Bytes::from(ciphertext), now)
-            .unwrap();
+    fn register(&self, username: &Username, pem: &[u8]) -> Answer {
+        let (canonical, fingerprint) = rules::registration_key(pem)?;
+        match self.wait(
+            self.store
+                .create_user(username.as_str(), &canonical, &fingerprint),
+        ) {
+            Ok(_) => Ok(ServerCommand::Ok),
+            Err(CreateUserError::Exists) => Err(ErrorCode::Exists),
+            Err(CreateUserError::Deregistered) => Err(ErrorCode::Dereg),
+            Err(CreateUserError::Store(e)) => panic!("registration failed: {e}"),
+        }
+    }
+
+    /// LOGIN and token LOGIN: DUPSESS, then the account.
+    fn resolve_login(&self, username: &Username) -> Result<(UserRow, RsaPublicKey, u8), ErrorCode> {
+        rules::check_no_session(&self.hub, username, IP)?;
+        let row = self.row(username.as_str()).ok_or(ErrorCode::NotFound)?;
+        let (key, level) = rules::live_key(&row, ErrorCode::Login)?;
+        Ok((row, key, level))
+    }
+
+    fn challenge(
+        &self,
+        s: &mut ServerSession,
+        id: u16,
+        username: Username,
+        now: Instant,
+    ) -> Result<(), ErrorCode> {
+        let (_, key, _) = self.resolve_login(&username)?;
+        let mut rng = getrandom::SysRng;
+        let challenge = Challenge::generate(&mut rng).unwrap();
+        let cipher = crypto::encrypt_without_crlf(&key, &mut rng, challenge.as_bytes()).unwrap();
+        s.begin_verification(id, username, challenge, Bytes::from(cipher), now)
+            .map_err(|_| ErrorCode::Invalid)
     }
 
     fn token_login(
@@ -294,167 +358,194 @@ impl App {
         username: Username,
         token: &[u8],
         now: Instant,
-    ) {
-        let code = match self.tokens.get(&username) {
-            None => ErrorCode::NotFound,
-            Some(Token { released: None, .. }) => ErrorCode::Invalid,
-            Some(Token {
-                released: Some(at), ..
-            }) if now > *at + TOKEN_LIFETIME => {
-                self.tokens.remove(&username);
-                ErrorCode::NotFound
-            }
-            Some(t) if !t.challenge.matches(token) => ErrorCode::Handshake,
-            Some(_) => {
-                let permission = self.users.get(&username).map_or(0, |a| a.permission);
-                s.complete_login(id, username.clone(), permission).unwrap();
-                self.online = Some(username);
-                return;
-            }
-        };
-        s.reply_err(id, code).unwrap();
+    ) -> Result<(), ErrorCode> {
+        let (row, key, level) = self.resolve_login(&username)?;
+        rules::check_token_login(&self.hub, &username, token, SECURE, now)?;
+        self.go_online(s, id, &row, key, level)
     }
 
-    fn store_message(&mut self, to: Username, stamp: i64, ciphertext: Bytes) -> ServerCommand {
-        let Some(from) = self.online.clone() else {
-            panic!("MSG reached the application while logged out");
-        };
-        match self.users.get(&to) {
-            _ if to == from => ServerCommand::Err(ErrorCode::Invalid),
-            None => ServerCommand::Err(ErrorCode::NotFound),
-            Some(Account { key: None, .. }) => ServerCommand::Err(ErrorCode::Dereg),
-            // Nobody else is online on this one-connection server: store it.
-            Some(_) => {
-                self.mailbox.push(Stored {
-                    serial: self.next_serial,
-                    to,
-                    from,
-                    stamp,
-                    ciphertext,
-                });
-                self.next_serial += 1;
-                ServerCommand::Ok
-            }
+    /// The VERIF answered the challenge: the account is read again, the
+    /// session goes online and the challenge becomes the user's token.
+    fn finish_login(
+        &mut self,
+        s: &mut ServerSession,
+        id: u16,
+        username: Username,
+        challenge: Challenge,
+    ) {
+        let online = self
+            .row(username.as_str())
+            .ok_or(ErrorCode::NotFound)
+            .and_then(|row| {
+                let (key, level) = rules::live_key(&row, ErrorCode::Login)?;
+                self.go_online(s, id, &row, key, level)
+            });
+        match online {
+            Ok(()) => self.hub.store_token(&username, challenge, self.conn),
+            Err(code) => s.reject_login(id, code).unwrap(),
         }
     }
 
-    fn catch_up(&mut self, s: &mut ServerSession, id: u16) {
-        let me = self.online.clone();
-        let mine: Vec<&Stored> = self
-            .mailbox
-            .iter()
-            .filter(|m| Some(&m.to) == me.as_ref())
-            .collect();
-        if mine.is_empty() {
-            return s.reply_err(id, ErrorCode::Empty).unwrap();
+    fn go_online(
+        &mut self,
+        s: &mut ServerSession,
+        id: u16,
+        row: &UserRow,
+        key: RsaPublicKey,
+        level: u8,
+    ) -> Result<(), ErrorCode> {
+        let peer = peer(self.conn, IP, row, key, level, &self.tx);
+        rules::go_online(&self.hub, peer.clone())?;
+        s.complete_login(id, peer.username.clone(), level).unwrap();
+        rules::announce_login(&self.hub, &peer);
+        self.me = Some(peer);
+        Ok(())
+    }
+
+    fn deregister(&mut self, s: &mut ServerSession, now: Instant) -> Answer {
+        let name = self.me.as_ref().ok_or(ErrorCode::NoSess)?.username.clone();
+        assert!(self.wait(self.store.deregister(name.as_str())).unwrap());
+        self.end_login(s, now);
+        Ok(ServerCommand::Ok)
+    }
+
+    fn request_key(&self, username: Username) -> Answer {
+        let row = self.row(username.as_str()).ok_or(ErrorCode::NotFound)?;
+        let (pubkey, permission) = rules::published_key(&row)?;
+        Ok(ServerCommand::Req {
+            username,
+            pubkey,
+            permission,
+        })
+    }
+
+    fn user_list(&self, list: UserList) -> Answer {
+        let entries = if list.online_only() {
+            rules::online_list(&self.hub, Vec::new(), list.with_permissions())?
+        } else {
+            let rows = self.wait(self.store.users()).unwrap();
+            rules::account_list(rows, list.with_permissions())?
+        };
+        Ok(ServerCommand::Usrs(entries))
+    }
+
+    /// MSG: checked, then routed by the hub; stored when nobody takes it.
+    fn message(&self, to: &Username, stamp: i64, ciphertext: Bytes) -> Answer {
+        let me = rules::check_message(self.me.as_ref(), to)?;
+        let relay = |recipient_id| Relay {
+            sender: me.username.clone(),
+            sender_id: me.user_id,
+            recipient_id,
+            stamp,
+            ciphertext: ciphertext.clone(),
+        };
+        let relay = match Router::route(&*self.hub, to, &relay) {
+            Route::Queued => return Ok(ServerCommand::Ok),
+            Route::Store { relay, peer, guard } => {
+                let stored = self.store_relay(&relay);
+                peer.note_spilled(stored);
+                drop(guard);
+                return Ok(ServerCommand::Ok);
+            }
+            Route::Offline => {
+                let row = self.row(to.as_str());
+                relay(rules::storable_account(row.as_ref())?)
+            }
+            Route::Remote { node } => panic!("no cluster here, yet routed to {node}"),
+        };
+        self.store_relay(&relay);
+        Ok(ServerCommand::Ok)
+    }
+
+    /// Stores a relayed message for its recipient's catch-up; its id.
+    fn store_relay(&self, relay: &Relay) -> i64 {
+        let stored = self.store.store_message(
+            relay.sender_id,
+            relay.recipient_id,
+            relay.stamp,
+            &relay.ciphertext,
+        );
+        self.wait(stored).unwrap()
+    }
+
+    /// RECIV: OK then the stored messages, each marked with its id (deleted
+    /// once written), or ERR EMPTY.
+    fn catch_up(&self, s: &mut ServerSession, id: u16) -> Result<(), ErrorCode> {
+        let me = self.me.as_ref().ok_or(ErrorCode::NoSess)?;
+        let page = self
+            .wait(self.store.pending_messages(me.user_id, 0, PAGE))
+            .unwrap();
+        if page.is_empty() {
+            return Err(ErrorCode::Empty);
         }
         s.reply_ok(id).unwrap();
-        for m in &mine {
+        for m in page {
             s.send(&ServerCommand::Reciv {
-                sender: m.from.clone(),
+                sender: Username::parse(m.sender.as_bytes()).unwrap(),
                 stamp: m.stamp,
-                ciphertext: m.ciphertext.clone(),
+                ciphertext: Bytes::from(m.ciphertext),
             })
             .unwrap();
+            s.push_marker(u64::try_from(m.id).unwrap());
         }
-        let marker = self.next_marker;
-        self.next_marker += 1;
-        self.catch_ups
-            .insert(marker, mine.iter().map(|m| m.serial).collect());
-        s.push_marker(marker);
-    }
-
-    fn subscribe(&mut self, hook: Hook) -> ServerCommand {
-        if hook == Hook::All {
-            self.subscriptions.extend(Hook::EVENTS);
-        } else if !self.subscriptions.insert(hook) {
-            return ServerCommand::Err(ErrorCode::Exists);
-        }
-        ServerCommand::Ok
-    }
-
-    fn unsubscribe(&mut self, hook: Hook) -> ServerCommand {
-        if hook == Hook::All {
-            self.subscriptions.clear();
-        } else if !self.subscriptions.remove(&hook) {
-            return ServerCommand::Err(ErrorCode::NotFound);
-        }
-        ServerCommand::Ok
-    }
-
-    /// Pushes a hook notification if the connection subscribed to it.
-    fn notify(&mut self, s: &mut ServerSession, event: HookEvent) {
-        if self.subscriptions.contains(&event.hook()) {
-            s.send(&ServerCommand::Hook(event)).unwrap();
-        }
+        Ok(())
     }
 
     /// ADMIN, after the session checked the operation's level.
-    fn admin(&mut self, s: &mut ServerSession, id: u16, admin: AdminCommand) {
-        let Some((me, mine)) = s.logged_in().map(|(u, p)| (u.clone(), p)) else {
-            panic!("ADMIN reached the application while logged out");
-        };
-        let reply = match admin {
+    fn admin(&self, command: AdminCommand, now: Instant) -> Answer {
+        let me = self.me.clone().ok_or(ErrorCode::NoSess)?;
+        let my_level = me.permission();
+        match command {
             AdminCommand::Shutdown { stamp } => {
-                s.reply_ok(id).unwrap();
-                // Every logged-in user hears of it: here, this one.
-                s.send(&ServerCommand::Shutdown { stamp: Some(stamp) })
-                    .unwrap();
-                return;
+                rules::schedule_shutdown(&self.hub, stamp, unix_now(), now)?;
             }
-            // Nobody else is online to receive it.
-            AdminCommand::Broadcast { .. } => ServerCommand::Ok,
-            AdminCommand::Motd { text } => {
-                self.motd = text;
-                ServerCommand::Ok
+            AdminCommand::Dereg { username } => {
+                let row = self.row(username.as_str()).ok_or(ErrorCode::NotFound)?;
+                rules::check_dereg(&row, my_level)?;
+                self.wait(self.store.deregister(username.as_str())).unwrap();
+                rules::after_dereg(&self.hub, &username);
+            }
+            AdminCommand::Broadcast { text } => {
+                let (plain, targets) = rules::broadcast(&self.hub, &me, &text, SECURE)?;
+                for peer in targets {
+                    let mut rng = getrandom::SysRng;
+                    let cipher = crypto::encrypt_without_crlf(&peer.pubkey, &mut rng, &plain);
+                    let relay = Relay {
+                        sender: me.username.clone(),
+                        sender_id: me.user_id,
+                        recipient_id: peer.user_id,
+                        stamp: unix_now(),
+                        ciphertext: Bytes::from(cipher.unwrap()),
+                    };
+                    let relay_for = |_| relay.clone();
+                    if !matches!(
+                        Router::route(&*self.hub, &peer.username, &relay_for),
+                        Route::Queued
+                    ) {
+                        self.store_relay(&relay);
+                    }
+                }
             }
             AdminCommand::ChangePerms {
                 username,
                 permission,
-            } => match self.users.get_mut(&username) {
-                _ if username == me => ServerCommand::Err(ErrorCode::Invalid),
-                None => ServerCommand::Err(ErrorCode::NotFound),
-                Some(_) if permission > 2 => ServerCommand::Err(ErrorCode::Args),
-                Some(target) if target.permission >= mine || permission >= mine => {
-                    ServerCommand::Err(ErrorCode::Perms)
-                }
-                Some(target) if target.permission == permission => {
-                    ServerCommand::Err(ErrorCode::Invalid)
-                }
-                Some(target) => {
-                    target.permission = permission;
-                    s.reply_ok(id).unwrap();
-                    self.notify(
-                        s,
-                        HookEvent::PermsChg {
-                            username,
-                            permission,
-                        },
-                    );
-                    return;
-                }
-            },
-            AdminCommand::Kick { username } | AdminCommand::Dereg { username }
-                if username == me =>
-            {
-                ServerCommand::Err(ErrorCode::Invalid)
+            } => {
+                rules::check_change_target(&me, &username)?;
+                let row = self.row(username.as_str()).ok_or(ErrorCode::NotFound)?;
+                rules::check_change_permission(&row, permission, my_level)?;
+                let set = self.store.set_permission(username.as_str(), permission);
+                assert!(self.wait(set).unwrap());
+                rules::after_change_permission(&self.hub, &username, permission);
             }
-            AdminCommand::Kick { username } => match self.users.get(&username) {
-                None => ServerCommand::Err(ErrorCode::NotFound),
-                Some(target) if target.permission >= mine => ServerCommand::Err(ErrorCode::Perms),
-                // Only this connection is online.
-                Some(_) => ServerCommand::Err(ErrorCode::NotFound),
-            },
-            AdminCommand::Dereg { username } => match self.users.get_mut(&username) {
-                None => ServerCommand::Err(ErrorCode::NotFound),
-                Some(target) if target.permission >= mine => ServerCommand::Err(ErrorCode::Perms),
-                Some(target) => {
-                    target.key = None;
-                    ServerCommand::Ok
-                }
-            },
-        };
-        s.reply(id, &reply).unwrap();
+            AdminCommand::Kick { username } => rules::kick(&self.hub, &username, my_level)?,
+            AdminCommand::Motd { text } => {
+                let value = String::from_utf8_lossy(&text).into_owned();
+                self.wait(self.store.set_setting(MOTD_SETTING, &value))
+                    .unwrap();
+                self.hub.set_motd(text);
+            }
+        }
+        Ok(ServerCommand::Ok)
     }
 }
 
@@ -495,7 +586,7 @@ type WireHook = Box<dyn FnMut(Way, &mut Vec<u8>) -> Fate>;
 struct Pair {
     client: ClientSession,
     server: ServerSession,
-    app: App,
+    app: Server,
     now: Instant,
     /// Client events not yet looked at by the test, oldest first.
     events: VecDeque<ClientEvent>,
@@ -533,9 +624,9 @@ impl Pair {
 
     fn with_configs(client: ClientConfig, server: ServerConfig) -> Self {
         let now = Instant::now();
-        let app = App::new();
+        let app = Server::new();
         let mut server = ServerSession::new(server);
-        server.admit(&app.motd, now).unwrap();
+        server.admit(&app.hub.motd(), now).unwrap();
         let mut pair = Pair {
             client: ClientSession::new(client, 1, now),
             server,
@@ -617,8 +708,9 @@ impl Pair {
 
     // ---- stepping ----
 
-    /// One round: client bytes to the server, the application answers the
-    /// server's events, server bytes to the client, client events collected.
+    /// One round: client bytes to the server, the server side answers the
+    /// session's events and applies its mailbox, server bytes to the client,
+    /// client events collected.
     /// Returns whether anything happened.
     fn step(&mut self) -> bool {
         let mut busy = false;
@@ -632,11 +724,14 @@ impl Pair {
                 busy = true;
                 self.transmit(Way::ToClient, &chunk);
             }
-            let Some(event) = self.server.poll_event() else {
+            if let Some(event) = self.server.poll_event() {
+                busy = true;
+                self.app.handle(&mut self.server, event, self.now);
+            } else if self.app.take_mailbox(&mut self.server) {
+                busy = true;
+            } else {
                 break;
-            };
-            busy = true;
-            self.app.handle(&mut self.server, event, self.now);
+            }
         }
         while let Some(event) = self.client.poll_event() {
             busy = true;
@@ -717,8 +812,10 @@ impl Pair {
     }
 
     fn register(&mut self, name: &str) -> Result<ServerCommand, RequestError> {
-        let pem = Bytes::from_static(pem_of(name).as_bytes());
-        let id = self.client.register(user(name), pem, self.now).unwrap();
+        let id = self
+            .client
+            .register(user(name), public_pem(name), self.now)
+            .unwrap();
         self.drive();
         self.response(id)
     }
@@ -736,7 +833,7 @@ impl Pair {
 
     /// A successful challenge login with the user's fixture key; the token.
     fn login(&mut self, name: &str) -> Bytes {
-        let id = self.start_login(name, key_of(name));
+        let id = self.start_login(name, private_key(name));
         match self.take_events()[..] {
             [
                 ClientEvent::LoggedIn {
@@ -756,17 +853,6 @@ impl Pair {
         assert_eq!(self.client.state().name(), "logged out");
         assert_eq!(self.server.logged_in(), None);
     }
-
-    /// The application pushes a hook notification (as if another connection
-    /// caused it); drives.
-    fn notify(&mut self, event: HookEvent) {
-        self.app.notify(&mut self.server, event);
-        self.drive();
-    }
-
-    fn set_permission(&mut self, name: &str, permission: u8) {
-        self.app.users.get_mut(&user(name)).unwrap().permission = permission;
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -777,25 +863,22 @@ impl Pair {
 fn register_stores_the_key_and_refuses_a_taken_name() {
     let mut p = Pair::new();
     assert_eq!(p.register("alice"), Ok(ServerCommand::Ok));
-    let row = &p.app.users[&user("alice")];
-    assert_eq!(row.pem, ALICE_PUB.as_bytes());
-    assert_eq!(row.key, Some(alice_key().to_public_key()));
+    let row = p.app.row("alice").unwrap();
+    assert_eq!((row.username.as_str(), row.permission), ("alice", 0));
+    let stored = crypto::public_key_from_pem(row.pubkey.unwrap().as_bytes()).unwrap();
+    assert_eq!(stored, public_key("alice"));
 
     // The name is taken, whatever the key.
     let id = p
         .client
-        .register(user("alice"), Bytes::from_static(BOB_PUB.as_bytes()), p.now)
+        .register(user("alice"), public_pem("bob"), p.now)
         .unwrap();
     p.drive();
     assert_eq!(p.response(id), Err(RequestError::Server(ErrorCode::Exists)));
     // So is the key, under another name.
     let id = p
         .client
-        .register(
-            user("carol"),
-            Bytes::from_static(ALICE_PUB.as_bytes()),
-            p.now,
-        )
+        .register(user("carol"), public_pem("alice"), p.now)
         .unwrap();
     p.drive();
     assert_eq!(p.response(id), Err(RequestError::Server(ErrorCode::Exists)));
@@ -808,7 +891,7 @@ fn register_stores_the_key_and_refuses_a_taken_name() {
     assert_eq!(p.response(id), Err(RequestError::Server(ErrorCode::Args)));
 
     assert_eq!(p.register("bob"), Ok(ServerCommand::Ok));
-    assert_eq!(p.app.users.len(), 2);
+    assert_eq!(p.app.wait(p.app.store.users()).unwrap().len(), 2);
     assert!(p.take_events().is_empty());
     assert_eq!(p.client.pending_requests(), 0);
 }
@@ -831,9 +914,17 @@ fn challenge_login_with_the_fixture_key() {
         }
         other => panic!("{other:?}"),
     };
-    // The client answered with the challenge the server drew.
-    let stored = &p.app.tokens[&user("alice")];
-    assert!(stored.challenge.matches(&token));
+    // The client answered with the challenge the server drew, which is now
+    // the token of a session still active.
+    let drawn = p.app.log.iter().find_map(|e| match e {
+        ServerEvent::Verified { challenge, .. } => Some(challenge.clone()),
+        _ => None,
+    });
+    assert!(drawn.unwrap().matches(&token));
+    assert_eq!(
+        p.app.hub.check_token(&user("alice"), &token, p.now),
+        Err(ErrorCode::Invalid)
+    );
     assert_eq!(token.len(), crypto::CHALLENGE_LEN);
 
     assert_eq!(p.client.username(), Some(&user("alice")));
@@ -907,10 +998,13 @@ fn token_login_after_logout() {
             .login_with_token(user("alice"), token.clone(), p.now)
             .is_err()
     );
+    assert_eq!(
+        p.app.hub.check_token(&user("alice"), &token, p.now),
+        Err(ErrorCode::Invalid),
+        "not usable while its session lasts"
+    );
     p.logout();
-    let row = &p.app.tokens[&user("alice")];
-    assert!(row.challenge.matches(&token));
-    assert_eq!(row.released, Some(p.now));
+    assert_eq!(p.app.hub.check_token(&user("alice"), &token, p.now), Ok(()));
 
     // A wrong token: ERR HANDSHAKE.
     let mut wrong = token.to_vec();
@@ -987,7 +1081,7 @@ fn message_to_an_offline_user_is_stored_then_caught_up_in_order() {
         p.drive();
         assert_eq!(p.response(id), Ok(ServerCommand::Ok));
     }
-    assert_eq!(p.app.mailbox.len(), 3);
+    assert_eq!(p.app.stored_for("bob").len(), 3);
     // To yourself: INVALID; to nobody: NOTFOUND.
     for (to, code) in [
         ("alice", ErrorCode::Invalid),
@@ -1042,8 +1136,7 @@ fn message_to_an_offline_user_is_stored_then_caught_up_in_order() {
             .all(|s| s.header.id == 0)
     );
     // Deleted once written: a second catch-up finds nothing.
-    assert!(p.app.mailbox.is_empty());
-    assert!(p.app.catch_ups.is_empty());
+    assert!(p.app.stored_for("bob").is_empty());
     assert_eq!(
         p.ask(ClientCommand::Reciv),
         Err(RequestError::Server(ErrorCode::Empty))
@@ -1054,6 +1147,7 @@ fn message_to_an_offline_user_is_stored_then_caught_up_in_order() {
 fn hooks_are_pushed_and_received() {
     let mut p = Pair::new();
     p.register("alice").unwrap();
+    p.register("bob").unwrap();
     p.login("alice");
     let bob_in = HookEvent::NewLogin {
         username: user("bob"),
@@ -1063,8 +1157,10 @@ fn hooks_are_pushed_and_received() {
         username: user("bob"),
     };
 
-    // Nothing before subscribing.
-    p.notify(bob_in.clone());
+    // Nothing before subscribing: bob logs in and out on another connection.
+    let bob = p.app.other_login("bob");
+    p.app.other_logout(&bob);
+    p.drive();
     assert!(p.take_events().is_empty());
 
     assert_eq!(
@@ -1075,20 +1171,31 @@ fn hooks_are_pushed_and_received() {
         p.ask(ClientCommand::Sub(Hook::NewLogin)),
         Err(RequestError::Server(ErrorCode::Exists))
     );
-    p.notify(bob_in.clone());
-    p.notify(bob_out.clone());
+    let bob = p.app.other_login("bob");
+    p.app.other_logout(&bob);
+    p.drive();
     assert_eq!(p.take_events(), vec![ClientEvent::Hook(bob_in.clone())]);
 
     // ALL adds the rest, silently skipping NEWLOGIN.
     assert_eq!(p.ask(ClientCommand::Sub(Hook::All)), Ok(ServerCommand::Ok));
+    let bob = p.app.other_login("bob");
+    p.app.other_logout(&bob);
+    // A second login of alice, from elsewhere: DUPSESS, and the hook here.
+    assert_eq!(
+        rules::check_no_session(&p.app.hub, &user("alice"), ELSEWHERE),
+        Err(ErrorCode::DupSess)
+    );
+    p.drive();
     let dup = HookEvent::DupSess {
-        ip: "192.0.2.7".into(),
+        ip: ELSEWHERE.to_string(),
     };
-    p.notify(bob_out.clone());
-    p.notify(dup.clone());
     assert_eq!(
         p.take_events(),
-        vec![ClientEvent::Hook(bob_out), ClientEvent::Hook(dup)]
+        vec![
+            ClientEvent::Hook(bob_in.clone()),
+            ClientEvent::Hook(bob_out.clone()),
+            ClientEvent::Hook(dup)
+        ]
     );
     assert!(
         p.sent(Way::ToClient, Action::Hook)
@@ -1104,17 +1211,21 @@ fn hooks_are_pushed_and_received() {
         p.ask(ClientCommand::Unsub(Hook::NewLogin)),
         Err(RequestError::Server(ErrorCode::NotFound))
     );
-    p.notify(bob_in.clone());
+    let bob = p.app.other_login("bob");
+    p.drive();
     assert!(p.take_events().is_empty());
+    p.app.other_logout(&bob);
+    p.drive();
+    assert_eq!(p.take_events(), vec![ClientEvent::Hook(bob_out)]);
 
     // Subscriptions end with the logout.
     p.logout();
     p.login("alice");
-    p.notify(HookEvent::PermsChg {
-        username: user("bob"),
-        permission: 1,
-    });
+    let bob = p.app.other_login("bob");
+    rules::after_change_permission(&p.app.hub, &user("bob"), 1);
+    p.drive();
     assert!(p.take_events().is_empty());
+    assert_eq!(bob.peer.permission(), 1);
 }
 
 #[test]
@@ -1123,7 +1234,7 @@ fn admin_requests_are_answered_per_permission() {
     p.register("alice").unwrap();
     p.register("bob").unwrap();
 
-    // A plain user is refused by the session before the application sees it.
+    // A plain user is refused by the session before the server side sees it.
     p.login("bob");
     let requests_before = p.app.log.len();
     assert_eq!(
@@ -1136,7 +1247,7 @@ fn admin_requests_are_answered_per_permission() {
     p.logout();
 
     // An ADMIN may broadcast but not change the MOTD (OWNER only).
-    p.set_permission("alice", 1);
+    p.app.set_level("alice", 1);
     p.login("alice");
     assert_eq!(
         p.server.logged_in().map(|(_, perm)| perm),
@@ -1165,13 +1276,14 @@ fn admin_requests_are_answered_per_permission() {
     p.logout();
 
     // An OWNER changes levels (PERMSCHG fires) and the MOTD, and shuts down.
-    p.set_permission("alice", 2);
-    p.set_permission("bob", 0);
+    p.app.set_level("alice", 2);
     p.login("alice");
     assert_eq!(
         p.ask(ClientCommand::Sub(Hook::PermsChg)),
         Ok(ServerCommand::Ok)
     );
+    // PERMSCHG is told when the target is online: bob is, elsewhere.
+    let bob = p.app.other_login("bob");
     let id = p
         .client
         .admin(
@@ -1196,13 +1308,22 @@ fn admin_requests_are_answered_per_permission() {
             })
         ]
     );
+    // Stored, and bob's session took the level.
+    assert_eq!(p.app.row("bob").unwrap().permission, 1);
+    assert_eq!(bob.peer.permission(), 1);
+    assert!(matches!(
+        queued(&bob.mailbox)[..],
+        [Outbound::SetPermission(1)]
+    ));
+    let pem = crypto::public_key_to_pem(&public_key("bob")).unwrap();
+    assert_eq!(pem, public_pem_text("bob"));
     assert_eq!(
         p.ask(ClientCommand::Req {
             username: user("bob")
         }),
         Ok(ServerCommand::Req {
             username: user("bob"),
-            pubkey: Bytes::from_static(BOB_PUB.as_bytes()),
+            pubkey: Bytes::from(pem),
             permission: 1
         })
     );
@@ -1240,15 +1361,20 @@ fn admin_requests_are_answered_per_permission() {
         })),
         Ok(ServerCommand::Ok)
     );
-    assert_eq!(p.app.motd, Bytes::from_static(b"new"));
+    assert_eq!(p.app.hub.motd(), Bytes::from_static(b"new"));
+    let saved = p.app.wait(p.app.store.setting(MOTD_SETTING)).unwrap();
+    assert_eq!(saved.as_deref(), Some("new"));
+    // A stop in the past is refused.
+    assert_eq!(
+        p.ask(ClientCommand::Admin(AdminCommand::Shutdown {
+            stamp: unix_now() - 60
+        })),
+        Err(RequestError::Server(ErrorCode::Args))
+    );
+    let stamp = unix_now() + 3600;
     let id = p
         .client
-        .admin(
-            AdminCommand::Shutdown {
-                stamp: 1_764_003_600,
-            },
-            p.now,
-        )
+        .admin(AdminCommand::Shutdown { stamp }, p.now)
         .unwrap();
     p.drive();
     assert_eq!(
@@ -1258,11 +1384,11 @@ fn admin_requests_are_answered_per_permission() {
                 id,
                 result: Ok(ServerCommand::Ok)
             },
-            ClientEvent::Shutdown {
-                stamp: Some(1_764_003_600)
-            }
+            ClientEvent::Shutdown { stamp: Some(stamp) }
         ]
     );
+    // Every logged-in user hears of it: bob too.
+    assert!(matches!(queued(&bob.mailbox)[..], [Outbound::Packet(_)]));
 }
 
 #[test]
@@ -1270,7 +1396,7 @@ fn user_lists_follow_the_kind() {
     let mut p = Pair::new();
     p.register("alice").unwrap();
     p.register("bob").unwrap();
-    p.set_permission("bob", 1);
+    p.app.set_level("bob", 1);
     p.login("alice");
     let entry = |name: &str, permission| UserEntry {
         name: user(name),
@@ -1313,7 +1439,7 @@ fn client_keepalive_keeps_the_idle_deadline_away_for_an_hour() {
     let (idle_at, why) = p.server.poll_timeout().unwrap();
     assert_eq!(why, ServerTimer::Idle);
     assert_eq!(idle_at, start + Duration::from_secs((60 + 25) * 60));
-    // KEEP gets no reply and reaches the application as nothing.
+    // KEEP gets no reply and reaches the server side as nothing.
     assert_eq!(p.sent(Way::ToClient, Action::Err).len(), 0);
     assert!(!p.app.log.iter().any(|e| matches!(
         e,
@@ -1441,14 +1567,10 @@ fn malformed_header_closes_both(alter: fn(&mut Vec<u8>), code: ErrorCode, why: D
     });
     let id = p
         .client
-        .register(
-            user("alice"),
-            Bytes::from_static(ALICE_PUB.as_bytes()),
-            p.now,
-        )
+        .register(user("alice"), public_pem("alice"), p.now)
         .unwrap();
     p.drive();
-    assert!(p.app.users.is_empty());
+    assert!(p.app.wait(p.app.store.users()).unwrap().is_empty());
     let errs = p.sent(Way::ToClient, Action::Err);
     assert_eq!(errs.len(), 1, "{:?}", p.wire);
     assert_eq!((errs[0].header.id, errs[0].header.info), (0, code.code()));
@@ -1571,7 +1693,7 @@ fn request_times_out_when_the_reply_is_lost_in_flight() {
     });
     let id = p.client.subscribe(Hook::NewLogin, p.now).unwrap();
     p.drive();
-    assert!(p.app.subscriptions.contains(&Hook::NewLogin));
+    assert!(p.app.me.as_ref().unwrap().subscribed(Hook::NewLogin));
     assert!(p.take_events().is_empty());
     p.advance(ClientConfig::DEFAULT_REQUEST_TIMEOUT);
     assert_eq!(
@@ -1604,7 +1726,7 @@ fn deregistered_accounts_cannot_log_in() {
     assert_eq!(p.response(id), Ok(ServerCommand::Ok));
     assert_eq!(p.client.state().name(), "logged out");
     assert_eq!(p.server.logged_in(), None);
-    assert_eq!(p.app.users[&user("alice")].key, None);
+    assert_eq!(p.app.row("alice").unwrap().pubkey, None);
     let id = p.start_login("alice", alice_key());
     match &p.take_events()[..] {
         [ClientEvent::LoginFailed { id: got, error, .. }] => {
@@ -1613,10 +1735,11 @@ fn deregistered_accounts_cannot_log_in() {
         }
         other => panic!("{other:?}"),
     }
-    // The name stays taken.
+    // The name stays taken: a registration of it is told it was
+    // deregistered.
     assert_eq!(
         p.register("alice"),
-        Err(RequestError::Server(ErrorCode::Exists))
+        Err(RequestError::Server(ErrorCode::Dereg))
     );
 }
 
