@@ -9,10 +9,13 @@
 mod common;
 mod pty_support;
 
+use std::ffi::OsString;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use common::{PASSWORD, smol_rt, temp_dir, test_cert};
+use common::{PASSWORD, public_pem_text, smol_rt, temp_dir, test_cert, wait_for};
+use gochat_client::ClientEvent;
+use gochat_client::store::{LocalStore, NewMessage};
 use gochat_runtime::Runtime;
 use pty_support::{Pty, client_command, save_auto_login_server, server_with_bob_online};
 
@@ -39,20 +42,23 @@ impl Tui {
         let dir = std::env::temp_dir().join(format!("{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let tui = Tui::spawn(&dir, None);
+        let tui = Tui::spawn(&dir, None, &[]);
         tui.wait_for(&["Welcome to gochat!", "Write here..."]);
         tui
     }
 
     /// Starts the TUI in `dir` (removed when it quits), trusting `ca_file`
-    /// when given.
-    fn spawn(dir: &Path, ca_file: Option<&Path>) -> Tui {
+    /// when given, with the variables of `env` set.
+    fn spawn(dir: &Path, ca_file: Option<&Path>, env: &[(&str, OsString)]) -> Tui {
         let mut cmd = client_command(dir, &["--config", "config.json", "--db", "client.db"]);
         if let Some(ca) = ca_file {
             cmd.arg("--ca-file");
             cmd.arg(ca);
         }
         cmd.env("TZ", "UTC");
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
         Tui {
             pty: Pty::spawn(cmd, ROWS, COLS),
             dir: dir.to_path_buf(),
@@ -92,11 +98,17 @@ impl Tui {
     /// Opens a scratch buffer `name` on the Local server (Ctrl-K, Ctrl-N)
     /// and waits until it is in view.
     fn open_buffer(&self, name: &str) {
+        self.open_buffer_on(name, "Local");
+    }
+
+    /// Opens buffer `name` on the server on screen, `server` (Ctrl-K,
+    /// Ctrl-N), and waits until it is in view.
+    fn open_buffer_on(&self, name: &str, server: &str) {
         self.press("\x0b");
         self.press("\x0e");
         self.wait_for(&["Enter buffer name..."]);
         self.press(&format!("{name}\r"));
-        self.wait_for(&[&format!("{name} @ Local")]);
+        self.wait_for(&[&format!("{name} @ {server}")]);
     }
 
     /// Ctrl-Q; the TUI must quit with success.
@@ -120,8 +132,15 @@ fn input_line(contents: &str) -> String {
         .find(|l| l.contains(" > "))
         .unwrap_or_default()
         .to_owned();
+    // Up to the Users panel's border, when it shows.
     line.split_once(" > ")
-        .map(|(_, t)| t.trim_end().to_owned())
+        .map(|(_, t)| {
+            t.split('│')
+                .next()
+                .unwrap_or_default()
+                .trim_end()
+                .to_owned()
+        })
         .unwrap_or_default()
 }
 
@@ -241,7 +260,7 @@ fn messages_out_of_view_write_the_notification_escape() {
     )
     .unwrap();
     rt.block_on(save_auto_login_server(&dir, tls.port()));
-    let pty = Tui::spawn(&dir, Some(&test_cert().cert_file));
+    let pty = Tui::spawn(&dir, Some(&test_cert().cert_file), &[]);
     pty.wait_for(&["Password of alice on test"]);
     pty.press(PASSWORD);
     pty.press("\r");
@@ -438,4 +457,202 @@ fn command_history_readline_moves_word_wrap_and_the_wheel() {
     }
     pty.wait_for(&["line 40"]);
     pty.quit();
+}
+
+/// 2024-02-29 15:04:00 UTC: a day that is not today.
+const LEAP_DAY: i64 = 1_709_219_040;
+
+/// Stores in the client database of `dir` (server `test`, id 1, as
+/// [`save_auto_login_server`] makes it) history from before sealing, in
+/// plaintext: two messages with bob and one with carol on 2024-02-29, and
+/// dave as a contact.
+async fn store_old_history(dir: &Path) {
+    let store = LocalStore::open(&dir.join("client.db")).await.unwrap();
+    let server = store.servers().await.unwrap().remove(0).id;
+    let msg = |peer: &str, outgoing: bool, stamp: i64, text: &str| NewMessage {
+        server_id: server,
+        account: "alice".into(),
+        peer: peer.into(),
+        outgoing,
+        stamp,
+        text: text.into(),
+    };
+    for m in [
+        msg("bob", false, LEAP_DAY, "an old plan for noon"),
+        msg("bob", true, LEAP_DAY + 60, "noon suits me"),
+        msg("carol", false, LEAP_DAY + 120, "carol says noon too"),
+    ] {
+        store.add_message(&m).await.unwrap();
+    }
+    store
+        .upsert_contact(server, "dave", public_pem_text("dave"))
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+/// A folder holding a fake `notify-send` that appends its arguments, one a
+/// line, to `calls` beside it.
+fn fake_notify_send(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("notify-send");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"$(dirname \"$0\")/calls\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+/// Against a real server, with bob writing from a client of his own and
+/// alice's history of before sealing in the database: `TUI.AutoOpen false`
+/// opens no buffer but counts the message; `TUI.Notify desktop` runs the
+/// `notify-send` found first on PATH; Tab completes an online user's and a
+/// contact's name; the stored history, sealed at login, shows with dates
+/// beside the times of other days; a long message goes out in parts cut at
+/// whitespace; a text refused for typing too fast stays in the input; a
+/// search finds the sealed texts in the buffer and (`-all`) in every
+/// conversation; none of the old texts is left in the database file.
+#[test]
+fn a_server_session_with_sealed_history_completion_and_desktop_notifications() {
+    let rt = smol_rt();
+    let (server, tls, _bob, bob_conn) = server_with_bob_online(&rt);
+    let bob_events = bob_conn.events();
+    let dir = temp_dir("gochat_tui_pty_server");
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"ui_config": {"notify": "desktop", "auto_open": false, "bell": false}}"#,
+    )
+    .unwrap();
+    rt.block_on(save_auto_login_server(&dir, tls.port()));
+    rt.block_on(store_old_history(&dir));
+    let bin = fake_notify_send(&dir);
+    let mut path = vec![bin.clone()];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path).unwrap();
+
+    let pty = Tui::spawn(&dir, Some(&test_cert().cert_file), &[("PATH", path)]);
+    pty.wait_for(&["Password of alice on test"]);
+    pty.press(PASSWORD);
+    pty.press("\r");
+    pty.press("\x1b[1;2B");
+    pty.wait_for(&["(alice) >", "Logged in with permission level 0", "[0] bob"]);
+
+    // AutoOpen off: counted in the notifications bar, no buffer; the
+    // desktop's notification through notify-send.
+    rt.block_on(bob_conn.send_text("alice", "ping while closed"))
+        .unwrap();
+    pty.wait_for(&["bob: 1"]);
+    assert!(!pty.contents().contains("2 bob"), "{}", pty.contents());
+    let calls = bin.join("calls");
+    pty.wait_until("ran notify-send", |_| {
+        std::fs::read_to_string(&calls).is_ok_and(|c| c.contains("ping while closed"))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "--app-name=gochat\n--\ngochat: bob on test\nping while closed\n"
+    );
+
+    // Tab completes an online user's name and a contact's.
+    pty.press("/msg b\t");
+    wait_input(&pty, "/msg bob");
+    pty.press("\x15/msg da\t");
+    wait_input(&pty, "/msg dave");
+    pty.press("\x15");
+
+    // bob's buffer: the stored history, sealed at login, read back; the
+    // days that are not today are dated.
+    pty.open_buffer_on("bob", "test");
+    pty.wait_for(&[
+        "[bob] at 2024-02-29 3:04PM: an old plan for noon",
+        "[You] at 2024-02-29 3:05PM: noon suits me",
+        "ping while closed",
+    ]);
+    let screen = pty.contents();
+    let today = screen
+        .lines()
+        .find(|l| l.contains("ping while closed"))
+        .unwrap();
+    assert!(
+        today.contains("[bob] at ") && !today.contains("2024-") && !today.contains("-0"),
+        "{today}"
+    );
+
+    // A long message goes in parts, each cut after whitespace; the next
+    // text at once is refused and stays in the input.
+    let words: Vec<String> = (0..110)
+        .map(|i| format!("{}{i}", "w".repeat(1 + i % 7)))
+        .collect();
+    let long = words.join(" ");
+    assert!(long.len() > 446 && long.len() < 2 * 446);
+    pty.press(&format!("{long}\r"));
+    pty.press("second thought\r");
+    pty.wait_for(&["Error: you are typing too fast!"]);
+    wait_input(&pty, "second thought");
+    let mut parts = Vec::new();
+    while parts.concat() != long {
+        let got = rt.block_on(wait_for(
+            &rt,
+            &bob_events,
+            "a part",
+            |e| matches!(e, ClientEvent::Message(m) if m.peer == "alice"),
+        ));
+        let ClientEvent::Message(m) = got else {
+            unreachable!()
+        };
+        parts.push(m.text);
+        assert!(parts.concat().len() <= long.len(), "{parts:?}");
+    }
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert!(
+        parts[0].ends_with(' ') && parts[0].len() <= 446,
+        "{parts:?}"
+    );
+    // Enter again once the delay has passed sends it.
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    pty.press("\r");
+    wait_input(&pty, "Write here...");
+    let got = rt.block_on(wait_for(
+        &rt,
+        &bob_events,
+        "the kept text",
+        |e| matches!(e, ClientEvent::Message(m) if m.peer == "alice"),
+    ));
+    assert!(matches!(got, ClientEvent::Message(m) if m.text == "second thought"));
+
+    // Search: the sealed texts of the buffer, then of every conversation.
+    pty.press("/search NOON\r");
+    pty.wait_for(&[
+        "Search results @ test",
+        "Search for \"NOON\" in bob: 2 messages",
+        "an old plan for noon",
+    ]);
+    assert!(!pty.contents().contains("carol says noon too"));
+    pty.press("/search -all noon\r");
+    pty.wait_for(&[
+        "Search for \"noon\" in every conversation of",
+        "alice on test: 3 messages",
+        "[carol] at 2024-02-29 3:06PM: carol says noon too",
+        "[You → bob] at 2024-02-29 3:05PM: noon suits me",
+    ]);
+
+    pty.quit();
+    for suffix in ["", "-wal"] {
+        let Ok(bytes) = std::fs::read(dir.join(format!("client.db{suffix}"))) else {
+            continue;
+        };
+        for text in ["an old plan", "noon suits me", "carol says", "ping while"] {
+            assert!(
+                !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
+                "client.db{suffix} holds {text:?}"
+            );
+        }
+    }
+    rt.block_on(bob_conn.disconnect());
+    server.shutdown();
 }
