@@ -7,10 +7,13 @@
 //! Senders tag every ciphertext with their name and a sequence number, so a
 //! reader can tell exactly which OK'd messages it got, how often, and in what
 //! order. Settings are small (a 64 KiB queue, timeouts of a fraction of a
-//! second) so that every scenario takes seconds. The scenarios that store
-//! messages run on tokio and smol against SQLite, MariaDB and PostgreSQL;
-//! those of the connection's own rules (slowloris, deadlines, per-address
-//! limits) on each runtime with SQLite; the binary ones on each database.
+//! second) so that every scenario takes seconds. The scenarios whose subject
+//! is what the store keeps (spilled messages read back in order, a closing
+//! connection's queue stored ahead of what overflowed, messages kept across a
+//! stop) run on tokio and smol against SQLite, MariaDB and PostgreSQL; those of
+//! the connection's timing and own rules (a catch-up serving a reader while
+//! senders go on, the write timeout, slowloris, deadlines, per-address limits)
+//! on each runtime with SQLite; the binary ones on each database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, VecDeque};
@@ -1213,17 +1216,26 @@ async fn shutdown_announces_and_keeps_messages<R: Runtime>(rt: R, settings: Sett
     server.wait().await;
 }
 
+// The scenarios whose subject is the store: messages that spilled come back
+// in order, what a connection still had queued when it ended is stored ahead
+// of what had overflowed (each backend has its own SQL for that move), and
+// stored messages survive a stop. On each runtime and database.
 scenario_tests!(
     slow_reader_reads_again,
-    spilled_reader_is_served_while_senders_go_on,
-    slow_reader_that_keeps_reading_stays,
     slow_reader_hangs_up,
     slow_reader_drops_the_connection,
-    write_timeout_closes_a_stalled_reader,
     shutdown_announces_and_keeps_messages,
 );
 
+// The scenarios whose subject is the connection's timing (the catch-up keeps
+// serving a reader while senders spill, the write timeout spares a reader
+// that makes progress and closes one that does not) and the connection's
+// own rules: on each runtime, with SQLite. Their stores and catch-ups run the
+// code the scenarios above cover on every database.
 runtime_scenario_tests!(
+    spilled_reader_is_served_while_senders_go_on,
+    slow_reader_that_keeps_reading_stays,
+    write_timeout_closes_a_stalled_reader,
     slowloris,
     login_deadline,
     per_ip_connection_cap,

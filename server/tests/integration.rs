@@ -873,18 +873,26 @@ async fn malformed_input<R: Runtime>(rt: R, settings: Settings) {
     server.wait().await;
 }
 
+/// The session's deadlines over a real socket, once per runtime: a smoke
+/// test with deadlines of a fraction of a second. Their details (each timer,
+/// its reason, what refreshes it, the close that follows) are the fake-clock
+/// tests of `gochat-proto` (`server_session.rs`) and of `tests/pair.rs`.
 async fn deadlines<R: Runtime>(rt: R, mut settings: Settings) {
-    settings.idle_timeout = Duration::from_millis(1500);
-    settings.verification_timeout = Duration::from_millis(700);
+    let idle = Duration::from_millis(1000);
+    let verification = Duration::from_millis(300);
+    settings.idle_timeout = idle;
+    settings.verification_timeout = verification;
     let server = start_server(&rt, &settings).await;
     let addr = server.tcp_addr();
-    // KEEP refreshes the idle deadline.
+    // KEEP refreshes the idle deadline: four, 350 ms apart, outlast it.
     let (mut c, _) = RawClient::connect(&rt, addr).await;
+    let keeps_from = std::time::Instant::now();
     for _ in 0..4 {
-        rt.sleep_until(std::time::Instant::now() + Duration::from_millis(600))
+        rt.sleep_until(std::time::Instant::now() + Duration::from_millis(350))
             .await;
         c.send(&ClientCommand::Keep).await;
     }
+    assert!(keeps_from.elapsed() > idle);
     assert_eq!(c.register("alice").await, ServerCommand::Ok);
     // Silence: ERR IDLE with the null id, then close.
     assert_eq!(c.until_closed(TIMEOUT).await, vec![err(ErrorCode::Idle)]);
@@ -905,7 +913,7 @@ async fn deadlines<R: Runtime>(rt: R, mut settings: Settings) {
         .await,
         ServerCommand::Verif { .. }
     ));
-    rt.sleep_until(std::time::Instant::now() + Duration::from_millis(1000))
+    rt.sleep_until(std::time::Instant::now() + verification + Duration::from_millis(250))
         .await;
     let verif = ClientCommand::Verif {
         username: user("alice"),

@@ -715,6 +715,55 @@ async fn sqlite_busy_is_retried() {
     store.close().await;
 }
 
+/// The id the server gives the session of `conn` (PostgreSQL's backend pid
+/// when `numbered`, else MariaDB's connection id).
+async fn session_id(conn: &mut sqlx::AnyConnection, numbered: bool) -> i64 {
+    use sqlx::Row;
+    let sql = if numbered {
+        "SELECT CAST(pg_backend_pid() AS BIGINT)"
+    } else {
+        "SELECT CAST(CONNECTION_ID() AS SIGNED)"
+    };
+    sqlx::query(sql)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
+}
+
+/// Waits (10 s at most) until some session of the server behind `url` waits
+/// for a lock held by session `holder` (see [`session_id`]).
+async fn wait_until_blocked_by(url: &str, numbered: bool, holder: i64) {
+    use sqlx::Row;
+    let sql = if numbered {
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE CAST($1 AS INTEGER) = ANY(pg_blocking_pids(pid))"
+    } else {
+        "SELECT COUNT(*) FROM information_schema.INNODB_LOCK_WAITS w \
+         JOIN information_schema.INNODB_TRX t ON t.trx_id = w.blocking_trx_id \
+         WHERE t.trx_mysql_thread_id = ?"
+    };
+    let mut watcher = sqlx::AnyConnection::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = sqlx::query(sql)
+            .bind(holder)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        let waiting: i64 = row.try_get(0).unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no session waited for a lock of session {holder} within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    watcher.close().await.unwrap();
+}
+
 /// A real deadlock in which the store's statement is the victim: the caller
 /// sees a normal result, because the statement is retried. `numbered` tells
 /// the placeholder style of the backend behind `url` (`$1` or `?`).
@@ -756,11 +805,12 @@ async fn deadlock_is_retried(url: String, numbered: bool) {
         .unwrap();
 
     // The store locks m1, then waits for m2.
+    let other_id = session_id(&mut other, numbered).await;
     let deleting = {
         let store = store.clone();
         tokio::spawn(async move { store.delete_messages(bob, &[m1, m2]).await })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until_blocked_by(&url, numbered, other_id).await;
     // Now the other transaction wants m1: a deadlock cycle.
     sqlx::query(delete)
         .bind(m1)
