@@ -2,14 +2,25 @@
 //! open: every server, account (its key still opens), contact and message,
 //! dangling accounts included. The fixture is built here from the exact
 //! CREATE TABLE statements the original writes (docs/PROTOCOL.md §11.2).
+//!
+//! The history taken over is plaintext, as the original wrote it, until the
+//! account's next login seals it; it reads back through the store and the
+//! shell's HISTORY.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod shell_support;
 
 use std::path::Path;
 
 use gochat_client::ServerRecord;
-use gochat_client::keys::{open_private_key, seal_private_key, verify_password};
-use gochat_client::store::LocalStore;
+use gochat_client::keys::{
+    open_account_secrets, open_private_key, seal_private_key, verify_password,
+};
+use gochat_client::service::Service;
+use gochat_client::store::{LocalStore, SEALED_PLACEHOLDER};
 use gochat_testkit::{TempDir, private_pem, public_pem_text};
+use shell_support::{LiveShell, client_settings, has_message, login_lines};
 use sqlx::ConnectOptions as _;
 use sqlx::Connection as _;
 
@@ -400,4 +411,153 @@ async fn a_failed_migration_leaves_the_file_untouched() {
         .unwrap();
     assert_eq!(users, 8);
     db.close().await.unwrap();
+}
+
+/// How many rows of `account`'s history on server 1 are still plaintext,
+/// and how many are sealed, in the file at `path`.
+async fn plaintext_and_sealed(path: &Path, account: &str) -> (i64, i64) {
+    let mut db = raw(path).await;
+    let counts: (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(sealed IS NULL), 0), COALESCE(SUM(sealed IS NOT NULL), 0) \
+         FROM chat_messages WHERE server_id = 1 AND account = ?",
+    )
+    .bind(account)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    counts
+}
+
+/// Whether any of the files of the database at `path` holds `text`.
+fn on_disk(path: &Path, text: &str) -> bool {
+    ["", "-wal", "-shm"].iter().any(|suffix| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::fs::read(name)
+            .is_ok_and(|bytes| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
+    })
+}
+
+/// The original client's history, plaintext after the takeover, is sealed
+/// when its account's history is unlocked at the next login (carol's five
+/// rows; hank's wait for his own login), reads back with the key, and is no
+/// longer in the file.
+#[tokio::test]
+async fn taken_over_history_is_sealed_at_the_next_login() {
+    let dir = scratch("takeover-sealed");
+    let path = dir.join("client.db");
+    write_original(&path).await;
+    let store = LocalStore::open(&path).await.unwrap();
+    assert_eq!(plaintext_and_sealed(&path, "carol").await, (5, 0));
+    let carol = store.account(1, "carol").await.unwrap().unwrap();
+    let (_, key) = open_account_secrets(&carol.sealed_key, PASSWORD).unwrap();
+    assert_eq!(
+        store.unlock_history(1, "carol", key.clone()).await.unwrap(),
+        5
+    );
+    assert_eq!(plaintext_and_sealed(&path, "carol").await, (0, 5));
+    assert_eq!(plaintext_and_sealed(&path, "hank").await, (1, 0));
+    let texts = |page: Vec<gochat_client::ChatMessage>| -> Vec<String> {
+        page.into_iter().map(|m| m.text).collect()
+    };
+    assert_eq!(
+        texts(store.history(1, "carol", "bob", None, 10).await.unwrap()),
+        ["hi carol", "hi bob"]
+    );
+    assert_eq!(
+        texts(store.history(1, "carol", "dave", None, 10).await.unwrap()),
+        ["hello dave", "dave here"]
+    );
+    store.close().await;
+    for text in ["hi carol", "hi bob", "hello dave", "dave here"] {
+        assert!(!on_disk(&path, text), "{text:?} is still on disk");
+    }
+    // A new run: locked until the next login, then read back again.
+    let store = LocalStore::open(&path).await.unwrap();
+    let page = store.history(1, "carol", "bob", None, 10).await.unwrap();
+    assert!(
+        page.len() == 2 && page.iter().all(|m| m.text == SEALED_PLACEHOLDER),
+        "{page:?}"
+    );
+    assert_eq!(store.unlock_history(1, "carol", key).await.unwrap(), 0);
+    assert_eq!(
+        texts(store.history(1, "carol", "bob", None, 10).await.unwrap()),
+        ["hi carol", "hi bob"]
+    );
+    store.close().await;
+}
+
+/// Writes an original client's database holding server `test` at
+/// 127.0.0.1:`port`, the account alice (her fixture key sealed under
+/// [`PASSWORD`]), bob as a contact, and two messages between them.
+async fn write_original_for_alice(path: &Path, port: u16) {
+    let mut db = raw(path).await;
+    for sql in ORIGINAL_SCHEMA {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    let key = seal_private_key(private_pem("alice"), PASSWORD).unwrap();
+    sqlx::query("INSERT INTO servers VALUES ('127.0.0.1', ?, 0, 1, 'test')")
+        .bind(i64::from(port))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO users VALUES (1, 1, 'alice')",
+        "INSERT INTO users VALUES (2, 1, 'bob')",
+        "INSERT INTO messages (source_id, destination_id, stamp, text) VALUES \
+         (2, 1, '2026-11-25 17:50:05+00:00', 'an old word from bob')",
+        "INSERT INTO messages (source_id, destination_id, stamp, text) VALUES \
+         (1, 2, '2026-11-25 17:51:05.25+00:00', 'an old answer to bob')",
+    ] {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    sqlx::query("INSERT INTO external_users VALUES (2, ?)")
+        .bind(public_pem_text("bob"))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO local_users VALUES (1, ?, CAST(? AS TEXT))")
+        .bind(HASH)
+        .bind(&key)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+}
+
+/// The shell on a taken-over database: LOGIN seals alice's history and
+/// HISTORY shows it; the file then holds none of its texts.
+#[test]
+fn the_shell_reads_taken_over_history_sealed_at_login() {
+    common::run(common::smol_rt(), |rt| async move {
+        let (server, port) = common::server_with(&rt, &["alice", "bob"]).await;
+        let dir = scratch("takeover-shell");
+        let path = dir.join("client.db");
+        write_original_for_alice(&path, port).await;
+        let store = LocalStore::open(&path).await.unwrap();
+        assert_eq!(plaintext_and_sealed(&path, "alice").await, (2, 0));
+        let mut a = LiveShell::start(&rt, "alice", Service::new(store.clone()), client_settings());
+        a.send(&format!("CONN test\n{}", login_lines("alice")));
+        a.expect(&rt, "online users: alice\n").await;
+        a.send("HISTORY bob");
+        a.expect(&rt, "gochat(alice) > HISTORY bob\n").await;
+        let history = a.expect(&rt, "an old answer to bob\n").await;
+        assert!(
+            has_message(&history, "bob", "an old word from bob"),
+            "{history}"
+        );
+        assert!(
+            has_message(&history, "alice", "an old answer to bob"),
+            "{history}"
+        );
+        assert_eq!(plaintext_and_sealed(&path, "alice").await, (0, 2));
+        let (status, out) = a.finish(&rt).await;
+        assert_eq!(status, 0, "{out}");
+        store.close().await;
+        for text in ["an old word", "an old answer"] {
+            assert!(!on_disk(&path, text), "{text:?} is still on disk");
+        }
+        server.shutdown();
+    });
 }

@@ -1,4 +1,4 @@
-//! The TUI's editing, completion, search, mouse, notification and
+//! The TUI's editing, completion, search, sealed history, mouse, notification and
 //! start-up features without a terminal: `update()` driven with keys, mouse
 //! events, network events and task results, `render()` drawn on ratatui's
 //! `TestBackend`.

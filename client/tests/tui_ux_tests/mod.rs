@@ -7,5 +7,6 @@ mod errors;
 mod help;
 mod mouse;
 mod notify;
+mod sealed_history;
 mod search;
 mod start;
