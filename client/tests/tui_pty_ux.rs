@@ -247,7 +247,9 @@ fn search_highlights_and_errors_stay_in_the_system_buffer() {
 
 /// With `ui_config.notify` set to `osc777` in config.json, a message from
 /// bob outside the buffer in view makes the TUI write the OSC 777 desktop
-/// notification; `/set TUI.Notify osc9` switches to OSC 9.
+/// notification; `/set TUI.Notify osc9` switches to OSC 9. `/set TUI.Notify
+/// desktop` without `notify-send` on PATH says so once in the System buffer
+/// and falls back to OSC 777.
 #[test]
 fn messages_out_of_view_write_the_notification_escape() {
     let rt = smol_rt();
@@ -260,7 +262,11 @@ fn messages_out_of_view_write_the_notification_escape() {
     )
     .unwrap();
     rt.block_on(save_auto_login_server(&dir, tls.port()));
-    let pty = Tui::spawn(&dir, Some(&test_cert().cert_file), &[]);
+    // A PATH without notify-send.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let path = OsString::from(empty.as_os_str());
+    let pty = Tui::spawn(&dir, Some(&test_cert().cert_file), &[("PATH", path)]);
     pty.wait_for(&["Password of alice on test"]);
     pty.press(PASSWORD);
     pty.press("\r");
@@ -276,6 +282,26 @@ fn messages_out_of_view_write_the_notification_escape() {
     pty.wait_for(&["successfully changed TUI.Notify to osc9"]);
     rt.block_on(bob_conn.send_text("alice", "second")).unwrap();
     pty.wait_written("\x1b]9;gochat: bob on test: second\x1b\\");
+    pty.press("/set TUI.Notify desktop\r");
+    pty.wait_for(&["successfully changed TUI.Notify to desktop"]);
+    rt.block_on(bob_conn.send_text("alice", "third")).unwrap();
+    pty.wait_written("\x1b]777;notify;gochat: bob on test;third\x1b\\");
+    rt.block_on(bob_conn.send_text("alice", "fourth")).unwrap();
+    pty.wait_written("\x1b]777;notify;gochat: bob on test;fourth\x1b\\");
+    // Said once, in the System buffer (Alt-Up to the top of the list: the
+    // Local server's first buffer is a Shift-Up away).
+    pty.press("\x1b[1;2A");
+    pty.press("\x1b[1;3A");
+    pty.wait_for(&[
+        "System @ Local",
+        "Desktop notifications: notify-send was not found on",
+    ]);
+    let screen = pty.contents();
+    assert_eq!(
+        screen.matches("Desktop notifications: notify-send").count(),
+        1,
+        "{screen}"
+    );
 
     pty.quit();
     rt.block_on(bob_conn.disconnect());
