@@ -84,15 +84,18 @@ pub struct LogGuard {
 }
 
 /// The `EnvFilter` directives for a level: our crates (`gochat*`) at the mapped
-/// level, other crates at most at `info`, and notices always.
+/// level, other crates at most at `info`, and notices always. The NATS
+/// client (`async_nats`) at most at `warn`: it reports each failed reconnect
+/// attempt of an outage at `info`, while the cluster link logs the loss and
+/// the return of NATS once each.
 pub fn filter_directives(level: LogLevel) -> String {
-    let (ours, others) = match level {
-        LogLevel::All => ("trace", "info"),
-        LogLevel::Info => ("info", "info"),
-        LogLevel::Error => ("warn", "warn"),
-        LogLevel::Fatal => ("error", "error"),
+    let (ours, others, nats) = match level {
+        LogLevel::All => ("trace", "info", "warn"),
+        LogLevel::Info => ("info", "info", "warn"),
+        LogLevel::Error => ("warn", "warn", "warn"),
+        LogLevel::Fatal => ("error", "error", "error"),
     };
-    format!("{others},gochat={ours},{NOTICE_TARGET}=trace")
+    format!("{others},async_nats={nats},gochat={ours},{NOTICE_TARGET}=trace")
 }
 
 /// Installs the global `tracing` subscriber for `settings.log_level`, writing to

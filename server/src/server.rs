@@ -181,7 +181,7 @@ pub async fn start<R: Runtime>(
                 .node_id
                 .clone()
                 .unwrap_or_else(crate::cluster::default_node_id);
-            let cluster = Cluster::join(url, &node, hub.clone(), writer.clone())
+            let cluster = Cluster::join(url, &node, hub.clone(), writer.clone(), store.clone())
                 .await
                 .map_err(|e| ServerError::Cluster(e.to_string()))?;
             info!(target: "gochat::notice", "Node {node} of the cluster at {}", crate::config::redact_url(url));

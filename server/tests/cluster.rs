@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use gochat_proto::{ClientCommand, ErrorCode, Hook, HookEvent, ServerCommand};
+use gochat_proto::{ClientCommand, ErrorCode, Hook, HookEvent, ServerCommand, UserList};
 use gochat_runtime::Runtime;
 use gochat_runtime_tokio::TokioRuntime;
+use gochat_server::config::Settings;
 use gochat_testkit::{
     Db, RawClient, ScratchDb, TestServer, err, read_tagged, settings, start_server, tagged_msg,
     tokio_rt, unix_now, user, with_db_and_nats, within,
@@ -20,6 +21,8 @@ const SIZE: usize = 300;
 struct Nodes {
     rt: TokioRuntime,
     nodes: Vec<TestServer<TokioRuntime>>,
+    /// The NATS server's URL.
+    nats_url: String,
 }
 
 impl Nodes {
@@ -37,10 +40,27 @@ impl Nodes {
         assert_eq!(reply, ServerCommand::Ok, "LOGIN {name} on node {node}");
         c
     }
+
+    /// The messages stored for `name`, at most `max`.
+    async fn stored_for(&self, name: &str, max: u32) -> usize {
+        let store = self.nodes[0].store();
+        let id = store.user(name).await.unwrap().unwrap().id;
+        store.pending_messages(id, 0, max).await.unwrap().len()
+    }
 }
 
 /// Runs `scenario` against three joined nodes on a fresh database of kind `db`.
 fn on_cluster<F, Fut>(db: Db, scenario: F)
+where
+    F: FnOnce(Nodes) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    on_cluster_with(db, |_, _| {}, scenario)
+}
+
+/// As [`on_cluster`], with each node's settings changed by `tweak` (given
+/// the node's id) before it starts.
+fn on_cluster_with<F, Fut>(db: Db, tweak: fn(&str, &mut Settings), scenario: F)
 where
     F: FnOnce(Nodes) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -52,6 +72,7 @@ where
             let mut s = settings(scratch.url().to_string());
             s.cluster_url = Some(nats.url());
             s.node_id = Some(name.to_string());
+            tweak(name, &mut s);
             nodes.push(start_server(&inner, &s).await);
         }
         for node in &nodes {
@@ -62,7 +83,13 @@ where
                 cluster.is_up() && cluster.live_nodes() == ["a", "b", "c"]
             );
         }
-        scenario(Nodes { rt: inner, nodes }).await;
+        let nats_url = nats.url();
+        scenario(Nodes {
+            rt: inner,
+            nodes,
+            nats_url,
+        })
+        .await;
         drop(nats);
         drop(scratch);
     });
@@ -259,6 +286,27 @@ async fn admin_across_nodes(n: Nodes) {
         carol.quiet(Duration::from_millis(300)).await,
         "PERMSCHG once"
     );
+    // Every node lists everyone with their levels: alice 2 on a, bob now 1.
+    let with_levels = |entries: &[gochat_proto::UserEntry]| -> Vec<(String, Option<u8>)> {
+        entries
+            .iter()
+            .map(|e| (e.name.as_str().to_string(), e.permission))
+            .collect()
+    };
+    let expected = vec![
+        ("alice".to_string(), Some(2)),
+        ("bob".to_string(), Some(1)),
+        ("carol".to_string(), Some(0)),
+        ("dave".to_string(), Some(0)),
+    ];
+    for (node, c) in [("a", &mut o), ("c", &mut carol)] {
+        within!(10, &format!("node {node} lists the levels"), {
+            match c.call(ClientCommand::Usrs(UserList::OnlinePerms)).await {
+                ServerCommand::Usrs(list) => with_levels(&list) == expected,
+                other => panic!("USRS ONLINE_PERMS on {node}: {other:?}"),
+            }
+        });
+    }
 
     // BROADCAST (over TLS) reaches bob and carol on the other nodes.
     let text = bytes::Bytes::from_static(b"maintenance at noon");
@@ -385,6 +433,118 @@ async fn tokens_across_nodes(n: Nodes) {
     assert_eq!(b.call(login_token(&token)).await, ServerCommand::Ok);
 }
 
+/// A user of another node who does not read: what overflows his queue on
+/// his node is stored there, every message still OK'd; when he reads again
+/// each one comes, once and in order.
+async fn owner_spills(n: Nodes) {
+    let mut alice = n.login(0, "alice", true).await;
+    let mut bob = n.login(1, "bob", true).await;
+    within!(
+        10,
+        "node a lists bob",
+        alice.online_names().await.contains(&"bob".to_string())
+    );
+    // About 2 MB: more than bob's socket buffers and his 64 KiB queue on b.
+    let count = 6000;
+    let mut ids = std::collections::VecDeque::new();
+    for i in 0..count {
+        ids.push_back(alice.send(&tagged_msg("bob", "alice", i, SIZE)).await);
+        if ids.len() > 512 {
+            let id = ids.pop_front().unwrap();
+            assert_eq!(alice.reply(id).await, ServerCommand::Ok, "a message to bob");
+        }
+    }
+    for id in ids {
+        assert_eq!(alice.reply(id).await, ServerCommand::Ok, "a message to bob");
+    }
+    // Node b stored what overflowed (the OKs came once b had stored it).
+    assert!(
+        n.stored_for("bob", 10).await > 0,
+        "node b stored nothing for bob"
+    );
+    let mut got = Vec::new();
+    while got.len() < count {
+        let push = bob
+            .push(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("only {} of {count} came", got.len()));
+        let tagged = read_tagged(&push, SIZE);
+        assert_eq!(tagged.sender, "alice");
+        got.push(tagged.index);
+    }
+    assert!(
+        got.iter().copied().eq(0..count),
+        "bob's messages out of order or twice"
+    );
+    assert!(bob.quiet(Duration::from_millis(300)).await, "nothing more");
+    assert_eq!(n.stored_for("bob", 10).await, 0);
+}
+
+/// Bob's node has a small queue for him.
+fn small_queue_on_b(node: &str, s: &mut Settings) {
+    if node == "b" {
+        s.max_queued_bytes = 64 * 1024;
+    }
+}
+
+/// A node named as holding a user's session that does not have the user
+/// (gone meanwhile) answers that it did not take the messages: the sender's
+/// node stores them (each OK'd) and they are caught up on the next login.
+async fn owner_without_the_user(n: Nodes) {
+    use gochat_server::cluster::{NODES_BUCKET, SESSIONS_BUCKET, SessionValue};
+    let mut alice = n.login(0, "alice", true).await;
+    drop(n.login(2, "dave", true).await);
+    within!(
+        10,
+        "dave logged out",
+        alice.online_names().await == ["alice"]
+    );
+    // dave's entry names node b, in its current run; b does not have him.
+    let client = async_nats::connect(n.nats_url.as_str()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let beat = js
+        .get_key_value(NODES_BUCKET)
+        .await
+        .unwrap()
+        .get("b")
+        .await
+        .unwrap()
+        .expect("b's heartbeat");
+    let run: u64 = std::str::from_utf8(&beat).unwrap().parse().unwrap();
+    let sessions = js.get_key_value(SESSIONS_BUCKET).await.unwrap();
+    let value = SessionValue {
+        node: "b".into(),
+        run,
+        permission: 0,
+    };
+    sessions.put("dave", value.encode()).await.unwrap();
+    within!(
+        10,
+        "node a lists dave on b",
+        alice.online_names().await == ["alice", "dave"]
+    );
+    for i in 0..3 {
+        assert_eq!(
+            alice.call(tagged_msg("dave", "alice", i, SIZE)).await,
+            ServerCommand::Ok
+        );
+    }
+    assert_eq!(n.stored_for("dave", 10).await, 3, "stored by node a");
+    sessions.delete("dave").await.unwrap();
+    let (mut dave, _) = RawClient::connect(&n.rt, n.addr(2)).await;
+    within!(
+        10,
+        "dave can log in on c",
+        dave.login("dave").await.0 == ServerCommand::Ok
+    );
+    let id = dave.send(&ClientCommand::Reciv).await;
+    assert_eq!(dave.reply(id).await, ServerCommand::Ok);
+    for i in 0..3 {
+        let push = dave.push(Duration::from_secs(10)).await.expect("a RECIV");
+        assert_eq!(read_tagged(&push, SIZE).index, i);
+    }
+}
+
 macro_rules! cluster_tests {
     ($($name:ident),* $(,)?) => {
         mod mariadb { $( #[test] fn $name() { super::on_cluster(gochat_testkit::Db::MariaDb, super::$name); } )* }
@@ -392,7 +552,30 @@ macro_rules! cluster_tests {
     };
 }
 
+mod mariadb_owner {
+    #[test]
+    fn owner_spills() {
+        super::on_cluster_with(
+            gochat_testkit::Db::MariaDb,
+            super::small_queue_on_b,
+            super::owner_spills,
+        );
+    }
+}
+
+mod postgres_owner {
+    #[test]
+    fn owner_spills() {
+        super::on_cluster_with(
+            gochat_testkit::Db::Postgres,
+            super::small_queue_on_b,
+            super::owner_spills,
+        );
+    }
+}
+
 cluster_tests!(
+    owner_without_the_user,
     messages_cross_nodes,
     one_session_per_user,
     lists_and_hooks,

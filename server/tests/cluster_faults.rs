@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 
-use gochat_proto::{ClientCommand, ErrorCode, ServerCommand};
+use gochat_proto::{ClientCommand, ErrorCode, Hook, HookEvent, ServerCommand};
 use gochat_runtime_tokio::TokioRuntime;
 use gochat_server::cluster::{
     DELIVER_TIMEOUT, HEARTBEAT, NODES_BUCKET, SESSIONS_BUCKET, SessionValue, TOKENS_BUCKET,
@@ -57,31 +57,62 @@ async fn catch_up(c: &mut RawClient<TokioRuntime>, count: usize) -> Vec<usize> {
     got
 }
 
-/// A node killed with `kill -9`: within 15 s its users are no longer listed
-/// and can log in on another node; what was sent to them meanwhile got OK
-/// and is caught up there, in order.
+/// Node `id` of a cluster through `nats` on `db`, as a process logging at
+/// INFO to `<id>.log` in `work`.
+fn node_proc(
+    nats: &gochat_testkit::NatsServer,
+    db: &gochat_testkit::ScratchDb,
+    work: &TempDir,
+    id: &str,
+) -> ServerProc {
+    let url = nats.url();
+    let log = work.path().join(format!("{id}.log"));
+    let log = log.to_str().unwrap();
+    let mut args = vec!["--cluster-url", &url, "--node-id", id, "--log-file", log];
+    args.extend_from_slice(NO_ADDRESS_LIMITS);
+    ServerProc::start_at_level(SERVER_BIN, db.url(), work.path(), &args, "INFO")
+}
+
+/// The log of node `id` started by [`node_proc`] in `work`.
+fn node_log(work: &TempDir, id: &str) -> String {
+    std::fs::read_to_string(work.path().join(format!("{id}.log"))).unwrap_or_default()
+}
+
+/// Whether the HOOK NEWLOGOUT of `name` comes on `c` within `wait`.
+async fn newlogout(c: &mut RawClient<TokioRuntime>, name: &str, wait: Duration) -> bool {
+    match c.push(wait).await {
+        Some(ServerCommand::Hook(HookEvent::NewLogout { username })) => username.as_str() == name,
+        other => {
+            eprintln!("expected NEWLOGOUT {name}, got {other:?}");
+            false
+        }
+    }
+}
+
+/// A node of three killed with `kill -9`: within 15 s its users are no
+/// longer listed, the hook subscribers of the other nodes hear that they
+/// are gone (NEWLOGOUT, once), and they can log in on another node; what
+/// was sent to them meanwhile got OK and is caught up there, in order.
 fn node_killed(db: Db) {
     with_db_and_nats(db, |rt, scratch, nats| async move {
         let work = TempDir::new("gochat_cluster_kill");
-        let node = |id: &str| {
-            let mut args = vec![
-                "--cluster-url",
-                &*Box::leak(nats.url().into_boxed_str()),
-                "--node-id",
-            ];
-            args.push(Box::leak(id.to_string().into_boxed_str()));
-            args.extend_from_slice(NO_ADDRESS_LIMITS);
-            ServerProc::start(SERVER_BIN, scratch.url(), work.path(), &args)
-        };
-        let a = node("a");
-        let b = node("b");
+        let a = node_proc(&nats, &scratch, &work, "a");
+        let b = node_proc(&nats, &scratch, &work, "b");
+        let c = node_proc(&nats, &scratch, &work, "c");
         let mut alice = login(&rt, a.addr, "alice", true).await;
         let bob = login(&rt, b.addr, "bob", true).await;
-        gochat_testkit::within!(
-            10,
-            "node a lists bob",
-            alice.online_names().await.contains(&"bob".to_string())
-        );
+        let mut carol = login(&rt, c.addr, "carol", true).await;
+        for watcher in [&mut alice, &mut carol] {
+            assert_eq!(
+                watcher.call(ClientCommand::Sub(Hook::NewLogout)).await,
+                ServerCommand::Ok
+            );
+            gochat_testkit::within!(
+                10,
+                "every node lists bob",
+                watcher.online_names().await == ["alice", "bob", "carol"]
+            );
+        }
 
         b.kill9();
         drop(bob);
@@ -101,21 +132,33 @@ fn node_killed(db: Db) {
                 }
             }
         }
+        // The subscribers on a and c hear once that bob is gone.
+        for (id, watcher) in [("a", &mut alice), ("c", &mut carol)] {
+            let left = Duration::from_secs(15).saturating_sub(killed.elapsed());
+            if !newlogout(watcher, "bob", left).await {
+                panic!(
+                    "no NEWLOGOUT bob on node {id} within 15 s; its log:\n{}",
+                    node_log(&work, id)
+                );
+            }
+        }
+        eprintln!("NEWLOGOUT bob came {:?} after the kill", killed.elapsed());
+        for watcher in [&mut alice, &mut carol] {
+            assert_eq!(watcher.online_names().await, ["alice", "carol"]);
+        }
+        let (mut bob, _) = RawClient::connect(&rt, c.addr).await;
         gochat_testkit::within!(
             15,
-            "bob is no longer listed",
-            alice.online_names().await == ["alice"]
-        );
-        let (mut bob, _) = RawClient::connect(&rt, a.addr).await;
-        gochat_testkit::within!(
-            15,
-            "bob can log in on node a",
+            "bob can log in on node c",
             bob.login("bob").await.0 == ServerCommand::Ok
         );
         eprintln!("bob logged in again {:?} after the kill", killed.elapsed());
         assert!(killed.elapsed() < Duration::from_secs(15));
         assert_eq!(catch_up(&mut bob, 20).await, (0..20).collect::<Vec<_>>());
-        drop(a);
+        // Once: no second NEWLOGOUT, and bob back online is not announced
+        // gone.
+        assert!(carol.quiet(Duration::from_secs(3)).await, "NEWLOGOUT once");
+        drop((a, c));
         drop(work);
         drop(scratch);
     });
@@ -381,27 +424,32 @@ fn double_login_after_outage() {
     });
 }
 
-/// NATS stopped under two running nodes: each keeps serving its own users
-/// (logins, local messages), a message for the other node's user is stored
-/// (OK) and caught up; when NATS is back the nodes rejoin by themselves and
-/// cross-node delivery resumes.
+/// NATS stopped under three running nodes (processes): each keeps serving
+/// its own users (logins, local messages), a message for another node's
+/// user is stored (OK) and caught up; when NATS is back the nodes rejoin by
+/// themselves, cross-node delivery resumes, a MOTD changed during the outage
+/// greets new connections on every node, and each node logged the loss and
+/// the return of NATS once.
 fn nats_restarted(db: Db) {
-    gochat_testkit::init_test_log();
     with_db_and_nats(db, |rt, scratch, mut nats| async move {
-        let mut nodes = Vec::new();
-        for id in ["a", "b"] {
-            let mut s = settings(scratch.url().to_string());
-            s.cluster_url = Some(nats.url());
-            s.node_id = Some(id.into());
-            nodes.push(start_server(&rt, &s).await);
-        }
-        let (a, b) = (nodes[0].tcp_addr(), nodes[1].tcp_addr());
+        let work = TempDir::new("gochat_cluster_nats");
+        let nodes: Vec<ServerProc> = ["a", "b", "c"]
+            .iter()
+            .map(|id| node_proc(&nats, &scratch, &work, id))
+            .collect();
+        let (a, b, c) = (nodes[0].addr, nodes[1].addr, nodes[2].addr);
         let mut alice = login(&rt, a, "alice", true).await;
         let mut bob = login(&rt, b, "bob", true).await;
+        let (mut dave, _) = RawClient::connect(&rt, c).await;
+        assert_eq!(dave.register("dave").await, ServerCommand::Ok);
+        let store = Store::open(scratch.url()).await.unwrap();
+        store.set_permission("dave", 2).await.unwrap();
+        store.close().await;
+        assert_eq!(dave.login("dave").await.0, ServerCommand::Ok);
         gochat_testkit::within!(
             10,
-            "node a lists bob",
-            alice.online_names().await.contains(&"bob".to_string())
+            "node a lists bob and dave",
+            alice.online_names().await == ["alice", "bob", "dave"]
         );
 
         nats.stop();
@@ -424,6 +472,18 @@ fn nats_restarted(db: Db) {
             );
         }
         assert_eq!(catch_up(&mut bob, 5).await, (0..5).collect::<Vec<_>>());
+        // The MOTD changes on c while the other nodes cannot hear of it.
+        let motd = bytes::Bytes::from_static(b"back after the outage");
+        assert_eq!(
+            dave.call(ClientCommand::Admin(gochat_proto::AdminCommand::Motd {
+                text: motd.clone()
+            }))
+            .await,
+            ServerCommand::Ok
+        );
+        // Long enough for every node to try (and fail) to reconnect a few
+        // times.
+        tokio::time::sleep(Duration::from_secs(3)).await;
 
         nats.resume();
         let resumed = Instant::now();
@@ -454,10 +514,129 @@ fn nats_restarted(db: Db) {
             "cross-node delivery resumed {:?} after NATS came back",
             resumed.elapsed()
         );
+        // Every node greets with the MOTD set during the outage.
+        for (id, addr) in [("a", a), ("b", b), ("c", c)] {
+            gochat_testkit::within!(10, &format!("node {id} greets with the new MOTD"), {
+                RawClient::connect(&rt, addr).await.1 == motd
+            });
+        }
+        // Each state change logged once, not per reconnect attempt.
+        for id in ["a", "b", "c"] {
+            let log = node_log(&work, id);
+            assert_eq!(log.matches("lost NATS").count(), 1, "node {id}:\n{log}");
+            assert_eq!(
+                log.matches("connected to NATS").count(),
+                2,
+                "node {id}:\n{log}"
+            );
+            assert!(
+                log.matches("cannot reach the cluster's buckets").count() <= 1,
+                "node {id}:\n{log}"
+            );
+            assert!(!log.contains("cluster: NATS "), "node {id}:\n{log}");
+        }
         drop(nodes);
+        drop(work);
         drop(nats);
         drop(scratch);
     });
+}
+
+/// One node cut off from NATS while the others stay joined (a partition):
+/// the others take it for dead and tell their subscribers its users left;
+/// its users' messages to other nodes are stored (OK) meanwhile; when the
+/// link is back the node joins again by itself: its users are announced
+/// back (NEWLOGIN), listed and reached everywhere, and it greets with a MOTD
+/// set while it was cut off (an event it never got).
+fn partitioned_node(db: Db) {
+    with_db_and_nats(db, |rt, scratch, nats| async move {
+        let proxy = gochat_testkit::CutProxy::start(nats.addr());
+        let mut a_settings = node_settings(&scratch, &nats, "a");
+        a_settings.cluster_url = Some(format!("nats://{}", proxy.addr()));
+        let a = start_server(&rt, &a_settings).await;
+        let b = start_node(&rt, &scratch, &nats, "b").await;
+        let c = start_node(&rt, &scratch, &nats, "c").await;
+        let mut alice = login(&rt, a.tcp_addr(), "alice", true).await;
+        let mut bob = login(&rt, b.tcp_addr(), "bob", true).await;
+        let (mut dave, _) = RawClient::connect(&rt, c.tcp_addr()).await;
+        assert_eq!(dave.register("dave").await, ServerCommand::Ok);
+        c.store().set_permission("dave", 2).await.unwrap();
+        assert_eq!(dave.login("dave").await.0, ServerCommand::Ok);
+        for hook in [Hook::NewLogin, Hook::NewLogout] {
+            assert_eq!(bob.call(ClientCommand::Sub(hook)).await, ServerCommand::Ok);
+        }
+        gochat_testkit::within!(
+            10,
+            "node b lists alice",
+            bob.online_names().await == ["alice", "bob", "dave"]
+        );
+        // The NEWLOGINs of the logins above may still be on their way.
+        while !bob.quiet(Duration::from_millis(500)).await {}
+
+        proxy.cut();
+        let cut = Instant::now();
+        let motd = bytes::Bytes::from_static(b"set while a was cut off");
+        assert_eq!(
+            dave.call(ClientCommand::Admin(gochat_proto::AdminCommand::Motd {
+                text: motd.clone()
+            }))
+            .await,
+            ServerCommand::Ok
+        );
+        // Node a serves alice still; her messages to bob are stored.
+        for i in 0..3 {
+            assert_eq!(
+                alice.call(tagged_msg("bob", "alice", i, SIZE)).await,
+                ServerCommand::Ok,
+                "message {i} while a is cut off"
+            );
+        }
+        // b takes a for dead: bob hears that alice left.
+        assert!(
+            newlogout(&mut bob, "alice", Duration::from_secs(15)).await,
+            "no NEWLOGOUT alice on b"
+        );
+        eprintln!("NEWLOGOUT alice {:?} after the cut", cut.elapsed());
+        assert_eq!(bob.online_names().await, ["bob", "dave"]);
+        assert_eq!(catch_up(&mut bob, 3).await, vec![0, 1, 2]);
+
+        proxy.restore();
+        let restored = Instant::now();
+        // a joins again by itself: alice is announced back and listed.
+        match bob.push(Duration::from_secs(20)).await {
+            Some(ServerCommand::Hook(HookEvent::NewLogin { username, .. })) => {
+                assert_eq!(username.as_str(), "alice")
+            }
+            other => panic!("expected NEWLOGIN alice, got {other:?}"),
+        }
+        eprintln!(
+            "NEWLOGIN alice {:?} after the link came back",
+            restored.elapsed()
+        );
+        gochat_testkit::within!(
+            10,
+            "node b lists alice again",
+            bob.online_names().await == ["alice", "bob", "dave"]
+        );
+        assert_eq!(
+            bob.call(tagged_msg("alice", "bob", 7, SIZE)).await,
+            ServerCommand::Ok
+        );
+        let push = alice.push(Duration::from_secs(10)).await.expect("a RECIV");
+        assert_eq!(read_tagged(&push, SIZE).index, 7);
+        // The MOTD set while a was cut off greets a's new connections.
+        gochat_testkit::within!(10, "node a greets with the new MOTD", {
+            RawClient::connect(&rt, a.tcp_addr()).await.1 == motd
+        });
+        drop((a, b, c));
+        drop(proxy);
+        drop(nats);
+        drop(scratch);
+    });
+}
+
+gochat_testkit::per_database_tests! {
+    partitioned_node: partitioned_node_mariadb => MariaDb, partitioned_node_postgres => Postgres;
 }
 
 gochat_testkit::per_database_tests! {

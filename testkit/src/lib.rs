@@ -18,6 +18,7 @@ mod keys;
 mod names;
 mod nats;
 mod process;
+mod proxy;
 mod raw;
 mod runtimes;
 mod scenario;
@@ -32,6 +33,7 @@ pub use keys::{
 pub use names::{TempDir, unique};
 pub use nats::{NatsServer, with_db_and_nats};
 pub use process::{NO_ADDRESS_LIMITS, ServerProc, free_port};
+pub use proxy::CutProxy;
 pub use raw::{RawClient, err, online_users};
 pub use runtimes::{init_test_log, smol_rt, tokio_rt};
 pub use scenario::{

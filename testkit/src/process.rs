@@ -39,16 +39,35 @@ impl ServerProc {
     /// its stderr in a file in `workdir`, and waits until it says its
     /// listeners are up.
     pub fn start(bin: &str, database_url: &str, workdir: &Path, args: &[&str]) -> ServerProc {
+        Self::start_at_level(bin, database_url, workdir, args, "ERROR")
+    }
+
+    /// As [`ServerProc::start`], logging at `level` (`ALL`, `INFO`, `ERROR`
+    /// or `FATAL`) instead of `ERROR`; with `--log-file` among `args` the log
+    /// can be read there.
+    pub fn start_at_level(
+        bin: &str,
+        database_url: &str,
+        workdir: &Path,
+        args: &[&str],
+        level: &str,
+    ) -> ServerProc {
         // A port picked free can be taken before the child binds it: try again.
         for _ in 0..3 {
-            if let Some(server) = Self::try_start(bin, database_url, workdir, args) {
+            if let Some(server) = Self::try_start(bin, database_url, workdir, args, level) {
                 return server;
             }
         }
         panic!("gochat-server did not start (its errors are printed above)");
     }
 
-    fn try_start(bin: &str, database_url: &str, workdir: &Path, args: &[&str]) -> Option<Self> {
+    fn try_start(
+        bin: &str,
+        database_url: &str,
+        workdir: &Path,
+        args: &[&str],
+        level: &str,
+    ) -> Option<Self> {
         let port = free_port();
         let mut cmd = std::process::Command::new(bin);
         for (k, _) in std::env::vars_os() {
@@ -61,7 +80,7 @@ impl ServerProc {
             .current_dir(workdir)
             .args(["--address", "127.0.0.1", "--port", &port.to_string()])
             .args(["--database-url", database_url, "--no-tls"])
-            .args(["--log-level", "ERROR"])
+            .args(["--log-level", level])
             .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())

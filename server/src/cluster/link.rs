@@ -2,7 +2,7 @@
 //! watchers, the heartbeat, and the subscriptions through which other nodes
 //! reach it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +23,7 @@ use super::{
     TOKENS_BUCKET, deliver_subject, node_subject,
 };
 use crate::core::{Hub, Outbound, Relay, Route, Router, lock, rules};
+use crate::store::{MOTD_SETTING, Store};
 use crate::writer::Writer;
 
 /// Why a node could not join its cluster.
@@ -44,7 +45,12 @@ pub enum ClusterError {
 /// The outcome of claiming a user's session for this node.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The session is this node's.
+    /// The session is this node's: its entry was made now (there was none:
+    /// the user's last session ended, or another node removed the entry
+    /// when it judged this node dead).
+    Made,
+    /// The session is this node's: it took over an entry that named this
+    /// node or a dead one.
     Won,
     /// A live session on `node` has it: DUPSESS.
     Taken {
@@ -84,6 +90,16 @@ pub struct Cluster {
     /// Whether requests to the cluster are failing (logged when it starts
     /// and when it ends, not per request).
     failing: AtomicBool,
+    /// Whether a login was served without claiming its entry (NATS could
+    /// not be asked): the next heartbeat claims this node's users again.
+    unclaimed: AtomicBool,
+    /// Whether this node's users are being claimed again (one pass at a
+    /// time).
+    reasserting: AtomicBool,
+    /// The store, for what a node that rejoins reads again (the MOTD).
+    store: Store,
+    /// What the NATS client reported.
+    events: Arc<LinkEvents>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -106,28 +122,20 @@ impl Cluster {
         node: &str,
         hub: Arc<Hub>,
         writer: Writer,
+        store: Store,
     ) -> Result<Arc<Cluster>, ClusterError> {
         if !super::valid_node_id(node) {
             return Err(ClusterError::NodeId(node.to_string()));
         }
-        let label = node.to_string();
+        let events = Arc::new(LinkEvents::new(node));
+        let on_event = events.clone();
         let client = async_nats::ConnectOptions::new()
             .name(format!("gochat-{node}"))
             .retry_on_initial_connect()
             .max_reconnects(None)
             .event_callback(move |event| {
-                let label = label.clone();
-                async move {
-                    match event {
-                        async_nats::Event::Connected => {
-                            info!(target: "gochat::notice", "cluster: node {label} connected to NATS")
-                        }
-                        async_nats::Event::Disconnected => warn!(
-                            "cluster: node {label} lost NATS; serving its own users, storing messages for other nodes' users"
-                        ),
-                        other => info!("cluster: NATS {other}"),
-                    }
-                }
+                let events = on_event.clone();
+                async move { events.on(event) }
             })
             .connect(url)
             .await
@@ -149,6 +157,10 @@ impl Cluster {
             tokens: Mutex::new(None),
             up: AtomicBool::new(false),
             failing: AtomicBool::new(false),
+            unclaimed: AtomicBool::new(false),
+            reasserting: AtomicBool::new(false),
+            store,
+            events,
         });
         hub.set_outlet({
             let cluster = Arc::downgrade(&cluster);
@@ -230,14 +242,24 @@ impl Cluster {
         .encode()
     }
 
-    /// Claims `username`'s session for this node.
+    /// Claims `username`'s session for this node. When NATS cannot be asked
+    /// the login is served anyway, and this node claims its users again at
+    /// the next heartbeat (or when it rejoins).
     pub async fn claim(&self, username: &Username, permission: u8) -> Claim {
+        let claim = self.try_claim(username, permission).await;
+        if claim == Claim::Unavailable {
+            self.unclaimed.store(true, Ordering::SeqCst);
+        }
+        claim
+    }
+
+    async fn try_claim(&self, username: &Username, permission: u8) -> Claim {
         let Some(sessions) = self.open(&self.sessions) else {
             return Claim::Unavailable;
         };
         let key = username.as_str();
         match quick(sessions.create(key, self.value(permission))).await {
-            Some(Ok(_)) => return Claim::Won,
+            Some(Ok(_)) => return Claim::Made,
             Some(Err(e)) if e.kind() == CreateErrorKind::AlreadyExists => {}
             Some(Err(e)) => {
                 self.failed(&format!("cannot claim the session of {username}: {e}"));
@@ -251,7 +273,7 @@ impl Cluster {
             // Deleted meanwhile: try once more.
             Some(Ok(None)) => {
                 return match quick(sessions.create(key, self.value(permission))).await {
-                    Some(Ok(_)) => Claim::Won,
+                    Some(Ok(_)) => Claim::Made,
                     Some(Err(_)) => self.settle(&sessions, username).await,
                     None => Claim::Unavailable,
                 };
@@ -466,6 +488,83 @@ impl Cluster {
     }
 }
 
+/// What the NATS client reports, logged once per change of state: the loss
+/// of NATS and its return, not each failed reconnect attempt of an outage
+/// (those go to debug) nor each dropped message of a slow subscription.
+struct LinkEvents {
+    node: String,
+    /// Whether NATS is connected, as last reported.
+    connected: AtomicBool,
+    /// Whether a slow consumer was reported since the last connect.
+    slow: AtomicBool,
+    /// Whether the NATS server reported an error since the last connect.
+    refused: AtomicBool,
+    /// Whether NATS was ever lost (a connect after that is a reconnect).
+    lost: AtomicBool,
+    /// Told when NATS comes back after a loss: the node joins again.
+    reconnected: tokio::sync::Notify,
+    /// How often NATS came back after a loss.
+    reconnects: AtomicU64,
+}
+
+impl LinkEvents {
+    fn new(node: &str) -> LinkEvents {
+        LinkEvents {
+            node: node.to_string(),
+            connected: AtomicBool::new(false),
+            slow: AtomicBool::new(false),
+            refused: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
+            reconnected: tokio::sync::Notify::new(),
+            reconnects: AtomicU64::new(0),
+        }
+    }
+
+    /// Logs `event` if it changes the link's state.
+    fn on(&self, event: async_nats::Event) {
+        let node = &self.node;
+        match event {
+            async_nats::Event::Connected => {
+                self.slow.store(false, Ordering::SeqCst);
+                self.refused.store(false, Ordering::SeqCst);
+                if !self.connected.swap(true, Ordering::SeqCst) {
+                    info!(target: "gochat::notice", "cluster: node {node} connected to NATS");
+                    if self.lost.load(Ordering::SeqCst) {
+                        self.reconnects.fetch_add(1, Ordering::SeqCst);
+                        self.reconnected.notify_one();
+                    }
+                }
+            }
+            async_nats::Event::Disconnected => {
+                if self.connected.swap(false, Ordering::SeqCst) {
+                    self.lost.store(true, Ordering::SeqCst);
+                    warn!(
+                        "cluster: node {node} lost NATS; serving its own users, storing messages for other nodes' users"
+                    );
+                }
+            }
+            async_nats::Event::SlowConsumer(_) => {
+                if !self.slow.swap(true, Ordering::SeqCst) {
+                    warn!("cluster: node {node} reads NATS too slowly: messages were dropped");
+                }
+            }
+            async_nats::Event::ServerError(e) => {
+                if !self.refused.swap(true, Ordering::SeqCst) {
+                    warn!(
+                        "cluster: the NATS server of node {node} reports: {e} (further reports until the next connect go to debug)"
+                    );
+                } else {
+                    tracing::debug!("cluster: NATS server error: {e}");
+                }
+            }
+            async_nats::Event::LameDuckMode => {
+                warn!("cluster: the NATS server of node {node} is going away (lame duck mode)");
+            }
+            other => tracing::debug!("cluster: NATS {other}"),
+        }
+    }
+}
+
 /// How long a key-value operation for a login or logout may take before the
 /// node goes on without it (NATS slow or just gone).
 const KV_TIMEOUT: Duration = Duration::from_secs(2);
@@ -478,20 +577,35 @@ async fn quick<T>(op: impl std::future::Future<Output = T>) -> Option<T> {
 /// Keeps the buckets, the watchers and the heartbeat going, starting again
 /// (after a pause) whenever NATS or JetStream fails.
 async fn supervise(cluster: Arc<Cluster>, hub: Arc<Hub>) {
+    let mut rejoin = false;
     loop {
-        if let Err(e) = run_link(&cluster, &hub).await {
-            tracing::debug!("cluster link: {e}");
+        match run_link(&cluster, &hub, &mut rejoin).await {
+            // NATS is back after a loss: join again at once (what the
+            // buckets hold read afresh, a grace period before other nodes
+            // are judged, this node's users claimed again, the MOTD read).
+            Ok(()) => tracing::debug!("cluster link: NATS is back; joining again"),
+            Err(e) => {
+                tracing::debug!("cluster link: {e}");
+                cluster.set_up(false);
+                *lock(&cluster.sessions) = None;
+                *lock(&cluster.tokens) = None;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
-        cluster.set_up(false);
-        *lock(&cluster.sessions) = None;
-        *lock(&cluster.tokens) = None;
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
 type LinkError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkError> {
+/// One life of the link: from (re)joining until NATS or JetStream fails
+/// (an error) or NATS comes back after a loss (`Ok`: the node joins again,
+/// since it missed heartbeats and events meanwhile). `rejoin` is set once
+/// the node has joined.
+async fn run_link(
+    cluster: &Arc<Cluster>,
+    hub: &Arc<Hub>,
+    rejoin: &mut bool,
+) -> Result<(), LinkError> {
     let js = async_nats::jetstream::new(cluster.client.clone());
     let sessions = bucket(&js, SESSIONS_BUCKET, Duration::ZERO).await?;
     let nodes = bucket(&js, NODES_BUCKET, NODE_TTL * 2).await?;
@@ -503,15 +617,26 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
     // The last value of every key first, then each change: a node that
     // joins (or rejoins) knows at once the sessions held elsewhere and the
     // nodes alive, not only what changes after it came.
+    let reconnects = cluster.events.reconnects.load(Ordering::SeqCst);
     let mut session_watch = sessions.watch_with_history(ALL_KEYS).await?;
     let mut node_watch = nodes.watch_with_history(ALL_KEYS).await?;
     lock(&cluster.directory).clear(Instant::now());
     *lock(&cluster.sessions) = Some(sessions.clone());
     cluster.set_up(true);
+    // A MOTD changed elsewhere while this node was cut off (its event was
+    // not kept): the database has it.
+    if std::mem::replace(rejoin, true) {
+        match cluster.store.setting(MOTD_SETTING).await {
+            Ok(Some(motd)) => hub.set_motd(Bytes::from(motd)),
+            Ok(None) => {}
+            Err(e) => warn!("cluster: could not read the stored MOTD again: {e}"),
+        }
+    }
     let mut beat = tokio::time::interval(HEARTBEAT);
     let mut beats = 0u32;
     loop {
         tokio::select! {
+            _ = cluster.events.reconnected.notified() => return Ok(()),
             entry = session_watch.next() => {
                 let entry = entry.ok_or("the sessions watcher ended")??;
                 let mut directory = lock(&cluster.directory);
@@ -536,6 +661,11 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
             }
             _ = beat.tick() => {
                 nodes.put(&cluster.node, Bytes::from(cluster.run.to_string())).await?;
+                // NATS was lost and came back while the put waited: other
+                // nodes' heartbeats were missed, so none is judged now.
+                if cluster.events.reconnects.load(Ordering::SeqCst) != reconnects {
+                    return Ok(());
+                }
                 beats = beats.saturating_add(1);
                 if beats == 2 {
                     // One heartbeat after joining, the watchers have told
@@ -543,11 +673,29 @@ async fn run_link(cluster: &Arc<Cluster>, hub: &Arc<Hub>) -> Result<(), LinkErro
                     // own: the heartbeat must not wait for many claims.
                     tokio::spawn(reassert(cluster.clone(), hub.clone()));
                 }
+                // A login served while NATS could not be asked (a key-value
+                // call timed out) claims its entry now.
+                if cluster.unclaimed.swap(false, Ordering::SeqCst) && beats > 2 {
+                    tokio::spawn(reassert(cluster.clone(), hub.clone()));
+                }
                 // Entries of dead nodes go, so that a dead node's users are
                 // not listed and can log in again elsewhere.
+                // The node whose delete goes through tells every node's
+                // subscribers, once, that the user is gone (the dead node
+                // cannot).
                 let stale = lock(&cluster.directory).stale_sessions(Instant::now());
+                let mut departed = Vec::new();
                 for (key, revision) in stale {
-                    let _ = sessions.delete_expect_revision(&key, Some(revision)).await;
+                    if sessions.delete_expect_revision(&key, Some(revision)).await.is_ok()
+                        && let Ok(username) = Username::parse(key.as_bytes())
+                        && hub.peer(&username).is_none()
+                    {
+                        hub.notify(&HookEvent::NewLogout { username });
+                        departed.push(key);
+                    }
+                }
+                if !departed.is_empty() {
+                    info!("cluster: {} went offline with their node", departed.join(", "));
                 }
             }
         }
@@ -572,12 +720,24 @@ const ALL_KEYS: &str = ">";
 /// claimed first; the one here ends, as a KICK ends it, and what was queued
 /// for it is stored for the other session's catch-up.
 async fn reassert(cluster: Arc<Cluster>, hub: Arc<Hub>) {
+    if cluster.reasserting.swap(true, Ordering::SeqCst) {
+        return;
+    }
     for peer in hub.peers() {
         match cluster.claim(&peer.username, peer.permission()).await {
-            Claim::Won => {
-                // Logged out while its key was claimed again: give it back.
+            claim @ (Claim::Made | Claim::Won) => {
                 if hub.peer(&peer.username).is_none() {
+                    // Logged out while its key was claimed again: give it
+                    // back.
                     cluster.release(&peer.username).await;
+                } else if claim == Claim::Made {
+                    // Its entry was gone: another node took this one for
+                    // dead and told its subscribers the user left. They
+                    // hear that the user is back.
+                    cluster.publish(EventKind::Login {
+                        username: peer.username.as_str().to_string(),
+                        permission: peer.permission(),
+                    });
                 }
             }
             Claim::Taken { node } if !node.is_empty() => {
@@ -586,13 +746,14 @@ async fn reassert(cluster: Arc<Cluster>, hub: Arc<Hub>) {
                      the session on {} ends",
                     peer.username, cluster.node
                 );
-                let _ = peer.send(Outbound::Kick);
+                let _ = peer.send(Outbound::Replaced);
             }
-            // Nobody known holds it, or NATS went away again (the next
-            // rejoin claims again): the session stays.
+            // Nobody known holds it, or NATS could not be asked (claimed
+            // again at a later heartbeat): the session stays.
             Claim::Taken { .. } | Claim::Unavailable => {}
         }
     }
+    cluster.reasserting.store(false, Ordering::SeqCst);
 }
 
 /// The bucket `name`, made if missing (`max_age` zero: entries do not

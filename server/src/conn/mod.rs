@@ -107,6 +107,9 @@ pub(crate) struct Connection<R: Runtime> {
     /// No spilling catch-up starts before this (after a failed read).
     pub refill_after: Option<Instant>,
     pub closing: bool,
+    /// The session ends because the user's session on another node stays
+    /// ([`Outbound::Replaced`]): it leaves without NEWLOGOUT.
+    replaced: bool,
 }
 
 /// Serves one accepted TCP connection, with TLS first when `tls` is set.
@@ -181,6 +184,7 @@ impl<R: Runtime> Connection<R> {
             catchup: None,
             refill_after: None,
             closing: false,
+            replaced: false,
         }
     }
 
@@ -392,6 +396,11 @@ impl<R: Runtime> Connection<R> {
                 self.session.close(None);
                 self.closing = true;
             }
+            Outbound::Replaced => {
+                self.session.close(None);
+                self.closing = true;
+                self.replaced = true;
+            }
         }
     }
 
@@ -460,7 +469,12 @@ impl<R: Runtime> Connection<R> {
         unwritten.extend(self.take_queued_messages());
         self.keep(self.me.as_ref(), unwritten).await;
         if let Some(me) = self.me.take() {
-            self.ctx.hub.go_offline(&me.username, self.id);
+            if self.replaced {
+                // Online on another node still: no NEWLOGOUT.
+                self.ctx.hub.withdraw(&me.username, self.id);
+            } else {
+                self.ctx.hub.go_offline(&me.username, self.id);
+            }
             if let Some(cluster) = self.ctx.cluster.as_ref() {
                 cluster.release(&me.username).await;
             }
@@ -507,6 +521,11 @@ impl<R: Runtime> Connection<R> {
                 Outbound::Kick | Outbound::Shutdown => {
                     self.session.close(None);
                     self.closing = true;
+                }
+                Outbound::Replaced => {
+                    self.session.close(None);
+                    self.closing = true;
+                    self.replaced = true;
                 }
                 Outbound::Packet(_)
                 | Outbound::Hook(_)

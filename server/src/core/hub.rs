@@ -137,7 +137,8 @@ impl Hub {
         Ok(())
     }
 
-    /// Takes back a login that did not complete (no NEWLOGIN was sent): the
+    /// Takes back a login that did not complete (no NEWLOGIN was sent), or
+    /// a session that gives way to the user's session on another node: the
     /// peer of `conn` leaves without NEWLOGOUT.
     pub fn withdraw(&self, username: &Username, conn: ConnId) {
         if let Ok(mut online) = self.online.write()

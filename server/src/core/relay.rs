@@ -44,6 +44,10 @@ pub enum Outbound {
     SetPermission(u8),
     /// Close without a packet (ADMIN KICK, ADMIN DEREG).
     Kick,
+    /// Close without a packet and without NEWLOGOUT: the user stays online
+    /// in a session on another node of the cluster, which holds its entry
+    /// (a second login that NATS could not check during an outage).
+    Replaced,
     /// The server stops: close.
     Shutdown,
     /// A message that went to the store while the connection's queue was
