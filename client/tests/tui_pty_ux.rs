@@ -1,9 +1,12 @@
 //! The real `gochat-client` binary in a pseudo-terminal (100x30), its screen
-//! read with vt100 and its output kept as written: readline keys, drafts
-//! and Tab completion as a terminal sends them, and the mouse (SGR clicks,
-//! Alt-M giving it back to the terminal), on the Local server only; the
-//! desktop notification escapes written when a message arrives from a real
-//! server.
+//! read with vt100 and its output kept as written. On the Local server
+//! only: readline keys, drafts, Tab completion and command history as a
+//! terminal sends them, popups giving the keys back, the delete-server
+//! question, the input box's wrapping, and the mouse (SGR clicks and wheel,
+//! Alt-M giving it back to the terminal). Against a real server: the
+//! desktop notifications (escapes, `notify-send`), buffers opening or not,
+//! name completion, stored history sealed at login and searched, long and
+//! refused messages.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

@@ -49,3 +49,25 @@ impl Notify {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_reads_back_and_desktop_is_one() {
+        for name in Notify::NAMES {
+            assert_eq!(Notify::from_name(name).map(Notify::name), Some(name));
+        }
+        assert_eq!(Notify::from_name("Notify-Send"), Some(Notify::Desktop));
+        assert_eq!(Notify::from_name("dbus"), None);
+        assert_eq!(
+            serde_json::from_str::<Notify>("\"desktop\"").ok(),
+            Some(Notify::Desktop)
+        );
+        assert_eq!(
+            serde_json::to_string(&Notify::Desktop).ok().as_deref(),
+            Some("\"desktop\"")
+        );
+    }
+}
