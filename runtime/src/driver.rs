@@ -36,35 +36,27 @@ pub trait Session {
     fn is_closed(&self) -> bool;
 }
 
-impl Session for ServerSession {
-    fn handle_input(&mut self, bytes: &[u8], now: Instant) {
-        ServerSession::handle_input(self, bytes, now);
-    }
-    fn deadline(&self) -> Option<Instant> {
-        self.poll_timeout().map(|(at, _)| at)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        ServerSession::handle_timeout(self, now);
-    }
-    fn is_closed(&self) -> bool {
-        ServerSession::is_closed(self)
-    }
+/// Both sessions of `gochat-proto` are driven alike.
+macro_rules! sessions {
+    ($($session:ident),*) => {$(
+        impl Session for $session {
+            fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+                $session::handle_input(self, bytes, now);
+            }
+            fn deadline(&self) -> Option<Instant> {
+                self.poll_timeout().map(|(at, _)| at)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                $session::handle_timeout(self, now);
+            }
+            fn is_closed(&self) -> bool {
+                $session::is_closed(self)
+            }
+        }
+    )*};
 }
 
-impl Session for ClientSession {
-    fn handle_input(&mut self, bytes: &[u8], now: Instant) {
-        ClientSession::handle_input(self, bytes, now);
-    }
-    fn deadline(&self) -> Option<Instant> {
-        self.poll_timeout().map(|(at, _)| at)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        ClientSession::handle_timeout(self, now);
-    }
-    fn is_closed(&self) -> bool {
-        ClientSession::is_closed(self)
-    }
-}
+sessions!(ServerSession, ClientSession);
 
 /// A connection the driver loop can run.
 pub trait Driven {

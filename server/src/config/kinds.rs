@@ -28,19 +28,6 @@ impl RuntimeKind {
     }
 }
 
-impl fmt::Display for RuntimeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// In the file, any case and surrounding spaces: `"SMOL"`, `" tokio "`.
-impl<'de> Deserialize<'de> for RuntimeKind {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        from_name(deserializer)
-    }
-}
-
 /// The original server's log levels, from the most to the least verbose.
 ///
 /// Parsing is case-insensitive and, as in the original, any unknown text means
@@ -88,12 +75,6 @@ impl std::str::FromStr for LogLevel {
     }
 }
 
-impl fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Any string, as [`LogLevel::parse`] reads it.
 impl<'de> Deserialize<'de> for LogLevel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -122,18 +103,32 @@ impl LogRotation {
     }
 }
 
-impl fmt::Display for LogRotation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// Each kind prints as its name.
+macro_rules! display_by_name {
+    ($($kind:ty),*) => {$(
+        impl fmt::Display for $kind {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )*};
 }
 
-/// In the file, any case and surrounding spaces: `"Daily"`.
-impl<'de> Deserialize<'de> for LogRotation {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        from_name(deserializer)
-    }
+display_by_name!(RuntimeKind, LogLevel, LogRotation);
+
+/// In the file, these kinds take their names in any case, with surrounding
+/// spaces: `"SMOL"`, `" tokio "`, `"Daily"`.
+macro_rules! deserialize_by_name {
+    ($($kind:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $kind {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                from_name(deserializer)
+            }
+        }
+    )*};
 }
+
+deserialize_by_name!(RuntimeKind, LogRotation);
 
 /// A [`ValueEnum`] from a string, ignoring case and surrounding spaces.
 fn from_name<'de, T: ValueEnum, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
