@@ -812,12 +812,53 @@ impl Pair {
     }
 
     fn register(&mut self, name: &str) -> Result<ServerCommand, RequestError> {
+        self.register_with(name, public_pem(name))
+    }
+
+    /// Registers `name` with the key in `pem`; drives; the response.
+    fn register_with(&mut self, name: &str, pem: Bytes) -> Result<ServerCommand, RequestError> {
+        let id = self.client.register(user(name), pem, self.now).unwrap();
+        self.drive();
+        self.response(id)
+    }
+
+    /// Asks `command` twice: OK, then ERR `again`.
+    fn ask_twice(&mut self, command: ClientCommand, again: ErrorCode) {
+        assert_eq!(self.ask(command.clone()), Ok(ServerCommand::Ok));
+        assert_eq!(self.ask(command), Err(RequestError::Server(again)));
+    }
+
+    /// Sends a MSG to `to`; drives; the response.
+    fn message(
+        &mut self,
+        to: &str,
+        stamp: i64,
+        ciphertext: Bytes,
+    ) -> Result<ServerCommand, RequestError> {
         let id = self
             .client
-            .register(user(name), public_pem(name), self.now)
+            .send_message(user(to), stamp, ciphertext, self.now)
             .unwrap();
         self.drive();
         self.response(id)
+    }
+
+    /// Starts a token login for `name`; drives.
+    fn start_token_login(&mut self, name: &str, token: Bytes) -> u16 {
+        let id = self
+            .client
+            .login_with_token(user(name), token, self.now)
+            .unwrap();
+        self.drive();
+        id
+    }
+
+    /// Why the login `id` failed: it must be the only client event.
+    fn login_error(&mut self, id: u16) -> RequestError {
+        match &self.take_events()[..] {
+            [ClientEvent::LoginFailed { id: got, error, .. }] if *got == id => error.clone(),
+            other => panic!("login {id}: {other:?}"),
+        }
     }
 
     /// Starts a challenge login for `name` with `key`'s decryptor; drives.
@@ -869,26 +910,20 @@ fn register_stores_the_key_and_refuses_a_taken_name() {
     assert_eq!(stored, public_key("alice"));
 
     // The name is taken, whatever the key.
-    let id = p
-        .client
-        .register(user("alice"), public_pem("bob"), p.now)
-        .unwrap();
-    p.drive();
-    assert_eq!(p.response(id), Err(RequestError::Server(ErrorCode::Exists)));
+    assert_eq!(
+        p.register_with("alice", public_pem("bob")),
+        Err(RequestError::Server(ErrorCode::Exists))
+    );
     // So is the key, under another name.
-    let id = p
-        .client
-        .register(user("carol"), public_pem("alice"), p.now)
-        .unwrap();
-    p.drive();
-    assert_eq!(p.response(id), Err(RequestError::Server(ErrorCode::Exists)));
+    assert_eq!(
+        p.register_with("carol", public_pem("alice")),
+        Err(RequestError::Server(ErrorCode::Exists))
+    );
     // Not a key at all.
-    let id = p
-        .client
-        .register(user("carol"), Bytes::from_static(b"not a pem"), p.now)
-        .unwrap();
-    p.drive();
-    assert_eq!(p.response(id), Err(RequestError::Server(ErrorCode::Args)));
+    assert_eq!(
+        p.register_with("carol", Bytes::from_static(b"not a pem")),
+        Err(RequestError::Server(ErrorCode::Args))
+    );
 
     assert_eq!(p.register("bob"), Ok(ServerCommand::Ok));
     assert_eq!(p.app.wait(p.app.store.users()).unwrap().len(), 2);
@@ -976,13 +1011,7 @@ fn login_with_the_wrong_key_fails_to_decrypt_and_unknown_users_are_not_found() {
 
     // A login for nobody.
     let id = p.start_login("bob", bob_key());
-    match &p.take_events()[..] {
-        [ClientEvent::LoginFailed { id: got, error, .. }] => {
-            assert_eq!(*got, id);
-            assert_eq!(*error, RequestError::Server(ErrorCode::NotFound));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(p.login_error(id), RequestError::Server(ErrorCode::NotFound));
     // The right key still works.
     p.login("alice");
 }
@@ -1009,26 +1038,15 @@ fn token_login_after_logout() {
     // A wrong token: ERR HANDSHAKE.
     let mut wrong = token.to_vec();
     wrong[0] = if wrong[0] == b'A' { b'B' } else { b'A' };
-    let id = p
-        .client
-        .login_with_token(user("alice"), Bytes::from(wrong), p.now)
-        .unwrap();
-    p.drive();
-    match &p.take_events()[..] {
-        [ClientEvent::LoginFailed { id: got, error, .. }] => {
-            assert_eq!(*got, id);
-            assert_eq!(*error, RequestError::Server(ErrorCode::Handshake));
-        }
-        other => panic!("{other:?}"),
-    }
+    let id = p.start_token_login("alice", Bytes::from(wrong));
+    assert_eq!(
+        p.login_error(id),
+        RequestError::Server(ErrorCode::Handshake)
+    );
 
     // The challenge text of the last verification logs in, with no RSA.
     p.advance(Duration::from_secs(60));
-    let id = p
-        .client
-        .login_with_token(user("alice"), token.clone(), p.now)
-        .unwrap();
-    p.drive();
+    let id = p.start_token_login("alice", token.clone());
     assert_eq!(
         p.take_events(),
         vec![ClientEvent::LoggedIn {
@@ -1047,18 +1065,8 @@ fn token_login_after_logout() {
     // Usable any number of times, but for 30 minutes from the first logout.
     p.logout();
     p.advance(Duration::from_secs(30 * 60));
-    let id = p
-        .client
-        .login_with_token(user("alice"), token, p.now)
-        .unwrap();
-    p.drive();
-    match &p.take_events()[..] {
-        [ClientEvent::LoginFailed { id: got, error, .. }] => {
-            assert_eq!(*got, id);
-            assert_eq!(*error, RequestError::Server(ErrorCode::NotFound));
-        }
-        other => panic!("{other:?}"),
-    }
+    let id = p.start_token_login("alice", token);
+    assert_eq!(p.login_error(id), RequestError::Server(ErrorCode::NotFound));
 }
 
 #[test]
@@ -1074,12 +1082,9 @@ fn message_to_an_offline_user_is_stored_then_caught_up_in_order() {
     let base = 1_764_000_000;
     for (i, text) in texts.iter().enumerate() {
         let ciphertext = crypto::encrypt(&bob_public, &mut rng, text).unwrap();
-        let id = p
-            .client
-            .send_message(user("bob"), base + i as i64, Bytes::from(ciphertext), p.now)
-            .unwrap();
-        p.drive();
-        assert_eq!(p.response(id), Ok(ServerCommand::Ok));
+        let stamp = base + i as i64;
+        let sent = p.message("bob", stamp, Bytes::from(ciphertext));
+        assert_eq!(sent, Ok(ServerCommand::Ok));
     }
     assert_eq!(p.app.stored_for("bob").len(), 3);
     // To yourself: INVALID; to nobody: NOTFOUND.
@@ -1087,12 +1092,8 @@ fn message_to_an_offline_user_is_stored_then_caught_up_in_order() {
         ("alice", ErrorCode::Invalid),
         ("nobody", ErrorCode::NotFound),
     ] {
-        let id = p
-            .client
-            .send_message(user(to), base, Bytes::from_static(b"x"), p.now)
-            .unwrap();
-        p.drive();
-        assert_eq!(p.response(id), Err(RequestError::Server(code)));
+        let sent = p.message(to, base, Bytes::from_static(b"x"));
+        assert_eq!(sent, Err(RequestError::Server(code)));
     }
     // Alice has nothing waiting.
     assert_eq!(
@@ -1163,14 +1164,7 @@ fn hooks_are_pushed_and_received() {
     p.drive();
     assert!(p.take_events().is_empty());
 
-    assert_eq!(
-        p.ask(ClientCommand::Sub(Hook::NewLogin)),
-        Ok(ServerCommand::Ok)
-    );
-    assert_eq!(
-        p.ask(ClientCommand::Sub(Hook::NewLogin)),
-        Err(RequestError::Server(ErrorCode::Exists))
-    );
+    p.ask_twice(ClientCommand::Sub(Hook::NewLogin), ErrorCode::Exists);
     let bob = p.app.other_login("bob");
     p.app.other_logout(&bob);
     p.drive();
@@ -1203,14 +1197,7 @@ fn hooks_are_pushed_and_received() {
             .all(|s| s.header.id == 0)
     );
 
-    assert_eq!(
-        p.ask(ClientCommand::Unsub(Hook::NewLogin)),
-        Ok(ServerCommand::Ok)
-    );
-    assert_eq!(
-        p.ask(ClientCommand::Unsub(Hook::NewLogin)),
-        Err(RequestError::Server(ErrorCode::NotFound))
-    );
+    p.ask_twice(ClientCommand::Unsub(Hook::NewLogin), ErrorCode::NotFound);
     let bob = p.app.other_login("bob");
     p.drive();
     assert!(p.take_events().is_empty());
@@ -1728,13 +1715,7 @@ fn deregistered_accounts_cannot_log_in() {
     assert_eq!(p.server.logged_in(), None);
     assert_eq!(p.app.row("alice").unwrap().pubkey, None);
     let id = p.start_login("alice", alice_key());
-    match &p.take_events()[..] {
-        [ClientEvent::LoginFailed { id: got, error, .. }] => {
-            assert_eq!(*got, id);
-            assert_eq!(*error, RequestError::Server(ErrorCode::Dereg));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(p.login_error(id), RequestError::Server(ErrorCode::Dereg));
     // The name stays taken: a registration of it is told it was
     // deregistered.
     assert_eq!(
