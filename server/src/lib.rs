@@ -22,6 +22,7 @@ pub mod core;
 pub mod limits;
 pub mod logging;
 pub mod nofile;
+pub mod proxy_header;
 pub mod server;
 pub mod shell;
 pub mod slots;

@@ -211,6 +211,7 @@ pub async fn start<R: Runtime>(
         queue_limit: settings.max_queued_bytes,
         write_timeout: zero_is_never(settings.write_timeout),
         stop_write_grace: settings.shutdown_grace / 2,
+        proxy_protocol: settings.proxy_protocol,
         ip_limits: IpLimits::new(settings.ip_limits()),
     });
     // Every task holds a clone of `alive`; `done` closes when all are gone.

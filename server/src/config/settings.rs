@@ -167,6 +167,22 @@ define_settings! {
             help: "LOGIN requests per address per minute, 0 for no limit",
             arg: (long, env = "GOCHAT_LOGINS_PER_MINUTE", value_name = "N"),
         }
+        /// Whether every connection starts with a PROXY protocol header (v1 or
+        /// v2) from a load balancer, whose client address then counts for the
+        /// per-address limits, the logs and DUPSESS.
+        proxy_protocol: bool = false => {
+            key: "server.proxy_protocol",
+            help: "Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends) naming the client; only behind such a load balancer",
+            arg: (
+                long,
+                env = "GOCHAT_PROXY_PROTOCOL",
+                value_name = "BOOL",
+                num_args = 0..=1,
+                require_equals = true,
+                default_missing_value = "true",
+                value_parser = clap::builder::BoolishValueParser::new()
+            ),
+        }
     }
     derived {
         /// TLS listener settings, `None` when TLS is disabled.

@@ -49,4 +49,7 @@ pub struct Ctx<R: Runtime> {
     /// (half of `shutdown_grace`): a stalled reader then has its queue stored
     /// while the store is still open.
     pub stop_write_grace: Duration,
+    /// Whether each connection starts with a PROXY protocol header naming
+    /// the client (`proxy_protocol`).
+    pub proxy_protocol: bool,
 }

@@ -115,10 +115,27 @@ pub(crate) struct Connection<R: Runtime> {
 /// Serves one accepted TCP connection, with TLS first when `tls` is set.
 pub(crate) async fn serve_tcp<R: Runtime>(
     ctx: Arc<Ctx<R>>,
-    stream: R::TcpStream,
-    addr: SocketAddr,
+    mut stream: R::TcpStream,
+    mut addr: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
+    if ctx.proxy_protocol {
+        // The load balancer's header names the client, before TLS.
+        let deadline = deadline_after(ctx.tls_handshake_timeout);
+        let header = async {
+            crate::proxy_header::read(&mut stream)
+                .await
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        };
+        match gochat_runtime::with_deadline(&ctx.rt, deadline, header).await {
+            Ok(crate::proxy_header::Origin::Client(client)) => addr = client,
+            Ok(crate::proxy_header::Origin::Local) => {}
+            Err(e) => {
+                debug!("connection from {} closed: {e}", addr.ip());
+                return;
+            }
+        }
+    }
     // Held for the connection's whole life, the waiting line included.
     let place = ctx.ip_limits.connect(addr.ip());
     match tls {
