@@ -198,9 +198,8 @@ async fn fake_node_z(
 /// is not stored (the owner may have taken it: stored too, it would come
 /// twice). When the owner answers again, MSGs are handed to it and OK'd.
 /// The "node" here is a bare NATS client that heartbeats as node `z`.
-#[test]
-fn silent_owner() {
-    with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
+fn silent_owner(db: Db) {
+    with_db_and_nats(db, |rt, scratch, nats| async move {
         let node = start_node(&rt, &scratch, &nats, "a").await;
         let mut alice = login(&rt, node.tcp_addr(), "alice", true).await;
         drop(login(&rt, node.tcp_addr(), "bob", true).await);
@@ -266,14 +265,17 @@ fn silent_owner() {
     });
 }
 
+gochat_testkit::per_database_tests! {
+    silent_owner: silent_owner_mariadb => MariaDb, silent_owner_postgres => Postgres;
+}
+
 /// A reusable TLS token whose session was on a node that died: while the
 /// node lives, a token login elsewhere is a second session (DUPSESS); once
 /// it is dead, the token logs in on another node (a wrong one does not),
 /// as after a logout. Node `z` is a bare NATS client that held alice's
 /// session and token, then stopped its heartbeat.
-#[test]
-fn dead_node_token() {
-    with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
+fn dead_node_token(db: Db) {
+    with_db_and_nats(db, |rt, scratch, nats| async move {
         let node = start_node(&rt, &scratch, &nats, "a").await;
         let (mut reg, _) = RawClient::connect(&rt, node.tcp_addr()).await;
         assert_eq!(reg.register("alice").await, ServerCommand::Ok);
@@ -325,6 +327,10 @@ fn dead_node_token() {
     });
 }
 
+gochat_testkit::per_database_tests! {
+    dead_node_token: dead_node_token_mariadb => MariaDb, dead_node_token_postgres => Postgres;
+}
+
 /// The settings of node `id` of a cluster on `db` through `nats`.
 fn node_settings(
     db: &gochat_testkit::ScratchDb,
@@ -354,9 +360,8 @@ async fn start_node(
 /// A node that joins after users logged in elsewhere knows their sessions
 /// at once (not only sessions that change after it came): it lists them,
 /// and its users' messages to them are delivered, not stored.
-#[test]
-fn late_node_knows_sessions() {
-    with_db_and_nats(Db::Postgres, |rt, scratch, nats| async move {
+fn late_node_knows_sessions(db: Db) {
+    with_db_and_nats(db, |rt, scratch, nats| async move {
         let a = start_node(&rt, &scratch, &nats, "a").await;
         let mut alice = login(&rt, a.tcp_addr(), "alice", true).await;
         let c = start_server(&rt, &node_settings(&scratch, &nats, "c")).await;
@@ -378,12 +383,15 @@ fn late_node_knows_sessions() {
     });
 }
 
+gochat_testkit::per_database_tests! {
+    late_node_knows_sessions: late_node_knows_sessions_mariadb => MariaDb, late_node_knows_sessions_postgres => Postgres;
+}
+
 /// A user logged in on a second node while NATS was down: when NATS is
 /// back, the session that held the user's entry stays and the other one
 /// ends (one session per user again).
-#[test]
-fn double_login_after_outage() {
-    with_db_and_nats(Db::Postgres, |rt, scratch, mut nats| async move {
+fn double_login_after_outage(db: Db) {
+    with_db_and_nats(db, |rt, scratch, mut nats| async move {
         let a = start_server(&rt, &node_settings(&scratch, &nats, "a")).await;
         let b = start_server(&rt, &node_settings(&scratch, &nats, "b")).await;
         let mut dave = login(&rt, a.tcp_addr(), "dave", true).await;
@@ -422,6 +430,10 @@ fn double_login_after_outage() {
         drop(nats);
         drop(scratch);
     });
+}
+
+gochat_testkit::per_database_tests! {
+    double_login_after_outage: double_login_after_outage_mariadb => MariaDb, double_login_after_outage_postgres => Postgres;
 }
 
 /// NATS stopped under three running nodes (processes): each keeps serving
