@@ -329,6 +329,46 @@ mod tests {
         ));
     }
 
+    /// Mutated headers (bytes changed, cut, extended): always an answer, a
+    /// header never longer than the bytes, never a need past the bound.
+    #[test]
+    fn any_bytes_get_an_answer() {
+        let mut body = vec![203, 0, 113, 7, 10, 0, 0, 2, 0x9c, 0x40, 0x23, 0x4d];
+        body.extend_from_slice(&[0x04, 0x00, 0x01, 0x00]);
+        let seeds = [
+            b"PROXY TCP4 192.168.0.1 10.0.0.2 56324 9037\r\n".to_vec(),
+            b"PROXY TCP6 2001:db8::1 2001:db8::2 4000 9037\r\n".to_vec(),
+            b"PROXY UNKNOWN\r\n".to_vec(),
+            v2(1, 0x11, &body),
+            v2(1, 0x21, &[7; 36]),
+            v2(0, 0x00, &[]),
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..50_000 {
+            let mut buf = seeds[round % seeds.len()].clone();
+            for _ in 0..(next() % 4) {
+                let r = next();
+                let at = (r >> 8) as usize % (buf.len() + 1);
+                match r % 3 {
+                    0 if at < buf.len() => buf[at] = (r >> 32) as u8,
+                    1 => buf.truncate(at),
+                    _ => buf.insert(at.min(buf.len()), (r >> 40) as u8),
+                }
+            }
+            match parse(&buf) {
+                Ok(Parse::Done { len, .. }) => assert!(len <= buf.len(), "{buf:?}"),
+                Ok(Parse::Need(n)) => assert!(n >= 1 && buf.len() + n <= V2_MAX, "{buf:?}"),
+                Err(_) => {}
+            }
+        }
+    }
+
     #[test]
     fn reads_exactly_the_header() {
         let mut bytes = b"PROXY TCP4 1.2.3.4 5.6.7.8 1000 2000\r\nrest".as_slice();
