@@ -651,6 +651,54 @@ gochat_testkit::per_database_tests! {
     partitioned_node: partitioned_node_mariadb => MariaDb, partitioned_node_postgres => Postgres;
 }
 
+/// A run of MSGs larger than the NATS server's payload limit goes to the
+/// owner in several requests, in order: every message OK'd and delivered,
+/// none stored.
+fn over_the_payload_limit(db: Db) {
+    with_db_and_nats(db, |rt, scratch, _| async move {
+        let nats = gochat_testkit::NatsServer::start_with_config("max_payload: 8192")
+            .expect("nats-server");
+        let a = start_node(&rt, &scratch, &nats, "a").await;
+        let b = start_node(&rt, &scratch, &nats, "b").await;
+        let mut alice = login(&rt, a.tcp_addr(), "alice", true).await;
+        let mut bob = login(&rt, b.tcp_addr(), "bob", true).await;
+        gochat_testkit::within!(
+            10,
+            "node a lists bob",
+            alice.online_names().await == ["alice", "bob"]
+        );
+        // 40 MSGs of 2,000 bytes sent together: the node reads them in runs
+        // of up to 16 KiB, each more than NATS takes in one request here.
+        const BIG: usize = 2000;
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            ids.push(alice.send(&tagged_msg("bob", "alice", i, BIG)).await);
+        }
+        for (i, id) in ids.into_iter().enumerate() {
+            assert_eq!(alice.reply(id).await, ServerCommand::Ok, "message {i}");
+        }
+        for i in 0..40 {
+            let push = bob.push(Duration::from_secs(10)).await.expect("a RECIV");
+            assert_eq!(read_tagged(&push, BIG).index, i);
+        }
+        let bob_id = b.store().user("bob").await.unwrap().unwrap().id;
+        assert!(
+            b.store()
+                .pending_messages(bob_id, 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        drop((a, b));
+        drop(nats);
+        drop(scratch);
+    });
+}
+
+gochat_testkit::per_database_tests! {
+    over_the_payload_limit: over_the_payload_limit_mariadb => MariaDb, over_the_payload_limit_postgres => Postgres;
+}
+
 gochat_testkit::per_database_tests! {
     nats_restarted: nats_restarted_mariadb => MariaDb, nats_restarted_postgres => Postgres;
 }

@@ -19,6 +19,8 @@ pub struct NatsServer {
     port: u16,
     dir: TempDir,
     child: Option<Child>,
+    /// A configuration file given with `-c`, if any.
+    config: Option<std::path::PathBuf>,
 }
 
 impl NatsServer {
@@ -26,6 +28,13 @@ impl NatsServer {
     /// accepts connections; `None` (after a note) when the binary is not
     /// installed, except under `CI=true`, where that fails the test.
     pub fn start() -> Option<NatsServer> {
+        Self::start_with_config("")
+    }
+
+    /// As [`NatsServer::start`], with `config` (nats-server configuration
+    /// text, e.g. `max_payload: 8192`) in a file given with `-c`; empty for
+    /// none.
+    pub fn start_with_config(config: &str) -> Option<NatsServer> {
         let installed = Command::new("nats-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -39,10 +48,17 @@ impl NatsServer {
             eprintln!("note: nats-server is not installed; skipping the cluster test");
             return None;
         }
+        let dir = TempDir::new("gochat_nats");
+        let config = (!config.is_empty()).then(|| {
+            let path = dir.path().join("nats.conf");
+            std::fs::write(&path, config).unwrap();
+            path
+        });
         let mut server = NatsServer {
             port: free_port(),
-            dir: TempDir::new("gochat_nats"),
+            dir,
             child: None,
+            config,
         };
         server.resume();
         Some(server)
@@ -69,7 +85,11 @@ impl NatsServer {
     /// Starts it again on the same port with the same storage.
     pub fn resume(&mut self) {
         self.stop();
-        let child = Command::new("nats-server")
+        let mut command = Command::new("nats-server");
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let child = command
             .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
             .arg("-sd")
             .arg(self.dir.path())

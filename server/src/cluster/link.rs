@@ -62,9 +62,21 @@ pub enum Claim {
     Unavailable,
 }
 
-/// What became of a batch handed to another node.
+/// What became of one message handed to another node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handed {
+    /// The owner took it (queued or stored there): OK.
+    Taken,
+    /// The owner did not take it (its user is not there), or it was not
+    /// sent (no such node listening, NATS down): store it here.
+    Store,
+    /// Sent, but no answer in time: whether the owner took it is unknown.
+    Unknown,
+}
+
+/// What became of one request carrying messages to another node.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Delivery {
+enum Delivery {
     /// The owner answered, per message: taken (queued or stored there) or
     /// not (its user is not there: store it here).
     Answered(Vec<bool>),
@@ -376,8 +388,35 @@ impl Cluster {
         }
     }
 
-    /// Hands `parcels` (in order) to `node`, for its users.
-    pub async fn deliver(&self, node: &str, parcels: &[Parcel]) -> Delivery {
+    /// Hands `parcels` (in order) to `node`, for its users, in as many
+    /// requests as NATS's payload limit needs, one after the other; what
+    /// became of each. After a request that did not reach the owner the rest
+    /// are not sent but stored here (in order); after one whose answer did
+    /// not come the rest are not sent either, and are unknown as that one.
+    pub async fn deliver(&self, node: &str, parcels: &[Parcel]) -> Vec<Handed> {
+        let limit = wire::request_limit(self.client.server_info().max_payload);
+        let mut handed = Vec::with_capacity(parcels.len());
+        for chunk in wire::chunks(parcels, limit) {
+            let rest = match self.deliver_one(node, chunk).await {
+                Delivery::Answered(taken) => {
+                    handed.extend(
+                        taken
+                            .into_iter()
+                            .map(|t| if t { Handed::Taken } else { Handed::Store }),
+                    );
+                    continue;
+                }
+                Delivery::NotSent => Handed::Store,
+                Delivery::Unknown => Handed::Unknown,
+            };
+            handed.resize(parcels.len(), rest);
+            break;
+        }
+        handed
+    }
+
+    /// One request carrying `parcels` to `node`.
+    async fn deliver_one(&self, node: &str, parcels: &[Parcel]) -> Delivery {
         if self.client.connection_state() != async_nats::connection::State::Connected {
             return Delivery::NotSent;
         }

@@ -31,7 +31,7 @@ mod router;
 mod wire;
 
 pub use directory::{Directory, Holder};
-pub use link::{Claim, Cluster, ClusterError, Delivery};
+pub use link::{Claim, Cluster, ClusterError, Handed};
 pub use router::ClusterRouter;
 pub use wire::{
     CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, TokenValue, decode_parcels,

@@ -79,9 +79,50 @@ pub struct Parcel {
     pub ciphertext: Bytes,
 }
 
+/// The bytes `parcel` takes in a batch.
+pub fn encoded_len(parcel: &Parcel) -> usize {
+    2 + parcel.to.as_str().len()
+        + parcel.sender.as_str().len()
+        + 8
+        + 8
+        + 4
+        + parcel.ciphertext.len()
+}
+
+/// The largest batch to put in one request, for a NATS server whose
+/// payload limit is `max_payload` (0 when not known yet: NATS's default,
+/// 1 MiB): the limit less room for the request's headers.
+pub fn request_limit(max_payload: usize) -> usize {
+    let max_payload = if max_payload == 0 {
+        1 << 20
+    } else {
+        max_payload
+    };
+    max_payload.saturating_sub(4096).max(4096)
+}
+
+/// `parcels` cut, in order, into runs that each encode in at most `limit`
+/// bytes (a parcel larger than that alone, as one run).
+pub fn chunks(parcels: &[Parcel], limit: usize) -> Vec<&[Parcel]> {
+    let mut runs = Vec::new();
+    let (mut start, mut size) = (0, 4);
+    for (i, parcel) in parcels.iter().enumerate() {
+        let len = encoded_len(parcel);
+        if i > start && size + len > limit {
+            runs.push(&parcels[start..i]);
+            (start, size) = (i, 4);
+        }
+        size += len;
+    }
+    if start < parcels.len() {
+        runs.push(&parcels[start..]);
+    }
+    runs
+}
+
 /// Encodes a batch of parcels, in order, after their count.
 pub fn encode_parcels(parcels: &[Parcel]) -> Bytes {
-    let size: usize = parcels.iter().map(|p| p.ciphertext.len() + 90).sum();
+    let size: usize = parcels.iter().map(encoded_len).sum();
     let mut out = BytesMut::with_capacity(size + 4);
     out.put_u32(u32::try_from(parcels.len()).unwrap_or(u32::MAX));
     for p in parcels {
@@ -298,6 +339,42 @@ mod tests {
 
     fn user(name: &str) -> Username {
         Username::parse(name.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn batches_are_cut_to_the_payload_limit_in_order() {
+        let parcel = |i: usize, size: usize| Parcel {
+            to: user("bob"),
+            sender: user("alice"),
+            sender_id: i as i64,
+            stamp: 0,
+            ciphertext: Bytes::from(vec![b'x'; size]),
+        };
+        let parcels: Vec<Parcel> = (0..600).map(|i| parcel(i, 2045)).collect();
+        let limit = request_limit(1 << 20);
+        let runs = chunks(&parcels, limit);
+        assert!(runs.len() > 1, "600 full MSGs need more than one request");
+        let mut next = 0;
+        for run in &runs {
+            assert!(encode_parcels(run).len() <= limit);
+            for p in *run {
+                assert_eq!(p.sender_id, next as i64, "in order, none left out");
+                next += 1;
+            }
+        }
+        assert_eq!(next, 600);
+        // Each encodes to exactly what encoded_len says.
+        assert_eq!(
+            encode_parcels(&parcels[..1]).len(),
+            4 + encoded_len(&parcels[0])
+        );
+        // A parcel larger than the limit goes alone; small batches in one.
+        let big = [parcel(0, 10), parcel(1, 9000), parcel(2, 10)];
+        let lens: Vec<usize> = chunks(&big, 4096).iter().map(|r| r.len()).collect();
+        assert_eq!(lens, vec![1, 1, 1]);
+        assert_eq!(chunks(&parcels[..3], limit).len(), 1);
+        assert!(chunks(&[], limit).is_empty());
+        assert_eq!(request_limit(0), request_limit(1 << 20));
     }
 
     #[test]

@@ -231,11 +231,13 @@ impl<R: Runtime> Connection<R> {
         }
         for (node, items) in crate::cluster::by_node(copies) {
             let parcels: Vec<Parcel> = items.iter().map(|(p, _)| p.clone()).collect();
-            let taken = match cluster.deliver(&node, &parcels).await {
-                crate::cluster::Delivery::Answered(taken) => taken,
-                crate::cluster::Delivery::NotSent => vec![false; parcels.len()],
-                crate::cluster::Delivery::Unknown => vec![true; parcels.len()],
-            };
+            // A copy whose fate is unknown is not stored: it may have
+            // been taken, and a broadcast is not answered per copy.
+            let taken = cluster
+                .deliver(&node, &parcels)
+                .await
+                .into_iter()
+                .map(|handed| handed != crate::cluster::Handed::Store);
             let rows: Vec<Relay> = items
                 .into_iter()
                 .zip(taken)

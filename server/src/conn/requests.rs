@@ -13,7 +13,7 @@ use gochat_runtime::Runtime;
 use tracing::{info, warn};
 
 use super::Connection;
-use crate::cluster::{Claim, Delivery, Parcel};
+use crate::cluster::{Claim, Handed, Parcel};
 use crate::core::{Peer, Relay, Route, rules};
 use crate::limits::Attempt;
 use crate::store::{CreateUserError, UserRow};
@@ -466,15 +466,15 @@ impl<R: Runtime> Connection<R> {
                     ciphertext: batch[slot].ciphertext.clone(),
                 })
                 .collect();
-            match cluster.deliver(&node, &parcels).await {
-                Delivery::Answered(taken) => {
-                    outcomes.extend(slots.iter().zip(taken).map(|(&slot, t)| (slot, Ok(t))));
-                }
-                Delivery::NotSent => outcomes.extend(slots.iter().map(|&slot| (slot, Ok(false)))),
-                Delivery::Unknown => {
-                    outcomes.extend(slots.iter().map(|&slot| (slot, Err(ErrorCode::Server))));
-                }
-            }
+            let handed = cluster.deliver(&node, &parcels).await;
+            outcomes.extend(slots.iter().zip(handed).map(|(&slot, handed)| {
+                let outcome = match handed {
+                    Handed::Taken => Ok(true),
+                    Handed::Store => Ok(false),
+                    Handed::Unknown => Err(ErrorCode::Server),
+                };
+                (slot, outcome)
+            }));
         }
         outcomes
     }
