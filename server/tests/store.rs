@@ -23,6 +23,11 @@ fn key(n: u64) -> (String, [u8; 32]) {
     (pem, fingerprint)
 }
 
+/// Stores one message in `store`; its id.
+async fn put(store: &Store, from: i64, to: i64, stamp: i64, text: &[u8]) -> i64 {
+    store.store_message(from, to, stamp, text).await.unwrap()
+}
+
 /// A store on `url` with alice (key 1) and bob (key 2) registered: the store
 /// and their ids.
 async fn alice_and_bob(url: &str) -> (Store, i64, i64) {
@@ -136,18 +141,9 @@ async fn registration(url: String) {
 
 async fn deregistered_user_keeps_messages(url: String) {
     let (store, alice, bob) = alice_and_bob(&url).await;
-    let to_bob = store
-        .store_message(alice, bob, 100, b"hi bob")
-        .await
-        .unwrap();
-    store
-        .store_message(bob, alice, 101, b"hi alice")
-        .await
-        .unwrap();
-    store
-        .store_message(bob, alice, 102, b"still there?")
-        .await
-        .unwrap();
+    let to_bob = put(&store, alice, bob, 100, b"hi bob").await;
+    put(&store, bob, alice, 101, b"hi alice").await;
+    put(&store, bob, alice, 102, b"still there?").await;
 
     assert!(store.deregister("alice").await.unwrap());
     assert_eq!(
@@ -164,13 +160,7 @@ async fn deregistered_user_keeps_messages(url: String) {
     assert!(store.users().await.unwrap().contains(&("alice".into(), 0)));
 
     assert_eq!(store.clear_messages("alice").await.unwrap(), 2);
-    assert!(
-        store
-            .pending_messages(alice, 0, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.pending_messages(alice, 0, 10).await.unwrap(), []);
     assert_eq!(store.clear_messages("alice").await.unwrap(), 0);
     assert_eq!(store.clear_messages("nobody").await.unwrap(), 0);
     assert_eq!(store.pending_messages(bob, 0, 10).await.unwrap().len(), 1);
@@ -234,10 +224,7 @@ async fn message_queue(url: String) {
             (carol, "carol")
         };
         let stamp = 1_700_000_000 + i as i64;
-        let id = store
-            .store_message(from, bob, stamp, ciphertext)
-            .await
-            .unwrap();
+        let id = put(&store, from, bob, stamp, ciphertext).await;
         expected.push(StoredMessage {
             id,
             sender: name.into(),
@@ -245,7 +232,7 @@ async fn message_queue(url: String) {
             ciphertext: ciphertext.clone(),
         });
         // Interleave a message to someone else.
-        carol_ids.push(store.store_message(bob, carol, -1, b"other").await.unwrap());
+        carol_ids.push(put(&store, bob, carol, -1, b"other").await);
     }
     assert!(expected.windows(2).all(|w| w[0].id < w[1].id));
 
@@ -275,13 +262,7 @@ async fn message_queue(url: String) {
         expected[2..4]
     );
     assert!(store.pending_messages(bob, 0, 0).await.unwrap().is_empty());
-    assert!(
-        store
-            .pending_messages(alice, 0, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.pending_messages(alice, 0, 10).await.unwrap(), []);
 
     // Deleting touches only the recipient's own rows.
     let deleted = store
@@ -317,7 +298,7 @@ async fn message_queue(url: String) {
 
     // A long id list is deleted in chunks.
     for i in 0..1100 {
-        carol_ids.push(store.store_message(alice, carol, i, b"bulk").await.unwrap());
+        carol_ids.push(put(&store, alice, carol, i, b"bulk").await);
     }
     assert_eq!(
         store.pending_messages(carol, 0, 5000).await.unwrap().len(),
@@ -329,13 +310,7 @@ async fn message_queue(url: String) {
         store.delete_messages(carol, &ids).await.unwrap(),
         carol_ids.len() as u64
     );
-    assert!(
-        store
-            .pending_messages(carol, 0, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.pending_messages(carol, 0, 10).await.unwrap(), []);
 
     assert_eq!(
         store.clear_messages("bob").await.unwrap(),
@@ -522,10 +497,7 @@ async fn concurrent_same_name_registrations(url: String) {
 
 async fn reopen_persists(url: String) {
     let (store, alice, bob) = alice_and_bob(&url).await;
-    let id = store
-        .store_message(alice, bob, 42, b"persist me")
-        .await
-        .unwrap();
+    let id = put(&store, alice, bob, 42, b"persist me").await;
     store.set_setting("motd", "kept").await.unwrap();
     store.set_permission("alice", 2).await.unwrap();
     store.close().await;
@@ -547,7 +519,7 @@ async fn reopen_persists(url: String) {
     );
     // New ids keep growing after a reopen.
     assert!(register(&store, "carol", 3).await > bob);
-    assert!(store.store_message(bob, alice, 43, b"x").await.unwrap() > id);
+    assert!(put(&store, bob, alice, 43, b"x").await > id);
     store.close().await;
 }
 
@@ -650,7 +622,7 @@ async fn sqlite_pages_read_the_written_file() {
         assert_eq!(page[0].id, ids[i * 100 + 1]);
     }
     // A message committed after those reads is in the next one.
-    let late = store.store_message(alice, bob, 5, b"late").await.unwrap();
+    let late = put(&store, alice, bob, 5, b"late").await;
     let page = store.pending_messages(bob, ids[2999], 10).await.unwrap();
     assert_eq!((page.len(), page[0].id), (1, late));
     assert_eq!(page[0].ciphertext, b"late");
@@ -780,8 +752,8 @@ async fn deadlock_is_retried(url: String, numbered: bool) {
         )
     };
     let (store, alice, bob) = alice_and_bob(&url).await;
-    let m1 = store.store_message(alice, bob, 1, b"one").await.unwrap();
-    let m2 = store.store_message(alice, bob, 2, b"two").await.unwrap();
+    let m1 = put(&store, alice, bob, 1, b"one").await;
+    let m2 = put(&store, alice, bob, 2, b"two").await;
 
     // On InnoDB the other transaction is made heavier (more rows changed) so
     // that it picks the store's statement as the victim; PostgreSQL aborts
