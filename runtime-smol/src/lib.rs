@@ -5,11 +5,10 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gochat_runtime::{BoxFuture, Runtime, socket};
+use gochat_runtime::{BoxFuture, Runtime};
 
 /// gochat's runtime trait on smol.
 #[derive(Clone)]
@@ -78,27 +77,7 @@ impl Runtime for SmolRuntime {
         })
     }
 
-    fn bind(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpListener>> {
-        Box::pin(smol::net::TcpListener::bind(addr))
-    }
-
-    fn local_addr(&self, listener: &Self::TcpListener) -> io::Result<SocketAddr> {
-        listener.local_addr()
-    }
-
-    fn accept<'a>(
-        &self,
-        listener: &'a Self::TcpListener,
-    ) -> BoxFuture<'a, io::Result<(Self::TcpStream, SocketAddr)>> {
-        Box::pin(socket::accepted(listener.accept(), |s| s))
-    }
-
-    fn connect(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpStream>> {
-        Box::pin(socket::connected(
-            smol::net::TcpStream::connect(addr),
-            |s| s,
-        ))
-    }
+    gochat_runtime::tcp_methods!(smol::net::TcpListener, smol::net::TcpStream, |s| s);
 
     fn tls_accept(
         &self,

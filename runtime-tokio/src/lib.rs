@@ -6,11 +6,10 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gochat_runtime::{BoxFuture, Runtime, socket};
+use gochat_runtime::{BoxFuture, Runtime};
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 /// A TCP stream usable as a futures-io stream.
@@ -111,25 +110,8 @@ impl Runtime for TokioRuntime {
         Box::pin(tokio::time::sleep_until(deadline.into()))
     }
 
-    fn bind(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpListener>> {
-        Box::pin(tokio::net::TcpListener::bind(addr))
-    }
-
-    fn local_addr(&self, listener: &Self::TcpListener) -> io::Result<SocketAddr> {
-        listener.local_addr()
-    }
-
-    fn accept<'a>(
-        &self,
-        listener: &'a Self::TcpListener,
-    ) -> BoxFuture<'a, io::Result<(Self::TcpStream, SocketAddr)>> {
-        Box::pin(socket::accepted(listener.accept(), |s| s.compat()))
-    }
-
-    fn connect(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpStream>> {
-        let connect = tokio::net::TcpStream::connect(addr);
-        Box::pin(socket::connected(connect, |s| s.compat()))
-    }
+    gochat_runtime::tcp_methods!(tokio::net::TcpListener, tokio::net::TcpStream, |s| s
+        .compat());
 
     fn tls_accept(
         &self,

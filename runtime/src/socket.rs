@@ -51,6 +51,45 @@ pub async fn connected<S: AsFd, T>(
     Ok(wrap(socket))
 }
 
+/// The TCP methods of a [`Runtime`](crate::Runtime) adapter (`bind`,
+/// `local_addr`, `accept`, `connect`), for a runtime whose listener has
+/// `bind(addr)`, `local_addr()` and `accept()` and whose stream has
+/// `connect(addr)`, as tokio's and smol's do; `$wrap` turns a socket into the
+/// adapter's stream. Written once for both adapters; use it inside their
+/// `impl Runtime`.
+#[macro_export]
+macro_rules! tcp_methods {
+    ($listener:ty, $stream:ty, $wrap:expr) => {
+        fn bind(
+            &self,
+            addr: ::std::net::SocketAddr,
+        ) -> $crate::BoxFuture<'static, ::std::io::Result<Self::TcpListener>> {
+            ::std::boxed::Box::pin(<$listener>::bind(addr))
+        }
+
+        fn local_addr(
+            &self,
+            listener: &Self::TcpListener,
+        ) -> ::std::io::Result<::std::net::SocketAddr> {
+            listener.local_addr()
+        }
+
+        fn accept<'a>(
+            &self,
+            listener: &'a Self::TcpListener,
+        ) -> $crate::BoxFuture<'a, ::std::io::Result<(Self::TcpStream, ::std::net::SocketAddr)>> {
+            ::std::boxed::Box::pin($crate::socket::accepted(listener.accept(), $wrap))
+        }
+
+        fn connect(
+            &self,
+            addr: ::std::net::SocketAddr,
+        ) -> $crate::BoxFuture<'static, ::std::io::Result<Self::TcpStream>> {
+            ::std::boxed::Box::pin($crate::socket::connected(<$stream>::connect(addr), $wrap))
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
