@@ -35,12 +35,12 @@ mod users;
 use std::future::Future;
 use std::sync::Arc;
 
+/// An account as stored (plain data of the core, which the rules read).
+pub use crate::core::UserRow;
 pub use error::{CreateUserError, StoreError};
 pub use messages::NewMessage;
 pub use open::StoreOptions;
 pub use settings::MOTD_SETTING;
-/// An account as stored (plain data of the core, which the rules read).
-pub use crate::core::UserRow;
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
