@@ -13,6 +13,7 @@ use futures_lite::StreamExt;
 use gochat_proto::{ErrorCode, HookEvent, UserEntry, Username};
 use tracing::{info, warn};
 
+use super::courier::{self, Couriers};
 use super::directory::{Directory, Holder};
 use super::wire::{
     self, CommandAnswer, Event, EventKind, NodeCommand, Parcel, SessionValue, TokenValue,
@@ -76,7 +77,7 @@ pub enum Handed {
 
 /// What became of one request carrying messages to another node.
 #[derive(Debug, PartialEq, Eq)]
-enum Delivery {
+pub(super) enum Delivery {
     /// The owner answered, per message: taken (queued or stored there) or
     /// not (its user is not there: store it here).
     Answered(Vec<bool>),
@@ -112,6 +113,8 @@ pub struct Cluster {
     store: Store,
     /// What the NATS client reported.
     events: Arc<LinkEvents>,
+    /// This node's couriers to the other nodes.
+    couriers: Couriers,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -173,6 +176,7 @@ impl Cluster {
             reasserting: AtomicBool::new(false),
             store,
             events,
+            couriers: Couriers::default(),
         });
         hub.set_outlet({
             let cluster = Arc::downgrade(&cluster);
@@ -388,15 +392,21 @@ impl Cluster {
         }
     }
 
-    /// Hands `parcels` (in order) to `node`, for its users, in as many
-    /// requests as NATS's payload limit needs, one after the other; what
-    /// became of each. After a request that did not reach the owner the rest
-    /// are not sent but stored here (in order); after one whose answer did
-    /// not come the rest are not sent either, and are unknown as that one.
-    pub async fn deliver(&self, node: &str, parcels: &[Parcel]) -> Vec<Handed> {
-        let limit = wire::request_limit(self.client.server_info().max_payload);
+    /// Hands `parcels` (in order) to `node`, for its users; what became of
+    /// each. A batch within NATS's payload limit goes through the node's
+    /// courier, with other connections' batches for that node. A larger one
+    /// goes in as many requests as it needs, one after the other: after a
+    /// request that did not reach the owner the rest are not sent but stored
+    /// here (in order); after one whose answer did not come the rest are not
+    /// sent either, and are unknown as that one.
+    pub async fn deliver(self: &Arc<Self>, node: &str, parcels: Vec<Parcel>) -> Vec<Handed> {
+        let limit = self.request_limit();
+        let size = 4 + parcels.iter().map(wire::encoded_len).sum::<usize>();
+        if size <= limit {
+            return courier::hand(self, node, parcels, size - 4).await;
+        }
         let mut handed = Vec::with_capacity(parcels.len());
-        for chunk in wire::chunks(parcels, limit) {
+        for chunk in wire::chunks(&parcels, limit) {
             let rest = match self.deliver_one(node, chunk).await {
                 Delivery::Answered(taken) => {
                     handed.extend(
@@ -415,8 +425,19 @@ impl Cluster {
         handed
     }
 
+    /// The largest request to another node, for the NATS server's payload
+    /// limit.
+    pub(super) fn request_limit(&self) -> usize {
+        wire::request_limit(self.client.server_info().max_payload)
+    }
+
+    /// This node's couriers to the other nodes.
+    pub(super) fn couriers(&self) -> &Couriers {
+        &self.couriers
+    }
+
     /// One request carrying `parcels` to `node`.
-    async fn deliver_one(&self, node: &str, parcels: &[Parcel]) -> Delivery {
+    pub(super) async fn deliver_one(&self, node: &str, parcels: &[Parcel]) -> Delivery {
         if self.client.connection_state() != async_nats::connection::State::Connected {
             return Delivery::NotSent;
         }

@@ -25,6 +25,7 @@
 //! The NATS client (async-nats) runs on tokio: a clustered node runs on the
 //! tokio runtime (`--runtime smol` with `--cluster-url` is refused at start).
 
+mod courier;
 mod directory;
 mod link;
 mod router;

@@ -234,7 +234,7 @@ impl<R: Runtime> Connection<R> {
             // A copy whose fate is unknown is not stored: it may have
             // been taken, and a broadcast is not answered per copy.
             let taken = cluster
-                .deliver(&node, &parcels)
+                .deliver(&node, parcels)
                 .await
                 .into_iter()
                 .map(|handed| handed != crate::cluster::Handed::Store);

@@ -466,7 +466,7 @@ impl<R: Runtime> Connection<R> {
                     ciphertext: batch[slot].ciphertext.clone(),
                 })
                 .collect();
-            let handed = cluster.deliver(&node, &parcels).await;
+            let handed = cluster.deliver(&node, parcels).await;
             outcomes.extend(slots.iter().zip(handed).map(|(&slot, handed)| {
                 let outcome = match handed {
                     Handed::Taken => Ok(true),
