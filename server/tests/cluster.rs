@@ -41,6 +41,18 @@ impl Nodes {
         c
     }
 
+    /// alice on node a and bob on node b, once node a lists bob.
+    async fn alice_and_bob(&self) -> (RawClient<TokioRuntime>, RawClient<TokioRuntime>) {
+        let mut alice = self.login(0, "alice", true).await;
+        let bob = self.login(1, "bob", true).await;
+        within!(
+            10,
+            "node a lists bob",
+            alice.online_names().await.contains(&"bob".to_string())
+        );
+        (alice, bob)
+    }
+
     /// The messages stored for `name`, at most `max`.
     async fn stored_for(&self, name: &str, max: u32) -> usize {
         let store = self.nodes[0].store();
@@ -98,13 +110,7 @@ where
 /// MSGs to a user of another node arrive there in send order, each OK'd;
 /// nothing is stored (the owner took them all).
 async fn messages_cross_nodes(n: Nodes) {
-    let mut alice = n.login(0, "alice", true).await;
-    let mut bob = n.login(1, "bob", true).await;
-    within!(
-        10,
-        "node a lists bob",
-        alice.online_names().await.contains(&"bob".to_string())
-    );
+    let (mut alice, mut bob) = n.alice_and_bob().await;
     let count = 200;
     let mut ids = Vec::new();
     for i in 0..count {
@@ -113,24 +119,9 @@ async fn messages_cross_nodes(n: Nodes) {
     for id in ids {
         assert_eq!(alice.reply(id).await, ServerCommand::Ok);
     }
-    for i in 0..count {
-        let got = bob
-            .push(Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|| panic!("message {i} never came"));
-        let tagged = read_tagged(&got, SIZE);
-        assert_eq!((tagged.sender.as_str(), tagged.index), ("alice", i));
-    }
+    from_alice_in_order(&mut bob, count).await;
     // Nothing went to the store.
-    let bob_id = n.nodes[1].store().user("bob").await.unwrap().unwrap().id;
-    assert!(
-        n.nodes[1]
-            .store()
-            .pending_messages(bob_id, 0, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(n.stored_for("bob", 10).await, 0);
     // And back.
     assert_eq!(
         bob.call(tagged_msg("alice", "bob", 0, SIZE)).await,
@@ -433,17 +424,24 @@ async fn tokens_across_nodes(n: Nodes) {
     assert_eq!(b.call(login_token(&token)).await, ServerCommand::Ok);
 }
 
+/// Reads `count` RECIVs from alice on `c`: her messages 0 to `count`, in
+/// order, each once.
+async fn from_alice_in_order(c: &mut RawClient<TokioRuntime>, count: usize) {
+    for i in 0..count {
+        let push = c
+            .push(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("message {i} never came"));
+        let tagged = read_tagged(&push, SIZE);
+        assert_eq!((tagged.sender.as_str(), tagged.index), ("alice", i));
+    }
+}
+
 /// A user of another node who does not read: what overflows his queue on
 /// his node is stored there, every message still OK'd; when he reads again
 /// each one comes, once and in order.
 async fn owner_spills(n: Nodes) {
-    let mut alice = n.login(0, "alice", true).await;
-    let mut bob = n.login(1, "bob", true).await;
-    within!(
-        10,
-        "node a lists bob",
-        alice.online_names().await.contains(&"bob".to_string())
-    );
+    let (mut alice, mut bob) = n.alice_and_bob().await;
     // About 2 MB: more than bob's socket buffers and his 64 KiB queue on b.
     let count = 6000;
     let mut ids = std::collections::VecDeque::new();
@@ -462,20 +460,7 @@ async fn owner_spills(n: Nodes) {
         n.stored_for("bob", 10).await > 0,
         "node b stored nothing for bob"
     );
-    let mut got = Vec::new();
-    while got.len() < count {
-        let push = bob
-            .push(Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|| panic!("only {} of {count} came", got.len()));
-        let tagged = read_tagged(&push, SIZE);
-        assert_eq!(tagged.sender, "alice");
-        got.push(tagged.index);
-    }
-    assert!(
-        got.iter().copied().eq(0..count),
-        "bob's messages out of order or twice"
-    );
+    from_alice_in_order(&mut bob, count).await;
     assert!(bob.quiet(Duration::from_millis(300)).await, "nothing more");
     assert_eq!(n.stored_for("bob", 10).await, 0);
 }

@@ -409,16 +409,17 @@ impl<R: Runtime> Connection<R> {
             }
             Outbound::Stored => self.on_stored(),
             Outbound::SetPermission(level) => self.session.set_permission(level),
-            Outbound::Kick | Outbound::Shutdown => {
-                self.session.close(None);
-                self.closing = true;
-            }
-            Outbound::Replaced => {
-                self.session.close(None);
-                self.closing = true;
-                self.replaced = true;
-            }
+            Outbound::Kick | Outbound::Shutdown => self.close_for(false),
+            Outbound::Replaced => self.close_for(true),
         }
+    }
+
+    /// Closes the session for a kick, a stop, or (`replaced`) the user's
+    /// session on another node, which leaves without NEWLOGOUT.
+    fn close_for(&mut self, replaced: bool) {
+        self.session.close(None);
+        self.closing = true;
+        self.replaced |= replaced;
     }
 
     async fn on_session_event(&mut self, event: ServerEvent) {
@@ -535,15 +536,8 @@ impl<R: Runtime> Connection<R> {
         while let Ok(out) = self.rx.try_recv() {
             match out {
                 Outbound::Message(r) => kept.push(r),
-                Outbound::Kick | Outbound::Shutdown => {
-                    self.session.close(None);
-                    self.closing = true;
-                }
-                Outbound::Replaced => {
-                    self.session.close(None);
-                    self.closing = true;
-                    self.replaced = true;
-                }
+                Outbound::Kick | Outbound::Shutdown => self.close_for(false),
+                Outbound::Replaced => self.close_for(true),
                 Outbound::Packet(_)
                 | Outbound::Hook(_)
                 | Outbound::SetPermission(_)
