@@ -9,105 +9,33 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use gochat_client::ServerRecord;
-use gochat_client::service::{LoginSummary, Service, UserEntry};
-use gochat_client::store::{LocalStore, NewMessage};
-use gochat_client::time::TimeZone;
-use gochat_client::tui::model::UiConfig;
-use gochat_client::tui::{Ctx, Effect, Model, Msg, Outcome, Task, render, update};
-use gochat_proto::Username;
+use crossterm::event::KeyCode;
+use gochat_client::service::Service;
+use gochat_client::tui::{Model, Outcome, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-/// 2024-03-01 12:00:00 UTC.
-const WALL: i64 = 1_709_294_400;
+#[path = "../../client/tests/tui_support/mod.rs"]
+mod tui_support;
+use tui_support::{
+    answer_history, connect, ctrl, done, key, log_in_alice, model_on_test, only_task,
+    store_numbered_messages, store_with_test_server, type_text,
+};
+
 /// Messages in the conversation.
 const MESSAGES: i64 = 100_000;
-
-fn press(m: &mut Model, code: KeyCode, mods: KeyModifiers) -> Vec<Effect> {
-    update(m, Msg::Key(KeyEvent::new(code, mods)))
-}
-
-fn key(m: &mut Model, code: KeyCode) -> Vec<Effect> {
-    press(m, code, KeyModifiers::NONE)
-}
-
-fn type_text(m: &mut Model, text: &str) {
-    for c in text.chars() {
-        key(m, KeyCode::Char(c));
-    }
-}
-
-fn only_task(fx: Vec<Effect>) -> (Ctx, Task) {
-    let mut tasks: Vec<(Ctx, Task)> = fx
-        .into_iter()
-        .filter_map(|e| match e {
-            Effect::Task { ctx, task } => Some((ctx, task)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(tasks.len(), 1, "{tasks:?}");
-    tasks.remove(0)
-}
-
-fn done(m: &mut Model, ctx: Ctx, outcome: Outcome) -> Vec<Effect> {
-    update(
-        m,
-        Msg::Done {
-            ctx,
-            result: Ok(outcome),
-        },
-    )
-}
 
 /// A model connected to server `test` and logged in as alice, with the
 /// Buffers list focused and `bob` typed as the new buffer's name: the next
 /// Enter opens the conversation.
 fn ready_to_open() -> Model {
-    let server = ServerRecord {
-        id: 1,
-        name: "test".into(),
-        address: "127.0.0.1".into(),
-        port: 9037,
-        tls: false,
-    };
-    let mut m = Model::new(
-        UiConfig::default(),
-        vec![server],
-        TimeZone::utc(),
-        (120, 40),
-        Instant::now(),
-        WALL,
-    );
-    press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
-    type_text(&mut m, "/connect");
-    let (ctx, _) = only_task(key(&mut m, KeyCode::Enter));
-    done(
-        &mut m,
-        ctx,
-        Outcome::Connected {
-            motd: String::new(),
-        },
-    );
-    type_text(&mut m, "/login alice");
-    key(&mut m, KeyCode::Enter);
-    type_text(&mut m, "secret");
-    let (ctx, _) = only_task(key(&mut m, KeyCode::Enter));
-    let summary = LoginSummary {
-        permission: 0,
-        online: vec![UserEntry {
-            name: Username::new("alice").unwrap(),
-            permission: Some(0),
-        }],
-        used_token: false,
-        catch_up_started: false,
-    };
-    done(&mut m, ctx, Outcome::LoggedIn(summary));
-    press(&mut m, KeyCode::Char('k'), KeyModifiers::CONTROL);
-    press(&mut m, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    let mut m = model_on_test();
+    connect(&mut m);
+    log_in_alice(&mut m, 0, &[("alice", 0)]);
+    ctrl(&mut m, 'k');
+    ctrl(&mut m, 'n');
     type_text(&mut m, "bob");
     m
 }
@@ -118,32 +46,12 @@ fn bench(c: &mut criterion::Criterion) {
     let path = dir.join("client.db");
     let _ = std::fs::remove_file(&path);
     let service = async_io::block_on(async {
-        let store = LocalStore::open(&path).await.unwrap();
-        let server = store
-            .add_server(Some("test"), "127.0.0.1", 9037, false)
-            .await
-            .unwrap();
-        assert_eq!(server.id, 1);
+        let store = store_with_test_server(&path).await;
         // The history is sealed at rest, as a logged-in account's is.
         let sealed = gochat_client::keys::seal_private_key("bench", "pw").unwrap();
         let (_, history) = gochat_client::keys::open_account_secrets(&sealed, "pw").unwrap();
         store.unlock_history(1, "alice", history).await.unwrap();
-        for chunk in 0..MESSAGES / 10_000 {
-            let batch: Vec<NewMessage> = (0..10_000)
-                .map(|i| {
-                    let n = chunk * 10_000 + i;
-                    NewMessage {
-                        server_id: 1,
-                        account: "alice".into(),
-                        peer: "bob".into(),
-                        outgoing: n % 3 == 0,
-                        stamp: WALL - 200_000 + n,
-                        text: format!("message number {n}"),
-                    }
-                })
-                .collect();
-            store.add_messages(&batch).await.unwrap();
-        }
+        store_numbered_messages(&store, MESSAGES).await;
         Service::new(store)
     });
 
@@ -157,18 +65,7 @@ fn bench(c: &mut criterion::Criterion) {
             |mut m| {
                 let (ctx, _) = only_task(key(&mut m, KeyCode::Enter));
                 let (ctx, task) = only_task(done(&mut m, ctx, Outcome::Done));
-                let Task::History {
-                    account,
-                    peer,
-                    before,
-                    limit,
-                } = task
-                else {
-                    panic!("expected a history task, got {task:?}")
-                };
-                let page =
-                    async_io::block_on(service.history(1, &account, &peer, before, limit)).unwrap();
-                done(&mut m, ctx, Outcome::History(page));
+                async_io::block_on(answer_history(&mut m, &service, ctx, task));
                 let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
                 terminal.draw(|f| render(&m, f)).unwrap();
                 black_box(terminal);

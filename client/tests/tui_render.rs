@@ -18,8 +18,9 @@ use gochat_proto::{AdminCommand, Hook};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tui_support::{
-    DAY, WALL, carol_logs_in, chat, ctrl, done, enter, is_verified_connect, key, log_in_alice,
-    model_on_test, net, new_model, only_task, open_buffer, press, screen, tasks, type_text, user,
+    DAY, WALL, answer_history, carol_logs_in, chat, ctrl, done, enter, is_verified_connect, key,
+    log_in_alice, model_on_test, net, new_model, only_task, open_buffer, press, screen,
+    store_numbered_messages, store_with_test_server, tasks, type_text, user,
 };
 
 /// A model connected to server `test` (its MOTD checked) and logged in as
@@ -694,7 +695,6 @@ fn commands_check_their_server_and_ask_for_passwords() {
 #[test]
 fn opening_a_conversation_with_100k_messages_shows_the_newest_page() {
     use gochat_client::service::Service;
-    use gochat_client::store::{LocalStore, NewMessage};
     use gochat_runtime::Runtime;
     let rt = gochat_runtime_smol::SmolRuntime::with_threads(1).unwrap();
     let dir = std::env::temp_dir().join(format!("gochat_tui_perf_{}", std::process::id()));
@@ -702,28 +702,8 @@ fn opening_a_conversation_with_100k_messages_shows_the_newest_page() {
     let path = dir.join("client.db");
     let _ = std::fs::remove_file(&path);
     rt.block_on(async {
-        let store = LocalStore::open(&path).await.unwrap();
-        let server = store
-            .add_server(Some("test"), "127.0.0.1", 9037, false)
-            .await
-            .unwrap();
-        assert_eq!(server.id, 1);
-        for chunk in 0..10 {
-            let batch: Vec<NewMessage> = (0..10_000)
-                .map(|i| {
-                    let n = chunk * 10_000 + i;
-                    NewMessage {
-                        server_id: 1,
-                        account: "alice".into(),
-                        peer: "bob".into(),
-                        outgoing: n % 3 == 0,
-                        stamp: WALL - 200_000 + n,
-                        text: format!("message number {n}"),
-                    }
-                })
-                .collect();
-            store.add_messages(&batch).await.unwrap();
-        }
+        let store = store_with_test_server(&path).await;
+        store_numbered_messages(&store, 100_000).await;
         let service = Service::new(store);
         let mut m = logged_in();
         ctrl(&mut m, 'k');
@@ -733,20 +713,7 @@ fn opening_a_conversation_with_100k_messages_shows_the_newest_page() {
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
 
         let (ctx, task) = only_task(done(&mut m, ctx, Outcome::Done));
-        let Task::History {
-            account,
-            peer,
-            before,
-            limit,
-        } = task
-        else {
-            panic!("{task:?}")
-        };
-        let page = service
-            .history(1, &account, &peer, before, limit)
-            .await
-            .unwrap();
-        done(&mut m, ctx, Outcome::History(page));
+        answer_history(&mut m, &service, ctx, task).await;
         terminal.draw(|f| render(&m, f)).unwrap();
 
         let buf = terminal.backend().buffer().clone();

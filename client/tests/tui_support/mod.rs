@@ -1,12 +1,14 @@
 //! What the TUI tests drive the model with: a model with one stored server,
 //! keys, typed lines, task results, network events, and the screen as text
-//! (drawn on ratatui's `TestBackend`).
+//! (drawn on ratatui's `TestBackend`). The TUI history bench uses it too.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use gochat_client::service::{HookEvent, LoginSummary, UserEntry};
+use gochat_client::service::{HookEvent, LoginSummary, Service, UserEntry};
+use gochat_client::store::{LocalStore, NewMessage};
 use gochat_client::time::TimeZone;
 use gochat_client::tui::model::{Link, UiConfig};
 use gochat_client::tui::msg::Secret;
@@ -274,4 +276,57 @@ pub fn open_chat(m: &mut Model, peer: &str, page: Vec<ChatMessage>) {
     let (ctx, task) = only_task(done(m, ctx, Outcome::Done));
     assert!(matches!(task, Task::History { .. }), "{task:?}");
     done(m, ctx, Outcome::History(page));
+}
+
+/// Answers the history task `task` of `ctx` from `service`, as the runner's
+/// executor does (a page of the server of `ctx`); returns the effects.
+pub async fn answer_history(m: &mut Model, service: &Service, ctx: Ctx, task: Task) -> Vec<Effect> {
+    let Task::History {
+        account,
+        peer,
+        before,
+        limit,
+    } = task
+    else {
+        panic!("expected a history task, got {task:?}")
+    };
+    let page = service
+        .history(ctx.server, &account, &peer, before, limit)
+        .await
+        .unwrap();
+    done(m, ctx, Outcome::History(page))
+}
+
+/// Opens the local store at `path` and adds server `test` to it (as
+/// [`record`]).
+pub async fn store_with_test_server(path: &Path) -> LocalStore {
+    let store = LocalStore::open(path).await.unwrap();
+    let added = store
+        .add_server(Some("test"), "127.0.0.1", 9037, false)
+        .await
+        .unwrap();
+    assert_eq!(added, record());
+    store
+}
+
+/// Stores alice's conversation with bob on server `test`: `count` messages
+/// (a multiple of 10,000), `message number 0` onwards, one a second from
+/// 200,000 seconds before [`WALL`], every third one hers.
+pub async fn store_numbered_messages(store: &LocalStore, count: i64) {
+    for chunk in 0..count / 10_000 {
+        let batch: Vec<NewMessage> = (0..10_000)
+            .map(|i| {
+                let n = chunk * 10_000 + i;
+                NewMessage {
+                    server_id: record().id,
+                    account: "alice".into(),
+                    peer: "bob".into(),
+                    outgoing: n % 3 == 0,
+                    stamp: WALL - 200_000 + n,
+                    text: format!("message number {n}"),
+                }
+            })
+            .collect();
+        store.add_messages(&batch).await.unwrap();
+    }
 }

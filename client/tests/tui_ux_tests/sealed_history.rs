@@ -22,19 +22,7 @@ fn open_bob_from(m: &mut Model, service: &Service) {
     let (ctx, task) = only_task(key(m, KeyCode::Enter));
     assert_eq!(task, Task::Open { peer: "bob".into() });
     let (ctx, task) = only_task(done(m, ctx, Outcome::Done));
-    let Task::History {
-        account,
-        peer,
-        before,
-        limit,
-    } = task
-    else {
-        panic!("{task:?}")
-    };
-    let page = tokio_rt()
-        .block_on(service.history(m.server().key, &account, &peer, before, limit))
-        .unwrap();
-    done(m, ctx, Outcome::History(page));
+    tokio_rt().block_on(answer_history(m, service, ctx, task));
 }
 
 #[test]
@@ -54,14 +42,9 @@ fn a_conversation_shows_its_history_sealed_on_disk() {
     };
     // Stored while alice was logged in: sealed as written.
     rt.block_on(async {
-        let store = LocalStore::open(&path).await.unwrap();
-        let added = store
-            .add_server(Some("test"), "127.0.0.1", 9037, false)
-            .await
-            .unwrap();
-        assert_eq!(added, record());
+        let store = store_with_test_server(&path).await;
         store
-            .unlock_history(added.id, "alice", key.clone())
+            .unlock_history(record().id, "alice", key.clone())
             .await
             .unwrap();
         store
