@@ -223,27 +223,26 @@ pub async fn next_command(stream: &mut TcpStream, decoder: &mut Decoder) -> Resu
     }
 }
 
-/// The MSG a client sends, encoded once; each send patches the id and the
-/// first 16 ciphertext bytes.
-pub struct Template {
+/// `MSG <to> <stamp> <ciphertext>`, encoded once; each copy appended gets
+/// its own packet id, and its ciphertext can be patched.
+pub struct MsgFrame {
     frame: Vec<u8>,
     ciphertext_at: usize,
 }
 
-impl Template {
-    /// `MSG <to> <stamp> <512 bytes>`, the bytes made from `seed`.
-    pub fn new(to: &Username, stamp: i64, seed: u64) -> Result<Template> {
-        let ciphertext = filler(seed);
+impl MsgFrame {
+    /// The MSG to `to` stamped `stamp` carrying `ciphertext`.
+    pub fn new(to: &Username, stamp: i64, ciphertext: &[u8]) -> Result<MsgFrame> {
         let mut frame = BytesMut::new();
         encode_into(
             &mut frame,
             Action::Msg,
             EMPTY_INFO,
             1,
-            &[to.as_bytes(), &encode_stamp(stamp), &ciphertext],
+            &[to.as_bytes(), &encode_stamp(stamp), ciphertext],
         )?;
-        let ciphertext_at = frame.len() - 2 - CIPHERTEXT_LEN;
-        Ok(Template {
+        let ciphertext_at = frame.len() - 2 - ciphertext.len();
+        Ok(MsgFrame {
             frame: frame.to_vec(),
             ciphertext_at,
         })
@@ -254,7 +253,9 @@ impl Template {
         self.frame.len()
     }
 
-    fn append(&self, out: &mut BytesMut, id: u16, sent_ns: u64, sender: u32, seq: u32) {
+    /// Appends the MSG with packet id `id` to `out`; returns its ciphertext
+    /// and CRLF, to patch.
+    pub fn append<'a>(&self, out: &'a mut BytesMut, id: u16) -> &'a mut [u8] {
         let start = out.len();
         out.extend_from_slice(&self.frame);
         let frame = &mut out[start..];
@@ -263,7 +264,27 @@ impl Template {
         let mut header = Header::from_bytes(word);
         header.id = id;
         frame[..HEADER_LEN].copy_from_slice(&header.to_bytes());
-        let stamp = &mut frame[self.ciphertext_at..self.ciphertext_at + 16];
+        &mut frame[self.ciphertext_at..]
+    }
+}
+
+/// The MSG a client sends, encoded once; each send patches the id and the
+/// first 16 ciphertext bytes.
+pub struct Template(MsgFrame);
+
+impl Template {
+    /// `MSG <to> <stamp> <512 bytes>`, the bytes made from `seed`.
+    pub fn new(to: &Username, stamp: i64, seed: u64) -> Result<Template> {
+        MsgFrame::new(to, stamp, &filler(seed)).map(Template)
+    }
+
+    /// Wire size of one MSG.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn append(&self, out: &mut BytesMut, id: u16, sent_ns: u64, sender: u32, seq: u32) {
+        let stamp = &mut self.0.append(out, id)[..16];
         stamp[..8].copy_from_slice(&sent_ns.to_le_bytes());
         stamp[8..12].copy_from_slice(&sender.to_le_bytes());
         stamp[12..].copy_from_slice(&seq.to_le_bytes());
@@ -274,6 +295,23 @@ impl Template {
 /// sends; our server would accept CRLF in the last argument too).
 fn filler(seed: u64) -> Vec<u8> {
     gochat_benches::codec::no_crlf_bytes(seed, CIPHERTEXT_LEN)
+}
+
+/// With one permit of `permits` taken, takes more without waiting, up to
+/// `most` in all; returns how many are taken (at least 1). They are
+/// forgotten: the replies give them back.
+pub fn take_more(permits: &Semaphore, most: usize) -> usize {
+    let mut batch = 1;
+    while batch < most {
+        match permits.try_acquire() {
+            Ok(p) => {
+                p.forget();
+                batch += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 /// When the load runs; shared by every client.
@@ -543,21 +581,12 @@ async fn write_until_end(
             window.add_permits(1);
             return Ok(());
         }
-        let mut batch = 1;
         let most = if plan.interval.is_none() {
             plan.window
         } else {
             (plan.burst + owed).min(plan.window)
         };
-        while batch < most {
-            match window.try_acquire() {
-                Ok(p) => {
-                    p.forget();
-                    batch += 1;
-                }
-                Err(_) => break,
-            }
-        }
+        let batch = take_more(window, most);
         if plan.interval.is_some() {
             owed = (plan.burst + owed - batch).min(plan.window);
         }

@@ -16,17 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use gochat_proto::header::{HEADER_LEN, MAX_ARG_LEN, MAX_ID};
-use gochat_proto::{
-    Action, ClientCommand, Decoder, Direction, EMPTY_INFO, ErrorCode, Header, Packet, Username,
-    encode_into, encode_stamp,
-};
+use gochat_proto::header::{MAX_ARG_LEN, MAX_ID};
+use gochat_proto::{Action, ClientCommand, Decoder, Direction, ErrorCode, Packet, Username};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, timeout_at};
 
-use crate::client::{Conn, username};
+use crate::client::{Conn, MsgFrame, take_more, username};
 use crate::{Result, err};
 
 /// Bytes of the tag at the start of every ciphertext: the sender's index
@@ -81,47 +78,24 @@ pub fn read_tag(ciphertext: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// `MSG <to> <stamp> <size bytes>`, encoded once.
-pub struct Tagged {
-    frame: Vec<u8>,
-    tag_at: usize,
-}
+pub struct Tagged(MsgFrame);
 
 impl Tagged {
     /// The MSG to `to`, its ciphertext `size` bytes without CRLF.
     pub fn new(to: &Username, stamp: i64, size: usize, seed: u64) -> Result<Tagged> {
         check_size(size)?;
         let ciphertext = gochat_benches::codec::no_crlf_bytes(seed, size);
-        let mut frame = BytesMut::new();
-        encode_into(
-            &mut frame,
-            Action::Msg,
-            EMPTY_INFO,
-            1,
-            &[to.as_bytes(), &encode_stamp(stamp), &ciphertext],
-        )?;
-        let tag_at = frame.len() - 2 - size;
-        Ok(Tagged {
-            frame: frame.to_vec(),
-            tag_at,
-        })
+        MsgFrame::new(to, stamp, &ciphertext).map(Tagged)
     }
 
     /// Wire size of one MSG.
     pub fn len(&self) -> usize {
-        self.frame.len()
+        self.0.len()
     }
 
     /// Appends the MSG with packet id `id` and the tag `(sender, seq)`.
     pub fn append(&self, out: &mut BytesMut, id: u16, sender: u32, seq: u32) {
-        let start = out.len();
-        out.extend_from_slice(&self.frame);
-        let frame = &mut out[start..];
-        let mut word = [0u8; HEADER_LEN];
-        word.copy_from_slice(&frame[..HEADER_LEN]);
-        let mut header = Header::from_bytes(word);
-        header.id = id;
-        frame[..HEADER_LEN].copy_from_slice(&header.to_bytes());
-        write_tag(&mut frame[self.tag_at..], sender, seq);
+        write_tag(self.0.append(out, id), sender, seq);
     }
 }
 
@@ -480,16 +454,7 @@ async fn write_msgs(
             let room = state.limit.map_or(state.window, |l| {
                 (l - total).min(state.window as u64) as usize
             });
-            let mut batch = 1;
-            while batch < room {
-                match permits.try_acquire() {
-                    Ok(p) => {
-                        p.forget();
-                        batch += 1;
-                    }
-                    Err(_) => break,
-                }
-            }
+            let batch = take_more(&permits, room);
             out.clear();
             for _ in 0..batch {
                 state.next_id = state.next_id % MAX_ID + 1;
