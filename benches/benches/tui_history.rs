@@ -20,7 +20,7 @@ use ratatui::backend::TestBackend;
 #[path = "../../client/tests/tui_support/mod.rs"]
 mod tui_support;
 use tui_support::{
-    answer_history, connect, ctrl, done, key, log_in_alice, model_on_test, only_task,
+    answer_history, connect, ctrl_pair, done, key, log_in_alice, model_on_test, only_task,
     store_numbered_messages, store_with_test_server, type_text,
 };
 
@@ -34,8 +34,7 @@ fn ready_to_open() -> Model {
     let mut m = model_on_test();
     connect(&mut m);
     log_in_alice(&mut m, 0, &[("alice", 0)]);
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 'k', 'n');
     type_text(&mut m, "bob");
     m
 }

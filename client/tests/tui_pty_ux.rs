@@ -128,6 +128,21 @@ fn wait_input(pty: &Pty, text: &str) {
     });
 }
 
+/// Presses `keys`, then waits until the input shows `text`.
+fn press_until_input(pty: &Pty, keys: &str, text: &str) {
+    pty.press(keys);
+    wait_input(pty, text);
+}
+
+/// Types `text`, waits until the input shows it, and clears the input
+/// (Ctrl-U); returns the screen as it was with `text` typed.
+fn type_into_input(pty: &Pty, text: &str) -> String {
+    press_until_input(pty, text, text);
+    let screen = pty.contents();
+    pty.press("\x15");
+    screen
+}
+
 /// The input row's text after the prompt, in `contents`.
 fn input_line(contents: &str) -> String {
     let line = contents
@@ -156,16 +171,12 @@ fn readline_keys_drafts_and_completion_in_a_terminal() {
     // Alt-B twice (ESC b), Ctrl-K: "one ".
     pty.press("\x1bb");
     pty.press("\x1bb");
-    pty.press("\x0b");
-    wait_input(&pty, "one");
+    press_until_input(&pty, "\x0b", "one");
     // Ctrl-_ (0x1f) undoes the kill; Ctrl-E, Ctrl-W delete the last word.
-    pty.press("\x1f");
-    wait_input(&pty, "one two three");
-    pty.press("\x05\x17");
-    wait_input(&pty, "one two");
+    press_until_input(&pty, "\x1f", "one two three");
+    press_until_input(&pty, "\x05\x17", "one two");
     // Ctrl-Z (0x1a) undoes too: the raw terminal does not suspend.
-    pty.press("\x1a");
-    wait_input(&pty, "one two three");
+    press_until_input(&pty, "\x1a", "one two three");
     // The draft stays with its buffer: Alt-Up to System and back.
     pty.press("\x1b[1;3A");
     pty.wait_for(&["System @ Local"]);
@@ -179,8 +190,7 @@ fn readline_keys_drafts_and_completion_in_a_terminal() {
     pty.press("new_l\t");
     pty.wait_for(&["Tab: new_login new_logout"]);
     wait_input(&pty, "/subscribe new_login");
-    pty.press("\t");
-    wait_input(&pty, "/subscribe new_logout");
+    press_until_input(&pty, "\t", "/subscribe new_logout");
     pty.quit();
 }
 
@@ -207,8 +217,7 @@ fn the_mouse_switches_buffers_and_servers_until_alt_m() {
     let (x, y) = pty.place("1 System");
     pty.click(x + 2, y);
     // A key after the click: once the input shows it, the click was read.
-    pty.press("z");
-    wait_input(&pty, "z");
+    press_until_input(&pty, "z", "z");
     assert!(pty.contents().contains("notes @ Local"));
     pty.press("\x7f");
     pty.press("\x1bm");
@@ -340,12 +349,9 @@ fn closed_popups_give_the_keys_back_and_delete_server_asks_in_full() {
     pty.press("\x0e");
     pty.wait_for(&["Enter buffer name..."]);
     pty.press("\x1b");
-    pty.press("1 more thing");
-    wait_input(&pty, "1 more thing");
-    let screen = pty.contents();
+    let screen = type_into_input(&pty, "1 more thing");
     assert!(screen.contains("notes @ Local"), "{screen}");
     assert!(!screen.contains("Enter buffer name..."), "{screen}");
-    pty.press("\x15");
 
     // A server to delete (never connected).
     pty.press("\x13");
@@ -363,9 +369,12 @@ fn closed_popups_give_the_keys_back_and_delete_server_asks_in_full() {
         "y = Yes",
         "n/Esc = No",
     ];
-    pty.press("\x13");
-    pty.press("\x18");
-    pty.wait_for(&question);
+    let ask_delete = || {
+        pty.press("\x13");
+        pty.press("\x18");
+        pty.wait_for(&question);
+    };
+    ask_delete();
     let screen = pty.contents();
     assert!(
         screen.contains("All information about this server will be lost!")
@@ -373,34 +382,22 @@ fn closed_popups_give_the_keys_back_and_delete_server_asks_in_full() {
         "{screen}"
     );
     pty.press("\x1b");
-    pty.press("1 hello");
-    wait_input(&pty, "1 hello");
-    let screen = pty.contents();
+    let screen = type_into_input(&pty, "1 hello");
     assert!(screen.contains("Default @ spare"), "{screen}");
     assert!(!screen.contains("lost!"), "{screen}");
-    pty.press("\x15");
     // n: No, the server stays, and typing goes to the input again.
-    pty.press("\x13");
-    pty.press("\x18");
-    pty.wait_for(&question);
+    ask_delete();
     pty.press("n");
-    pty.press("2 more");
-    wait_input(&pty, "2 more");
-    let screen = pty.contents();
+    let screen = type_into_input(&pty, "2 more");
     assert!(
         screen.contains("Default @ spare") && !screen.contains("lost!"),
         "{screen}"
     );
-    pty.press("\x15");
     // Enter takes the highlighted answer, No when the question opens.
-    pty.press("\x13");
-    pty.press("\x18");
-    pty.wait_for(&question);
+    ask_delete();
     pty.press("\r");
-    pty.press("3 more");
-    wait_input(&pty, "3 more");
-    assert!(pty.contents().contains("Default @ spare"));
-    pty.press("\x15");
+    let screen = type_into_input(&pty, "3 more");
+    assert!(screen.contains("Default @ spare"), "{screen}");
 
     // A click on a server in the Servers list shows it.
     let (x, y) = pty.place("TLS 127.0.0.1:9");
@@ -411,15 +408,12 @@ fn closed_popups_give_the_keys_back_and_delete_server_asks_in_full() {
     pty.wait_for(&["Default @ spare"]);
 
     // y: Yes, the server is deleted.
-    pty.press("\x13");
-    pty.press("\x18");
-    pty.wait_for(&question);
+    ask_delete();
     pty.press("y");
     pty.wait_until("deleted the server", |s| {
         !s.contents().contains("127.0.0.1:9")
     });
-    pty.press("4 more");
-    wait_input(&pty, "4 more");
+    press_until_input(&pty, "4 more", "4 more");
     pty.quit();
 }
 
@@ -437,25 +431,19 @@ fn command_history_readline_moves_word_wrap_and_the_wheel() {
         s.contents().matches("Client TUI version").count() == 2
     });
     wait_input(&pty, "Write here...");
-    pty.press("\x1b[A");
-    wait_input(&pty, "/version");
-    pty.press("\x1b[A");
-    wait_input(&pty, "/buffers");
-    pty.press("\x1b[B");
-    wait_input(&pty, "/version");
+    press_until_input(&pty, "\x1b[A", "/version");
+    press_until_input(&pty, "\x1b[A", "/buffers");
+    press_until_input(&pty, "\x1b[B", "/version");
     pty.press("\x15");
 
     // Ctrl-A: to the start; Alt-F: past the next word.
     pty.press("alpha beta gamma");
     pty.press("\x01");
-    pty.press("X");
-    wait_input(&pty, "Xalpha beta gamma");
+    press_until_input(&pty, "X", "Xalpha beta gamma");
     pty.press("\x1bf");
-    pty.press("Y");
-    wait_input(&pty, "XalphaY beta gamma");
+    press_until_input(&pty, "Y", "XalphaY beta gamma");
     pty.press("\x1bf");
-    pty.press("Z");
-    wait_input(&pty, "XalphaY betaZ gamma");
+    press_until_input(&pty, "Z", "XalphaY betaZ gamma");
     pty.press("\x05\x15");
 
     // Thirty words: the box wraps between them, never inside one.
@@ -588,10 +576,8 @@ fn a_server_session_with_sealed_history_completion_and_desktop_notifications() {
     );
 
     // Tab completes an online user's name and a contact's.
-    pty.press("/msg b\t");
-    wait_input(&pty, "/msg bob");
-    pty.press("\x15/msg da\t");
-    wait_input(&pty, "/msg dave");
+    press_until_input(&pty, "/msg b\t", "/msg bob");
+    press_until_input(&pty, "\x15/msg da\t", "/msg dave");
     pty.press("\x15");
 
     // bob's buffer: the stored history, sealed at login, read back; the
@@ -644,8 +630,7 @@ fn a_server_session_with_sealed_history_completion_and_desktop_notifications() {
     );
     // Enter again once the delay has passed sends it.
     std::thread::sleep(std::time::Duration::from_millis(350));
-    pty.press("\r");
-    wait_input(&pty, "Write here...");
+    press_until_input(&pty, "\r", "Write here...");
     let got = rt.block_on(wait_for(
         &rt,
         &bob_events,

@@ -18,9 +18,9 @@ use gochat_proto::{AdminCommand, Hook};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tui_support::{
-    DAY, WALL, answer_history, carol_logs_in, chat, ctrl, done, enter, is_verified_connect, key,
-    log_in_alice, model_on_test, net, new_model, only_task, open_buffer, press, screen,
-    store_numbered_messages, store_with_test_server, tasks, type_text, user,
+    DAY, WALL, answer_history, carol_logs_in, chat, ctrl, ctrl_pair, done, enter,
+    is_verified_connect, key, log_in_alice, model_on_test, net, new_model, only_task, open_buffer,
+    press, screen, store_numbered_messages, store_with_test_server, tasks, type_text, user,
 };
 
 /// A model connected to server `test` (its MOTD checked) and logged in as
@@ -199,8 +199,7 @@ fn conversation_with_history_date_separator_unread_marker_and_indentation() {
     ctrl(&mut m, 'k');
     assert_eq!(m.focus, Focus::Buffers);
     ctrl(&mut m, 'n');
-    type_text(&mut m, "Bob");
-    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
+    let (ctx, task) = only_task(enter(&mut m, "Bob"));
     assert_eq!(task, Task::Open { peer: "bob".into() });
     let (ctx, task) = only_task(done(&mut m, ctx, Outcome::Done));
     assert_eq!(
@@ -290,8 +289,7 @@ fn scrolling_up_loads_older_pages() {
     let mut m = logged_in();
     m.config.bell = false;
     ctrl(&mut m, 'g');
-    type_text(&mut m, "bob");
-    key(&mut m, KeyCode::Enter);
+    enter(&mut m, "bob");
     // Not a buffer yet: the switcher refuses it.
     assert!(m.popup.is_none());
     let mut fx = enter(&mut m, "/msg bob hey");
@@ -468,8 +466,7 @@ fn keys_of_the_original() {
     assert_eq!(m.server().buffer().unwrap().name, "System");
     press(&mut m, KeyCode::Down, KeyModifiers::ALT);
     assert_eq!(m.server().buffer().unwrap().name, "notes");
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'w');
+    ctrl_pair(&mut m, 'k', 'w');
     assert!(!screen(&m).contains("2 notes"));
     // The quick switcher finds hidden buffers by prefix, Tab completes.
     key(&mut m, KeyCode::Esc);
@@ -626,11 +623,9 @@ fn commands_check_their_server_and_ask_for_passwords() {
     assert_eq!(task, Task::Subscribe(Hook::PermsChg));
     // Import asks for the password twice.
     enter(&mut m, "/import dave /keys/dave.pem");
-    type_text(&mut m, "pw");
-    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    assert!(enter(&mut m, "pw").is_empty());
     assert!(screen(&m).contains("Repeat your password..."));
-    type_text(&mut m, "pw");
-    let (_, task) = only_task(key(&mut m, KeyCode::Enter));
+    let (_, task) = only_task(enter(&mut m, "pw"));
     assert_eq!(
         task,
         Task::Import {
@@ -643,8 +638,7 @@ fn commands_check_their_server_and_ask_for_passwords() {
     enter(&mut m, "/export alice");
     key(&mut m, KeyCode::Enter);
     assert!(m.popup.is_some(), "an empty password keeps the popup open");
-    type_text(&mut m, "x");
-    let (_, task) = only_task(key(&mut m, KeyCode::Enter));
+    let (_, task) = only_task(enter(&mut m, "x"));
     assert_eq!(
         task,
         Task::Export {
@@ -706,10 +700,7 @@ fn opening_a_conversation_with_100k_messages_shows_the_newest_page() {
         store_numbered_messages(&store, 100_000).await;
         let service = Service::new(store);
         let mut m = logged_in();
-        ctrl(&mut m, 'k');
-        ctrl(&mut m, 'n');
-        type_text(&mut m, "bob");
-        let (ctx, _) = only_task(key(&mut m, KeyCode::Enter));
+        let (ctx, _) = only_task(open_buffer(&mut m, "bob"));
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
 
         let (ctx, task) = only_task(done(&mut m, ctx, Outcome::Done));
@@ -794,8 +785,7 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
     let mut m = new_model();
     open_buffer(&mut m, "notes");
     assert_eq!(m.server().buffer().unwrap().name, "notes");
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 'k', 'n');
     assert!(screen(&m).contains("Enter buffer name..."));
     key(&mut m, KeyCode::Esc);
     type_text(&mut m, "1 more thing");
@@ -806,8 +796,7 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
 
     // The second: Ctrl-S, Ctrl-X, Esc, then `1 hello` on a remote server.
     press(&mut m, KeyCode::Down, KeyModifiers::SHIFT);
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 's', 'x');
     assert!(screen(&m).contains("delete this server?"));
     key(&mut m, KeyCode::Esc);
     type_text(&mut m, "1 hello");
@@ -827,8 +816,7 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
         KeyCode::Enter,
         KeyCode::Char('x'),
     ] {
-        ctrl(&mut m, 'k');
-        ctrl(&mut m, 'x');
+        ctrl_pair(&mut m, 'k', 'x');
         assert!(m.popup.is_some(), "delete-buffer confirm opens");
         if close == KeyCode::Char('x') {
             // A key the confirm ignores keeps it open; Esc then closes it.
@@ -840,43 +828,35 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
         }
         assert_typing_reaches_the_input(&mut m, &format!("delete buffer, {close:?}"));
     }
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 'k', 'x');
     key(&mut m, KeyCode::Char('y'));
     assert_typing_reaches_the_input(&mut m, "delete buffer, y");
     assert!(m.server().find("notes").is_none(), "y deleted it");
 
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'g');
+    ctrl_pair(&mut m, 'k', 'g');
     key(&mut m, KeyCode::Esc);
     assert_typing_reaches_the_input(&mut m, "quick switcher from the list, Esc");
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'g');
+    ctrl_pair(&mut m, 's', 'g');
     enter(&mut m, "sys");
     assert_typing_reaches_the_input(&mut m, "quick switcher, Enter");
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'g');
+    ctrl_pair(&mut m, 'k', 'g');
     enter(&mut m, "nothing like it");
     assert_typing_reaches_the_input(&mut m, "quick switcher, no match");
 
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 's', 'n');
     key(&mut m, KeyCode::Esc);
     assert_typing_reaches_the_input(&mut m, "new server, Esc");
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 's', 'n');
     enter(&mut m, "test");
     assert_typing_reaches_the_input(&mut m, "new server naming a stored one");
     assert_eq!(m.server().name(), "test");
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 's', 'n');
     enter(&mut m, "other");
     assert!(screen(&m).contains("Enter server address and port"));
     key(&mut m, KeyCode::Esc);
     assert_typing_reaches_the_input(&mut m, "new server address, Esc");
     for close in [KeyCode::Esc, KeyCode::Char('n'), KeyCode::Enter] {
-        ctrl(&mut m, 's');
-        ctrl(&mut m, 'x');
+        ctrl_pair(&mut m, 's', 'x');
         assert!(m.popup.is_some(), "delete-server confirm opens");
         key(&mut m, close);
         assert_typing_reaches_the_input(&mut m, &format!("delete server, {close:?}"));
@@ -909,8 +889,7 @@ fn screen_at(model: &mut Model, width: u16, height: u16) -> String {
 #[test]
 fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
     let mut m = model_on_test();
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 's', 'x');
     let Some(Popup::Confirm(c)) = &m.popup else {
         panic!("no confirm: {:?}", m.popup)
     };
@@ -937,12 +916,10 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
     assert!(m.popup.is_none());
     assert_eq!(m.server().name(), "test");
     // n says no; y says yes at once, whatever is highlighted.
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 's', 'x');
     assert!(tasks(key(&mut m, KeyCode::Char('n'))).is_empty());
     assert!(m.popup.is_none());
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 's', 'x');
     let t = tasks(key(&mut m, KeyCode::Char('y')));
     assert!(
         t.iter()
@@ -952,8 +929,7 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
 
     // On a narrow screen the text wraps instead of being cut.
     let mut m = model_on_test();
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 's', 'x');
     let s = screen_at(&mut m, 36, 20);
     // Whole words on each row; the hint keeps each `key = answer` whole.
     let rows: Vec<String> = s
@@ -984,8 +960,7 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
     // The delete-buffer confirm has the same hint and keys.
     let mut m = new_model();
     open_buffer(&mut m, "notes");
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 'k', 'x');
     let s = screen(&m);
     assert!(
         s.contains("delete this buffer?") && s.contains("Enter = No, y = Yes, n/Esc = No"),
@@ -993,8 +968,7 @@ fn delete_confirms_show_their_whole_text_and_what_enter_answers() {
     );
     key(&mut m, KeyCode::Enter);
     assert!(m.server().find("notes").is_some(), "Enter on No keeps it");
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 'k', 'x');
     key(&mut m, KeyCode::Char('Y'));
     assert!(m.server().find("notes").is_none(), "Y deletes it");
 }
@@ -1056,8 +1030,7 @@ fn the_input_box_wraps_at_word_boundaries() {
 #[test]
 fn adding_a_server_asks_about_tls_and_shows_the_choice() {
     let mut m = new_model();
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 's', 'n');
     enter(&mut m, "plain");
     let s = screen(&m);
     assert!(
@@ -1099,8 +1072,7 @@ fn adding_a_server_asks_about_tls_and_shows_the_choice() {
 
     // Left as it opens, the toggle adds a TLS server, marked in the list
     // before its address (a narrow list cuts the port, not the mark).
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 's', 'n');
     enter(&mut m, "secure");
     let (ctx, task) = only_task(enter(&mut m, "chat.example.org:8037"));
     assert!(
@@ -1124,8 +1096,7 @@ fn adding_a_server_asks_about_tls_and_shows_the_choice() {
     );
 
     // A wrong or taken address keeps the popup open, toggle and all.
-    ctrl(&mut m, 's');
-    ctrl(&mut m, 'n');
+    ctrl_pair(&mut m, 's', 'n');
     enter(&mut m, "third");
     key(&mut m, KeyCode::Tab);
     assert!(tasks(enter(&mut m, "no port here")).is_empty());

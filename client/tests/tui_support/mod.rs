@@ -57,8 +57,7 @@ pub fn model_on_test() -> Model {
 /// Opens buffer `name` on the server on screen: Ctrl-K, Ctrl-N, `name`,
 /// Enter; returns the effects of Enter.
 pub fn open_buffer(m: &mut Model, name: &str) -> Vec<Effect> {
-    ctrl(m, 'k');
-    ctrl(m, 'n');
+    ctrl_pair(m, 'k', 'n');
     enter(m, name)
 }
 
@@ -97,6 +96,13 @@ pub fn key(model: &mut Model, code: KeyCode) -> Vec<Effect> {
 /// Presses Ctrl-`c`.
 pub fn ctrl(model: &mut Model, c: char) -> Vec<Effect> {
     press(model, KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+/// Presses Ctrl-`first`, then Ctrl-`second` (as Ctrl-K, Ctrl-N: the
+/// Buffers list, then its New); returns the effects of the second.
+pub fn ctrl_pair(model: &mut Model, first: char, second: char) -> Vec<Effect> {
+    ctrl(model, first);
+    ctrl(model, second)
 }
 
 /// Presses Alt-`c`.
@@ -267,10 +273,7 @@ pub fn logged_in() -> Model {
 /// Opens the conversation with `peer` (Ctrl-K, Ctrl-N) and gives it `page`
 /// as its history. The input must be empty.
 pub fn open_chat(m: &mut Model, peer: &str, page: Vec<ChatMessage>) {
-    ctrl(m, 'k');
-    ctrl(m, 'n');
-    type_text(m, peer);
-    let fx = key(m, KeyCode::Enter);
+    let fx = open_buffer(m, peer);
     let (ctx, task) = only_task(fx);
     assert_eq!(task, Task::Open { peer: peer.into() });
     let (ctx, task) = only_task(done(m, ctx, Outcome::Done));

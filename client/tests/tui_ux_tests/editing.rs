@@ -20,8 +20,7 @@ fn readline_keys_edit_the_input() {
     assert_eq!(m.input.text(), "say hello");
     assert_eq!(m.focus, Focus::Input);
     alt(&mut m, 'b');
-    ctrl(&mut m, 'e');
-    ctrl(&mut m, 'w');
+    ctrl_pair(&mut m, 'e', 'w');
     assert_eq!(m.input.text(), "say ");
     // Ctrl-Z (and Ctrl-_, which terminals send as Ctrl-7) undo.
     ctrl(&mut m, 'z');
@@ -30,8 +29,7 @@ fn readline_keys_edit_the_input() {
     assert_eq!(m.input.text(), "say hello to bob");
     // The cursor went back to where the kill took place.
     assert_eq!(&m.input.text()[m.input.cursor()..], " to bob");
-    ctrl(&mut m, 'e');
-    ctrl(&mut m, 'u');
+    ctrl_pair(&mut m, 'e', 'u');
     assert_eq!(
         m.input.text(),
         "",
@@ -75,8 +73,7 @@ fn ctrl_k_and_ctrl_u_keep_their_original_meaning_with_nothing_to_delete() {
     assert_eq!(m.input.text(), "draft");
     key(&mut m, KeyCode::Esc);
     // The cursor at the start: Ctrl-U still toggles the panel.
-    ctrl(&mut m, 'a');
-    ctrl(&mut m, 'u');
+    ctrl_pair(&mut m, 'a', 'u');
     assert!(!m.show_users);
     assert_eq!(m.input.text(), "draft");
 }

@@ -68,8 +68,7 @@ fn a_click_finds_the_buffer_shown_in_a_scrolled_list() {
     let mut m = new_model();
     update(&mut m, Msg::Resize(100, 16));
     for i in 0..20 {
-        ctrl(&mut m, 'k');
-        ctrl(&mut m, 'n');
+        ctrl_pair(&mut m, 'k', 'n');
         type_text(&mut m, &format!("note{i:02}"));
         key(&mut m, crossterm::event::KeyCode::Enter);
     }

@@ -3,7 +3,6 @@
 //! with the account's history key unlocked, and its texts are drawn; with
 //! the key locked the same rows draw as sealed.
 
-use crossterm::event::KeyCode;
 use gochat_client::keys::{open_account_secrets, seal_private_key};
 use gochat_client::service::Service;
 use gochat_client::store::{LocalStore, NewMessage, SEALED_PLACEHOLDER};
@@ -16,10 +15,7 @@ use crate::tui_support::*;
 /// Opens bob's conversation (Ctrl-K, Ctrl-N) and answers its history task
 /// from `service`, as the runner's executor does.
 fn open_bob_from(m: &mut Model, service: &Service) {
-    ctrl(m, 'k');
-    ctrl(m, 'n');
-    type_text(m, "bob");
-    let (ctx, task) = only_task(key(m, KeyCode::Enter));
+    let (ctx, task) = only_task(open_buffer(m, "bob"));
     assert_eq!(task, Task::Open { peer: "bob".into() });
     let (ctx, task) = only_task(done(m, ctx, Outcome::Done));
     tokio_rt().block_on(answer_history(m, service, ctx, task));

@@ -75,8 +75,7 @@ fn a_conversation_is_searched_in_its_stored_history() {
     assert!(!highlighted(&m, "Lunch"));
     // The conversation searched has the words highlighted too.
     ctrl(&mut m, 'g');
-    type_text(&mut m, "bob");
-    key(&mut m, KeyCode::Enter);
+    enter(&mut m, "bob");
     assert_eq!(m.server().buffer().unwrap().name, "bob");
     assert!(highlighted(&m, "noon"));
     // Esc in the messages ends the highlight.
@@ -85,8 +84,7 @@ fn a_conversation_is_searched_in_its_stored_history() {
     assert!(!highlighted(&m, "noon"));
     // No typing into the results.
     ctrl(&mut m, 'g');
-    type_text(&mut m, "Search");
-    key(&mut m, KeyCode::Enter);
+    enter(&mut m, "Search");
     enter(&mut m, "hello?");
     assert!(screen(&m).contains("Error: performing action on search results!"));
 }
@@ -100,8 +98,7 @@ fn ctrl_f_asks_and_tab_searches_every_conversation() {
     assert!(s.contains("In this buffer's history (Tab: every conversation)"));
     key(&mut m, KeyCode::Tab);
     assert!(screen(&m).contains("In every conversation of this server (Tab: this buffer)"));
-    type_text(&mut m, "plans");
-    let (ctx, task) = only_task(key(&mut m, KeyCode::Enter));
+    let (ctx, task) = only_task(enter(&mut m, "plans"));
     assert_eq!(
         task,
         Task::Search {
@@ -127,8 +124,7 @@ fn ctrl_f_asks_and_tab_searches_every_conversation() {
     // The results buffer can be deleted like a conversation's.
     let i = m.server().find(SEARCH_BUFFER).unwrap();
     assert_eq!(m.server().buffers[i].kind, BufferKind::Search);
-    ctrl(&mut m, 'k');
-    ctrl(&mut m, 'x');
+    ctrl_pair(&mut m, 'k', 'x');
     key(&mut m, KeyCode::Char('y'));
     assert!(m.server().find(SEARCH_BUFFER).is_none());
 }
