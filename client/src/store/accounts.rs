@@ -26,6 +26,25 @@ fn contact((server_id, username, pubkey_pem): (i64, String, String)) -> Contact 
 }
 
 impl LocalStore {
+    /// The row `sql` selects with `server_id` and `username` bound, in that
+    /// order, if any.
+    async fn row_by_name<T>(
+        &self,
+        sql: &'static str,
+        server_id: i64,
+        username: &str,
+    ) -> Result<Option<T>, ClientError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
+        sqlx::query_as(sql)
+            .bind(server_id)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
     /// Adds a local account of server `server_id`. `sealed_key` must be the
     /// private key sealed with the password ([`crate::keys::seal_private_key`]):
     /// the store never sees a key in clear.
@@ -79,15 +98,14 @@ impl LocalStore {
         server_id: i64,
         username: &str,
     ) -> Result<Option<Account>, ClientError> {
-        let row: Option<AccountRow> = sqlx::query_as(
-            "SELECT id, server_id, username, password_hash, sealed_key FROM accounts \
-             WHERE server_id = ? AND username = ?",
-        )
-        .bind(server_id)
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let row: Option<AccountRow> = self
+            .row_by_name(
+                "SELECT id, server_id, username, password_hash, sealed_key FROM accounts \
+                 WHERE server_id = ? AND username = ?",
+                server_id,
+                username,
+            )
+            .await?;
         Ok(row.map(account))
     }
 
@@ -175,15 +193,14 @@ impl LocalStore {
         server_id: i64,
         username: &str,
     ) -> Result<Option<Contact>, ClientError> {
-        let row: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT server_id, username, pubkey_pem FROM contacts \
-             WHERE server_id = ? AND username = ?",
-        )
-        .bind(server_id)
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let row: Option<(i64, String, String)> = self
+            .row_by_name(
+                "SELECT server_id, username, pubkey_pem FROM contacts \
+                 WHERE server_id = ? AND username = ?",
+                server_id,
+                username,
+            )
+            .await?;
         Ok(row.map(contact))
     }
 

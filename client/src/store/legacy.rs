@@ -24,6 +24,7 @@ use std::collections::HashMap;
 
 use sqlx::SqliteConnection;
 
+use super::servers::insert_server;
 use super::{db_error, parse_go_time, port_from_db};
 use crate::types::ClientError;
 
@@ -149,32 +150,15 @@ async fn copy_servers(conn: &mut SqliteConnection, counts: &mut Counts) -> Resul
         let name = name
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| format!("Default-{id}"));
-        let inserted = sqlx::query(
-            "INSERT INTO remote_servers (id, name, address, port, tls) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(&name)
-        .bind(address.as_deref().unwrap_or(""))
-        .bind(i64::from(port))
-        .bind(tls)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        if inserted.rows_affected() == 0 {
+        let address = address.as_deref().unwrap_or("");
+        if insert_server(conn, Some(id), &name, address, port, tls)
+            .await?
+            .is_none()
+        {
             // Two rows with one server_id (MAX+1 is not atomic): keep the
             // second under a new id; the users follow the first.
             tracing::warn!(id, name, "duplicate server id in the original database");
-            sqlx::query(
-                "INSERT INTO remote_servers (name, address, port, tls) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&name)
-            .bind(address.as_deref().unwrap_or(""))
-            .bind(i64::from(port))
-            .bind(tls)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
+            insert_server(conn, None, &name, address, port, tls).await?;
         }
         counts.servers += 1;
     }

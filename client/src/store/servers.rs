@@ -110,16 +110,9 @@ impl LocalStore {
             None => {
                 // An empty name cannot be given by users (see `clean_name`):
                 // a placeholder until the id is known, within this transaction.
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO remote_servers (name, address, port, tls) VALUES (?, ?, ?, ?) RETURNING id",
-                )
-                .bind(name.unwrap_or(""))
-                .bind(address)
-                .bind(i64::from(port))
-                .bind(tls)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_error)?;
+                let id = insert_server(&mut tx, None, name.unwrap_or(""), address, port, tls)
+                    .await?
+                    .ok_or_else(|| ClientError::Store("no id for the new server".to_owned()))?;
                 let name = match name {
                     Some(name) => name.to_owned(),
                     None => default_name(&mut tx, id).await?,
@@ -183,6 +176,30 @@ impl LocalStore {
             .map_err(db_error)?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Adds a `remote_servers` row under `id`, or under a new id with `None`;
+/// its id, or `None` when `id` is taken (nothing is added then).
+pub(super) async fn insert_server(
+    conn: &mut SqliteConnection,
+    id: Option<i64>,
+    name: &str,
+    address: &str,
+    port: u16,
+    tls: bool,
+) -> Result<Option<i64>, ClientError> {
+    sqlx::query_scalar(
+        "INSERT INTO remote_servers (id, name, address, port, tls) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(address)
+    .bind(i64::from(port))
+    .bind(tls)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)
 }
 
 async fn by_endpoint(
