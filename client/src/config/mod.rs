@@ -249,41 +249,23 @@ mod tests {
     fn wrong_values_name_the_file_the_key_and_the_value() {
         let dir = temp_dir("values");
         let path = dir.join("config.json");
-        for (text, key, value) in [
-            (
-                r#"{"shell_server": {"port": 70000}}"#,
-                "shell_server.port",
-                "70000",
-            ),
-            (
-                r#"{"shell_server": {"port": -1}}"#,
-                "shell_server.port",
-                "-1",
-            ),
-            (
-                r#"{"database": {"log_level": 7}}"#,
-                "database.log_level",
-                "7",
-            ),
-            (
-                r#"{"database": {"log_level": 1.5}}"#,
-                "database.log_level",
-                "1.5",
-            ),
-            (
-                r#"{"shell_server": {"use_tls": "yes"}}"#,
-                "shell_server.use_tls",
-                "yes",
-            ),
-            (r#"{"ui_config": {"bell": 1}}"#, "ui_config.bell", "1"),
-            (
-                r#"{"ui_config": {"notify": "loud"}}"#,
-                "ui_config.notify",
-                "loud",
-            ),
-            (r#"{"ui_config": 3}"#, "ui_config", "3"),
+        // The key (its sections and name, joined by dots) and the wrong
+        // value as JSON; the error shows the value unquoted.
+        for (key, json) in [
+            ("shell_server.port", "70000"),
+            ("shell_server.port", "-1"),
+            ("database.log_level", "7"),
+            ("database.log_level", "1.5"),
+            ("shell_server.use_tls", r#""yes""#),
+            ("ui_config.bell", "1"),
+            ("ui_config.notify", r#""loud""#),
+            ("ui_config", "3"),
         ] {
-            std::fs::write(&path, text).unwrap();
+            let text = key.rsplit('.').fold(json.to_owned(), |inner, name| {
+                format!(r#"{{"{name}": {inner}}}"#)
+            });
+            let value = json.trim_matches('"');
+            std::fs::write(&path, &text).unwrap();
             let err = load(&cli(&path)).unwrap_err().to_string();
             assert!(err.starts_with(&path.display().to_string()), "{err}");
             assert!(err.contains(&format!("`{key}`")), "{text}: {err}");

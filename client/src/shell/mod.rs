@@ -80,29 +80,10 @@ impl ShellOptions {
 }
 
 /// Runs the shell on `rt` until `EXIT` or the end of `input`, writing
-/// everything to `output`; returns the exit status (1 if a scripted command
-/// failed). Connects first to `settings.auto_connect` when set.
+/// everything to `output`, as `options` say; returns the exit status (1 if
+/// a scripted command failed). Connects first to `settings.auto_connect`
+/// when set.
 pub async fn run<R: Runtime>(
-    rt: R,
-    service: Service,
-    settings: &Settings,
-    input: Box<dyn BufRead + Send>,
-    output: Box<dyn std::io::Write + Send>,
-    interactive: bool,
-) -> i32 {
-    run_with(
-        rt,
-        service,
-        settings,
-        input,
-        output,
-        ShellOptions::new(interactive),
-    )
-    .await
-}
-
-/// [`run`] with every option.
-pub async fn run_with<R: Runtime>(
     rt: R,
     service: Service,
     settings: &Settings,
@@ -151,7 +132,7 @@ pub async fn run_with<R: Runtime>(
 
 /// Runs the shell of the `gochat-client --shell` process on standard input
 /// and output: builds the runtime (`settings.runtime`), opens the local
-/// store at `settings.database` and calls [`run_with`]. Returns the exit
+/// store at `settings.database` and calls [`run`]. Returns the exit
 /// status.
 pub fn main_entry(settings: Settings) -> i32 {
     let interactive = std::io::stdin().is_terminal();
@@ -190,7 +171,7 @@ fn start<R: Runtime>(rt: R, settings: Settings, options: ShellOptions) -> i32 {
         let input = Box::new(std::io::BufReader::new(std::io::stdin()));
         let output = Box::new(std::io::stdout());
         let service = Service::new(store.clone());
-        let code = run_with(inner, service, &settings, input, output, options).await;
+        let code = run(inner, service, &settings, input, output, options).await;
         store.close().await;
         code
     })

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use gochat_client::config::{Cli, Settings, load};
 use gochat_client::service::Service;
-use gochat_client::shell::{ShellOptions, run_with};
+use gochat_client::shell::{ShellOptions, run};
 use gochat_client::store::LocalStore;
 use gochat_runtime::Runtime;
 
@@ -110,7 +110,7 @@ pub async fn script_with<R: Runtime>(
 ) -> (i32, String) {
     let out = Capture::default();
     let input = Box::new(std::io::Cursor::new(text.to_owned()));
-    let status = run_with(
+    let status = run(
         rt.clone(),
         service,
         settings,
@@ -160,7 +160,7 @@ impl LiveShell {
             let inner = rt.clone();
             rt.block_on(async move {
                 let input = Box::new(BufReader::new(reader));
-                run_with(inner, service, &settings, input, Box::new(out), options).await
+                run(inner, service, &settings, input, Box::new(out), options).await
             })
         });
         LiveShell {
