@@ -833,15 +833,19 @@ fn closing_a_popup_gives_the_focus_back_to_the_input() {
     assert_typing_reaches_the_input(&mut m, "delete buffer, y");
     assert!(m.server().find("notes").is_none(), "y deleted it");
 
-    ctrl_pair(&mut m, 'k', 'g');
-    key(&mut m, KeyCode::Esc);
-    assert_typing_reaches_the_input(&mut m, "quick switcher from the list, Esc");
-    ctrl_pair(&mut m, 's', 'g');
-    enter(&mut m, "sys");
-    assert_typing_reaches_the_input(&mut m, "quick switcher, Enter");
-    ctrl_pair(&mut m, 'k', 'g');
-    enter(&mut m, "nothing like it");
-    assert_typing_reaches_the_input(&mut m, "quick switcher, no match");
+    // The quick switcher from either list: Esc, a match, no match.
+    for (list, line, what) in [
+        ('k', None, "quick switcher from the list, Esc"),
+        ('s', Some("sys"), "quick switcher, Enter"),
+        ('k', Some("nothing like it"), "quick switcher, no match"),
+    ] {
+        ctrl_pair(&mut m, list, 'g');
+        match line {
+            Some(line) => enter(&mut m, line),
+            None => key(&mut m, KeyCode::Esc),
+        };
+        assert_typing_reaches_the_input(&mut m, what);
+    }
 
     ctrl_pair(&mut m, 's', 'n');
     key(&mut m, KeyCode::Esc);
