@@ -93,6 +93,8 @@ pub struct Cluster {
     node: String,
     run: u64,
     client: Client,
+    /// The connection on which other nodes' batches of messages come.
+    inbound: Client,
     directory: Mutex<Directory>,
     /// The sessions bucket, while the link is up.
     sessions: Mutex<Option<kv::Store>>,
@@ -158,6 +160,19 @@ impl Cluster {
                 url: crate::config::redact_url(url),
                 source,
             })?;
+        // Batches from other nodes come on a connection of their own, read
+        // by its own task: the two directions of message traffic do not
+        // queue behind each other in one connection's reader and writer.
+        let inbound = async_nats::ConnectOptions::new()
+            .name(format!("gochat-{node}-in"))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connect(url)
+            .await
+            .map_err(|source| ClusterError::Connect {
+                url: crate::config::redact_url(url),
+                source,
+            })?;
         let run = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -167,6 +182,7 @@ impl Cluster {
             node: node.to_string(),
             run,
             client,
+            inbound,
             directory: Mutex::new(Directory::default()),
             sessions: Mutex::new(None),
             tokens: Mutex::new(None),
@@ -856,7 +872,7 @@ async fn bucket(
 async fn serve_deliveries(cluster: Arc<Cluster>, hub: Arc<Hub>, writer: Writer) {
     let subject = deliver_subject(&cluster.node);
     let mut requests = loop {
-        match cluster.client.subscribe(subject.clone()).await {
+        match cluster.inbound.subscribe(subject.clone()).await {
             Ok(subscriber) => break subscriber,
             Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
         }
@@ -881,7 +897,10 @@ async fn serve_deliveries(cluster: Arc<Cluster>, hub: Arc<Hub>, writer: Writer) 
         let (cluster, hub, writer) = (cluster.clone(), hub.clone(), writer.clone());
         tokio::spawn(async move {
             let taken = take_parcels(&hub, &writer, parcels).await;
-            let _ = cluster.client.publish(reply_to, encode_taken(&taken)).await;
+            let _ = cluster
+                .inbound
+                .publish(reply_to, encode_taken(&taken))
+                .await;
             drop(permit);
         });
     }
