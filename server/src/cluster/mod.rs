@@ -15,7 +15,9 @@
 //!   message, whether it took it (queued or stored) — the sender's OK waits
 //!   for that. No responder: the sender stores the messages. No answer in
 //!   time: ERR SERVER (the message may have been taken; never both
-//!   acknowledged and lost).
+//!   acknowledged and lost). A courier per destination node gathers the
+//!   batches of every connection into one request; they arrive on a NATS
+//!   connection of the owner's own, apart from the rest of its traffic.
 //! - **Reusable TLS tokens** (`gochat_tokens` bucket): the SHA-256 of each
 //!   user's token and its expiry, so that a token works on any node.
 //! - **Events** (`gochat.events`): NEWLOGIN, NEWLOGOUT and PERMSCHG for the
