@@ -212,6 +212,9 @@ fn silent_owner(db: Db) {
         // Node z: alive, serving bob, answering deliveries only when told.
         let (z, _, nodes) = fake_node_z(&nats, "bob").await;
         let mut requests = z.subscribe(deliver_subject("z")).await.unwrap();
+        // The subscription is on the server before any MSG is routed to z
+        // (else the request finds no responder and is stored: OK).
+        z.flush().await.unwrap();
         let answering = Arc::new(AtomicBool::new(false));
         let (taken_tx, taken_rx) = async_channel::unbounded();
         let (z2, answer) = (z.clone(), answering.clone());
