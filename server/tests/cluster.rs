@@ -472,6 +472,35 @@ fn small_queue_on_b(node: &str, s: &mut Settings) {
     }
 }
 
+/// `max_clients` and its waiting line are per node: node a, full with one
+/// connection, keeps the next one waiting (no HELLO) while node b greets at
+/// once; when a's place frees, the waiting one gets HELLO.
+async fn max_clients_per_node(n: Nodes) {
+    let mut first = RawClient::connect_raw(&n.rt, n.addr(0)).await;
+    assert!(matches!(
+        first.push(Duration::from_secs(5)).await,
+        Some(ServerCommand::Hello { .. })
+    ));
+    let mut waiting = RawClient::connect_raw(&n.rt, n.addr(0)).await;
+    assert!(
+        waiting.quiet(Duration::from_millis(500)).await,
+        "node a is full: the second connection waits"
+    );
+    let (_b, _) = RawClient::connect(&n.rt, n.addr(1)).await;
+    drop(first);
+    assert!(matches!(
+        waiting.push(Duration::from_secs(5)).await,
+        Some(ServerCommand::Hello { .. })
+    ));
+}
+
+/// Node a takes one client at a time.
+fn one_client_on_a(node: &str, s: &mut Settings) {
+    if node == "a" {
+        s.max_clients = 1;
+    }
+}
+
 /// A node named as holding a user's session that does not have the user
 /// (gone meanwhile) answers that it did not take the messages: the sender's
 /// node stores them (each OK'd) and they are caught up on the next login.
@@ -544,6 +573,17 @@ mod mariadb_owner {
             gochat_testkit::Db::MariaDb,
             super::small_queue_on_b,
             super::owner_spills,
+        );
+    }
+}
+
+mod per_node_limits {
+    #[test]
+    fn max_clients_per_node() {
+        super::on_cluster_with(
+            gochat_testkit::Db::Postgres,
+            super::one_client_on_a,
+            super::max_clients_per_node,
         );
     }
 }
