@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -25,12 +26,37 @@ const IN_FLIGHT: usize = 8;
 /// hand theirs over.
 const WAITING: usize = 4096;
 
+/// How long a batch may wait for its request. One that waited longer is
+/// not sent but stored by its sender, so that every batch sent is answered
+/// (within [`DELIVER_TIMEOUT`]) while its sender still waits: a sender never
+/// moves on while an earlier batch of its may still reach the owner.
+const QUEUE_DEADLINE: Duration = Duration::from_secs(4);
+
 /// One connection's batch, and where its answer goes.
 struct Batch {
     parcels: Vec<Parcel>,
     /// Its encoded size, without the request's count.
     size: usize,
     answer: oneshot::Sender<Vec<Handed>>,
+    /// When it was handed over.
+    queued: Instant,
+}
+
+impl Batch {
+    /// The batch, if it is still to be sent: one whose sender stopped
+    /// waiting is dropped (never sent); one that waited too long is answered
+    /// "store it" (never sent).
+    fn still_to_send(self) -> Option<Batch> {
+        if self.answer.is_closed() {
+            return None;
+        }
+        if self.queued.elapsed() > QUEUE_DEADLINE {
+            let count = self.parcels.len();
+            let _ = self.answer.send(vec![Handed::Store; count]);
+            return None;
+        }
+        Some(self)
+    }
 }
 
 /// The couriers of a node, by destination node (started on first use).
@@ -62,14 +88,16 @@ pub(super) async fn hand(
         parcels,
         size,
         answer,
+        queued: Instant::now(),
     };
     let courier = courier_for(cluster, node);
     if courier.send(batch).await.is_err() {
         // The courier is gone: nothing was sent.
         return vec![Handed::Store; count];
     }
-    // Waiting for its turn and the request's own deadline: past both, the
-    // batch may or may not have reached the owner.
+    // Its turn comes within QUEUE_DEADLINE (or it is answered "store"), and
+    // a request sent is answered within DELIVER_TIMEOUT: this bound is a
+    // last guard (then the batch may or may not have reached the owner).
     match tokio::time::timeout(DELIVER_TIMEOUT * 2, answered).await {
         Ok(Ok(handed)) if handed.len() == count => handed,
         _ => vec![Handed::Unknown; count],
@@ -105,10 +133,16 @@ async fn run(cluster: Arc<Cluster>, node: String, mut batches: mpsc::Receiver<Ba
         let Ok(permit) = gate.clone().acquire_owned().await else {
             return;
         };
+        let Some(first) = first.still_to_send() else {
+            continue;
+        };
         let limit = cluster.request_limit();
         let mut size = 4 + first.size;
         let mut gathered = vec![first];
         while let Ok(batch) = batches.try_recv() {
+            let Some(batch) = batch.still_to_send() else {
+                continue;
+            };
             if size + batch.size > limit {
                 held = Some(batch);
                 break;
@@ -148,5 +182,47 @@ async fn send(cluster: &Cluster, node: &str, gathered: Vec<Batch>) {
             .map(|_| handed.pop().unwrap_or(Handed::Unknown))
             .collect();
         let _ = answer.send(own);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use bytes::Bytes;
+    use gochat_proto::Username;
+
+    fn batch(age: Duration) -> (Batch, oneshot::Receiver<Vec<Handed>>) {
+        let name = |n: &str| Username::parse(n.as_bytes()).unwrap();
+        let parcel = Parcel {
+            to: name("bob"),
+            sender: name("alice"),
+            sender_id: 1,
+            stamp: 0,
+            ciphertext: Bytes::from_static(b"x"),
+        };
+        let (answer, answered) = oneshot::channel();
+        let queued = Instant::now().checked_sub(age).unwrap();
+        let batch = Batch {
+            parcels: vec![parcel.clone(), parcel],
+            size: 2,
+            answer,
+            queued,
+        };
+        (batch, answered)
+    }
+
+    #[test]
+    fn only_batches_whose_sender_still_waits_in_time_are_sent() {
+        let (fresh, _waiting) = batch(Duration::ZERO);
+        assert!(fresh.still_to_send().is_some());
+        // Its sender gave up: never sent, nobody to answer.
+        let (abandoned, answered) = batch(Duration::ZERO);
+        drop(answered);
+        assert!(abandoned.still_to_send().is_none());
+        // Waited past the deadline: never sent, stored by its sender.
+        let (late, mut answered) = batch(QUEUE_DEADLINE + Duration::from_secs(1));
+        assert!(late.still_to_send().is_none());
+        assert_eq!(answered.try_recv().unwrap(), vec![Handed::Store; 2]);
     }
 }

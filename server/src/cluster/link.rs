@@ -797,6 +797,9 @@ const ALL_KEYS: &str = ">";
 /// for it is stored for the other session's catch-up.
 async fn reassert(cluster: Arc<Cluster>, hub: Arc<Hub>) {
     if cluster.reasserting.swap(true, Ordering::SeqCst) {
+        // A pass is running and may have taken its list of users before
+        // the login that asked for this one: ask again at the next beat.
+        cluster.unclaimed.store(true, Ordering::SeqCst);
         return;
     }
     for peer in hub.peers() {
@@ -822,7 +825,14 @@ async fn reassert(cluster: Arc<Cluster>, hub: Arc<Hub>) {
                      the session on {} ends",
                     peer.username, cluster.node
                 );
-                let _ = peer.send(Outbound::Replaced);
+                // Only the session this pass looked at (the user may have
+                // logged out and in again meanwhile).
+                if hub
+                    .peer(&peer.username)
+                    .is_some_and(|now| Arc::ptr_eq(&now, &peer))
+                {
+                    let _ = peer.send(Outbound::Replaced);
+                }
             }
             // Nobody known holds it, or NATS could not be asked (claimed
             // again at a later heartbeat): the session stays.
