@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::DELIVER_TIMEOUT;
-use super::link::{Cluster, Delivery, Handed};
+use super::link::{Cluster, Handed};
 use super::wire::Parcel;
 use crate::core::lock;
 
@@ -166,17 +166,13 @@ async fn send(cluster: &Cluster, node: &str, gathered: Vec<Batch>) {
         answers.push((batch.parcels.len(), batch.answer));
         parcels.extend(batch.parcels);
     }
-    let mut handed: Vec<Handed> = match cluster.deliver_one(node, &parcels).await {
-        Delivery::Answered(taken) => taken
-            .into_iter()
-            .map(|t| if t { Handed::Taken } else { Handed::Store })
-            .collect(),
-        Delivery::NotSent => vec![Handed::Store; parcels.len()],
-        Delivery::Unknown => vec![Handed::Unknown; parcels.len()],
-    }
-    .into_iter()
-    .rev()
-    .collect();
+    let mut handed: Vec<Handed> = cluster
+        .deliver_one(node, &parcels)
+        .await
+        .handed(parcels.len())
+        .into_iter()
+        .rev()
+        .collect();
     for (count, answer) in answers {
         let own: Vec<Handed> = (0..count)
             .map(|_| handed.pop().unwrap_or(Handed::Unknown))

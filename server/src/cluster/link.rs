@@ -75,6 +75,13 @@ pub enum Handed {
     Unknown,
 }
 
+impl Handed {
+    /// The owner's answer for one message: taken, or to store here.
+    fn from_taken(taken: bool) -> Handed {
+        if taken { Handed::Taken } else { Handed::Store }
+    }
+}
+
 /// What became of one request carrying messages to another node.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Delivery {
@@ -86,6 +93,17 @@ pub(super) enum Delivery {
     NotSent,
     /// Sent, but no answer in time: whether the owner took it is unknown.
     Unknown,
+}
+
+impl Delivery {
+    /// What became of each of the `count` messages of the request.
+    pub(super) fn handed(self, count: usize) -> Vec<Handed> {
+        match self {
+            Delivery::Answered(taken) => taken.into_iter().map(Handed::from_taken).collect(),
+            Delivery::NotSent => vec![Handed::Store; count],
+            Delivery::Unknown => vec![Handed::Unknown; count],
+        }
+    }
 }
 
 /// This node's link to the cluster.
@@ -146,33 +164,15 @@ impl Cluster {
         }
         let events = Arc::new(LinkEvents::new(node));
         let on_event = events.clone();
-        let client = async_nats::ConnectOptions::new()
-            .name(format!("gochat-{node}"))
-            .retry_on_initial_connect()
-            .max_reconnects(None)
-            .event_callback(move |event| {
-                let events = on_event.clone();
-                async move { events.on(event) }
-            })
-            .connect(url)
-            .await
-            .map_err(|source| ClusterError::Connect {
-                url: crate::config::redact_url(url),
-                source,
-            })?;
+        let options = nats_options(format!("gochat-{node}")).event_callback(move |event| {
+            let events = on_event.clone();
+            async move { events.on(event) }
+        });
+        let client = connect(options, url).await?;
         // Batches from other nodes come on a connection of their own, read
         // by its own task: the two directions of message traffic do not
         // queue behind each other in one connection's reader and writer.
-        let inbound = async_nats::ConnectOptions::new()
-            .name(format!("gochat-{node}-in"))
-            .retry_on_initial_connect()
-            .max_reconnects(None)
-            .connect(url)
-            .await
-            .map_err(|source| ClusterError::Connect {
-                url: crate::config::redact_url(url),
-                source,
-            })?;
+        let inbound = connect(nats_options(format!("gochat-{node}-in")), url).await?;
         let run = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -425,11 +425,7 @@ impl Cluster {
         for chunk in wire::chunks(&parcels, limit) {
             let rest = match self.deliver_one(node, chunk).await {
                 Delivery::Answered(taken) => {
-                    handed.extend(
-                        taken
-                            .into_iter()
-                            .map(|t| if t { Handed::Taken } else { Handed::Store }),
-                    );
+                    handed.extend(taken.into_iter().map(Handed::from_taken));
                     continue;
                 }
                 Delivery::NotSent => Handed::Store,
@@ -639,6 +635,26 @@ impl LinkEvents {
             other => tracing::debug!("cluster: NATS {other}"),
         }
     }
+}
+
+/// Options of a node's NATS connection named `name`: it keeps trying to
+/// connect and reconnect, however long NATS is away.
+fn nats_options(name: String) -> async_nats::ConnectOptions {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+}
+
+/// A connection to the NATS server at `url` with `options`.
+async fn connect(options: async_nats::ConnectOptions, url: &str) -> Result<Client, ClusterError> {
+    options
+        .connect(url)
+        .await
+        .map_err(|source| ClusterError::Connect {
+            url: crate::config::redact_url(url),
+            source,
+        })
 }
 
 /// How long a key-value operation for a login or logout may take before the
